@@ -1,0 +1,165 @@
+// Higher-order helpers built on grad(): every one is differentiable again when create_graph is set.
+#include "engine/autograd/autograd.h"
+#include "engine/ops/ops.h"
+
+namespace gg {
+
+namespace {
+
+// The inputs as tensors that require grad: the caller's own when they do, fresh aliases otherwise.
+std::vector<Tensor> as_differentiable(const std::vector<Tensor>& x) {
+  std::vector<Tensor> out;
+  for (const Tensor& t : x) out.push_back(t.requires_grad() ? t : t.detach().requires_grad_());
+  return out;
+}
+
+Tensor eye(int64_t n, const Tensor& like) {
+  std::vector<double> v(n * n, 0.0);
+  for (int64_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
+  return Tensor::from_data(v, {n, n}, like.dtype(), like.device());
+}
+
+// One-hot cotangents for per-sample Jacobians: [m, B, m] with c[k, b, k] = 1.
+Tensor one_hot_cotangents(const Tensor& y) {
+  GG_CHECK(y.dim() == 2, "batch_jacobian: output must be [B, m], got " + y.str());
+  const int64_t b = y.size(0), m = y.size(1);
+  return expand(reshape(eye(m, y), {m, 1, m}), {m, b, m});
+}
+
+GradOptions batched(bool create_graph) {
+  GradOptions o;
+  o.batch_axes = 1;
+  o.create_graph = create_graph;
+  o.retain_graph = true;  // the caller's graph stays usable (a loss usually goes through it again)
+  return o;
+}
+
+void check_rows(const Tensor& y, const Tensor& x, const char* op) {
+  GG_CHECK(y.dim() == 2 && x.dim() >= 1 && y.size(0) == x.size(0),
+           std::string(op) + ": needs y [B, m] computed row by row from x [B, ...], got y " + y.str() + " and x " +
+               x.str());
+}
+
+// Per-sample vector-Jacobian products for a batch of cotangents u [K, B, m]: [K, B, ...x].
+Tensor batched_vjp(const Tensor& y, const Tensor& x, const Tensor& u, bool create_graph) {
+  return grad(std::vector<Tensor>{y}, std::vector<Tensor>{x}, std::vector<Tensor>{u}, batched(create_graph))[0];
+}
+
+}  // namespace
+
+std::pair<Tensor, std::vector<Tensor>> vjp(const Function& f, const std::vector<Tensor>& x, const Tensor& u,
+                                           bool create_graph) {
+  std::vector<Tensor> xs = as_differentiable(x);
+  Tensor y = f(xs);
+  GradOptions o;
+  o.create_graph = create_graph;
+  return {y, grad({y}, xs, {u}, o)};
+}
+
+std::pair<Tensor, Tensor> jvp(const Function& f, const std::vector<Tensor>& x, const std::vector<Tensor>& v,
+                              bool create_graph) {
+  GG_CHECK(x.size() == v.size(), "jvp: " + std::to_string(v.size()) + " tangents for " + std::to_string(x.size()) +
+                                     " inputs");
+  std::vector<Tensor> xs = as_differentiable(x);
+  Tensor y = f(xs);
+  Tensor u = zeros_like(y).requires_grad_();
+  GradOptions first;
+  first.create_graph = true;
+  std::vector<Tensor> gx = grad({y}, xs, {u}, first);  // J^T u, linear in u
+  std::vector<Tensor> outs, tangents;
+  for (size_t i = 0; i < gx.size(); ++i)
+    if (gx[i].requires_grad()) outs.push_back(gx[i]), tangents.push_back(v[i]);
+  if (outs.empty()) return {y, zeros_like(y)};
+  GradOptions second;
+  second.create_graph = create_graph;
+  return {y, grad(outs, {u}, tangents, second)[0]};
+}
+
+std::vector<Tensor> hvp(const Function& f, const std::vector<Tensor>& x, const std::vector<Tensor>& v,
+                        bool create_graph) {
+  std::vector<Tensor> xs = as_differentiable(x);
+  Tensor y = f(xs);
+  GradOptions first;
+  first.create_graph = true;
+  std::vector<Tensor> g = grad({y}, xs, {}, first);
+  std::vector<Tensor> outs, tangents;
+  for (size_t i = 0; i < g.size(); ++i)
+    if (g[i].requires_grad()) outs.push_back(g[i]), tangents.push_back(v[i]);
+  std::vector<Tensor> result;
+  if (outs.empty()) {
+    for (const Tensor& t : xs) result.push_back(zeros_like(t));
+    return result;
+  }
+  GradOptions second;
+  second.create_graph = create_graph;
+  return grad(outs, xs, tangents, second);
+}
+
+Tensor jacobian(const Tensor& y, const Tensor& x, bool create_graph) {
+  const int64_t n = y.numel();
+  Shape cot_shape{n};
+  cot_shape.insert(cot_shape.end(), y.shape().begin(), y.shape().end());
+  Tensor rows = grad(std::vector<Tensor>{y}, std::vector<Tensor>{x}, std::vector<Tensor>{reshape(eye(n, y), cot_shape)},
+                     batched(create_graph))[0];
+  Shape out = y.shape();
+  out.insert(out.end(), x.shape().begin(), x.shape().end());
+  return reshape(rows, out);
+}
+
+Tensor batch_jacobian(const Tensor& y, const Tensor& x, bool create_graph) {
+  check_rows(y, x, "batch_jacobian");
+  Tensor rows = batched_vjp(y, x, one_hot_cotangents(y), create_graph);  // [m, B, ...x]
+  std::vector<int64_t> perm(rows.dim());
+  for (int64_t i = 0; i < rows.dim(); ++i) perm[i] = i;
+  std::swap(perm[0], perm[1]);
+  return permute(rows, perm);  // [B, m, ...x]
+}
+
+Tensor batch_jacobian_forward(const Tensor& y, const Tensor& x, bool create_graph) {
+  check_rows(y, x, "batch_jacobian_forward");
+  const int64_t b = x.size(0), d = x.numel() / std::max<int64_t>(b, 1);
+  Tensor u = zeros_like(y).requires_grad_();
+  GradOptions first;
+  first.create_graph = true;
+  first.retain_graph = true;
+  Tensor gx = reshape(grad(y, x, u, first), {b, d});  // J^T u per sample, linear in u
+  Tensor tangents = expand(reshape(eye(d, x), {d, 1, d}), {d, b, d});
+  Tensor cols = grad(std::vector<Tensor>{gx}, std::vector<Tensor>{u}, std::vector<Tensor>{tangents},
+                     batched(create_graph))[0];  // [d, B, m]: column j of every J_b
+  Shape out{b, y.size(1)};
+  out.insert(out.end(), x.shape().begin() + 1, x.shape().end());
+  return reshape(permute(cols, {1, 2, 0}), out);
+}
+
+Tensor jacobian_frobenius_sq(const Tensor& y, const Tensor& x, bool create_graph) {
+  check_rows(y, x, "jacobian_frobenius_sq");
+  const int64_t b = y.size(0), m = y.size(1), d = x.numel() / std::max<int64_t>(b, 1);
+  // Reverse mode costs m passes' worth of work, forward mode d: go through the narrower side.
+  Tensor j = d < m ? batch_jacobian_forward(y, x, create_graph) : batched_vjp(y, x, one_hot_cotangents(y), create_graph);
+  return sum(j * j) / double(b);
+}
+
+Tensor jacobian_frobenius_sq_through_linear(const Tensor& y, const Tensor& h, const Tensor& weight,
+                                            bool create_graph) {
+  check_rows(y, h, "jacobian_frobenius_sq_through_linear");
+  GG_CHECK(weight.dim() == 2 && weight.size(0) == h.size(1),
+           "jacobian_frobenius_sq_through_linear: weight " + weight.str() + " does not produce h " + h.str());
+  const int64_t b = y.size(0);
+  Tensor jh = reshape(batched_vjp(y, h, one_hot_cotangents(y), create_graph), {-1, h.size(1)});  // [m*B, H]
+  Tensor gram = matmul(weight, weight, false, true);                                            // W W^T [H, H]
+  // sum_b ||J_h,b W||_F^2 = sum over rows r of J_h of r^T (W W^T) r.
+  return sum(matmul(jh, gram) * jh) / double(b);
+}
+
+Tensor jacobian_frobenius_sq_hutchinson(const Tensor& y, const Tensor& x, int64_t probes, Generator& gen,
+                                        ProbeKind kind, bool create_graph) {
+  check_rows(y, x, "jacobian_frobenius_sq_hutchinson");
+  GG_CHECK(probes > 0, "jacobian_frobenius_sq_hutchinson: probes must be positive");
+  Shape s{probes, y.size(0), y.size(1)};
+  Tensor u = kind == ProbeKind::gaussian ? Tensor::randn(s, gen, y.dtype(), y.device())
+                                         : lt(Tensor::rand(s, gen, y.dtype(), y.device()), scalar_like(0.5, y)) * 2.0 - 1.0;
+  Tensor g = batched_vjp(y, x, u, create_graph);  // [k, B, ...x]: J_b^T u for each probe
+  return sum(g * g) / double(probes * y.size(0));
+}
+
+}  // namespace gg

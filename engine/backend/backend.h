@@ -1,0 +1,91 @@
+// The narrow interface a device implements: an allocator and one kernel entry per primitive family.
+// Kernels see raw pointers (already offset to the first element), shapes and strides; they know nothing
+// of autograd. Composite ops never reach a backend, so a new backend implements only what is listed here.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/core.h"
+
+namespace gg {
+
+// The primitive op lists. Each X-macro keeps the enum, the printable names and the kernel dispatch in step:
+// adding an elementwise primitive is one line here, one functor per backend, and its rule in engine/ops/.
+#define GG_UNARY_OPS(X) X(neg) X(exp) X(log) X(sqrt) X(abs) X(tanh) X(sigmoid) X(relu) X(sin) X(cos)
+#define GG_BINARY_OPS(X) \
+  X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(eq) X(ne) X(lt) X(le) X(gt) X(ge)
+
+#define GG_ENUM_ENTRY(name) name,
+enum class UnaryOp : uint8_t { GG_UNARY_OPS(GG_ENUM_ENTRY) };
+enum class BinaryOp : uint8_t { GG_BINARY_OPS(GG_ENUM_ENTRY) };
+#undef GG_ENUM_ENTRY
+enum class ReduceOp : uint8_t { sum, max };
+enum class RandomKind : uint8_t { uniform, normal };
+
+const char* op_name(UnaryOp op);
+const char* op_name(BinaryOp op);
+inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::eq; }
+
+// C[b] = op(A[b]) @ op(B[b]) over a broadcast batch; A, B, C row-major; C contiguous.
+struct MatmulGeometry {
+  Shape batch;                  // the output's batch shape
+  Shape a_strides, b_strides;   // per batch axis, in elements (0 where that operand is broadcast)
+  int64_t m = 0, n = 0, k = 0;  // C[b] is m x n, the contraction is over k
+  bool trans_a = false, trans_b = false;
+};
+
+// im2col layout: cols[n, (c*kh + i)*kw + j, oy*ow + ox] = x[n, c, oy*stride - pad + i, ox*stride - pad + j].
+struct ConvGeometry {
+  int64_t batch, channels, height, width;
+  int64_t kernel_h, kernel_w, stride, padding;
+  int64_t out_h() const { return (height + 2 * padding - kernel_h) / stride + 1; }
+  int64_t out_w() const { return (width + 2 * padding - kernel_w) / stride + 1; }
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  virtual void* allocate(size_t bytes) = 0;
+  virtual void deallocate(void* ptr, size_t bytes) = 0;
+  // Bytes held by the allocator's cache, and the high-water mark of bytes handed out.
+  virtual size_t cached_bytes() const = 0;
+  virtual size_t peak_bytes() const = 0;
+  virtual void reset_peak_bytes() = 0;
+
+  // Host <-> device copies; on the CPU both are memcpy.
+  virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
+  virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
+
+  virtual void fill(DType t, int64_t n, double value, void* out) = 0;
+  virtual void cast(DType from, DType to, int64_t n, const void* x, void* y) = 0;
+  // dst[i] = src[i] for a multi-index i over `shape`, each side read or written with its own strides.
+  virtual void copy_strided(DType t, const Shape& shape, const void* src, const Shape& src_strides, void* dst,
+                            const Shape& dst_strides) = 0;
+
+  virtual void unary(UnaryOp op, DType t, int64_t n, const void* x, void* y) = 0;
+  // out (contiguous, shape `shape`) = a op b, with a and b read through broadcast strides.
+  virtual void binary(BinaryOp op, DType t, const Shape& shape, const void* a, const Shape& a_strides,
+                      const void* b, const Shape& b_strides, void* out) = 0;
+  virtual void where(DType t, const Shape& shape, const void* cond, const Shape& c_strides, const void* a,
+                     const Shape& a_strides, const void* b, const Shape& b_strides, void* out) = 0;
+  // out holds x reduced over the axes flagged in `reduced` (kept as size 1, so out is contiguous).
+  virtual void reduce(ReduceOp op, DType t, const Shape& shape, const std::vector<bool>& reduced, const void* x,
+                      void* out) = 0;
+  virtual void matmul(DType t, const MatmulGeometry& g, const void* a, const void* b, void* c) = 0;
+  virtual void im2col(DType t, const ConvGeometry& g, const void* x, void* cols) = 0;
+  virtual void col2im(DType t, const ConvGeometry& g, const void* cols, void* x) = 0;
+  // Counter-based: element i of a draw is a pure function of (seed, offset + i), on every backend.
+  virtual void random(RandomKind kind, DType t, int64_t n, uint64_t seed, uint64_t offset, void* out) = 0;
+  // In-place Adam/AdamW update of one parameter; no graph is recorded for it.
+  virtual void adam_update(DType t, int64_t n, void* param, const void* grad, void* m, void* v, double lr,
+                           double beta1, double beta2, double eps, double weight_decay, bool decoupled,
+                           double bias1, double bias2) = 0;
+};
+
+// The backend for a device; throws a clear error for a device whose backend was not built.
+Backend& backend_for(Device d);
+
+}  // namespace gg

@@ -1,0 +1,96 @@
+// Loop templates shared by the CPU kernels: one parallel chunking rule and one strided N-ary walk.
+// Kernels pass a functor; there is no virtual call, allocation or bounds check per element.
+#pragma once
+
+#include <omp.h>
+
+#include <array>
+#include <cstdint>
+
+#include "engine/core.h"
+
+namespace gg::cpu {
+
+// Below this many elements a parallel region costs more than it saves.
+constexpr int64_t kParallelGrain = 32768;
+
+// Calls f(begin, end) over [0, n), split across the OpenMP threads when n is large. The split depends on
+// the thread count only, so results are the same run to run.
+template <class F>
+void parallel_for(int64_t n, F&& f, int64_t grain = kParallelGrain) {
+  int threads = omp_get_max_threads();
+  if (n < grain || threads == 1 || omp_in_parallel()) {
+    if (n > 0) f(int64_t{0}, n);
+    return;
+  }
+  int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / grain);
+#pragma omp parallel for num_threads(chunks) schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) {
+    int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
+    if (b < e) f(b, e);
+  }
+}
+
+// Walks a multi-index over `shape` for N operands, each with its own strides (in elements). Adjacent axes
+// that every operand reads contiguously are merged first, so the common cases collapse to one flat run.
+// Calls f(offsets, inner_count, inner_strides) once per innermost run.
+template <size_t N>
+struct StridedWalk {
+  Shape shape;
+  std::array<Shape, N> strides;
+
+  StridedWalk(const Shape& s, const std::array<const Shape*, N>& st) {
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == 1) continue;
+      bool merge = !shape.empty();
+      for (size_t k = 0; k < N && merge; ++k) merge = strides[k].back() == (*st[k])[i] * s[i];
+      if (merge) {
+        shape.back() *= s[i];
+        for (size_t k = 0; k < N; ++k) strides[k].back() = (*st[k])[i];
+      } else {
+        shape.push_back(s[i]);
+        for (size_t k = 0; k < N; ++k) strides[k].push_back((*st[k])[i]);
+      }
+    }
+    if (shape.empty()) {
+      shape.push_back(1);
+      for (auto& s2 : strides) s2.push_back(0);
+    }
+  }
+
+  template <class F>
+  void run(F&& f) const {
+    const int64_t rank = static_cast<int64_t>(shape.size());
+    const int64_t inner = shape.back();
+    int64_t outer = 1;
+    for (int64_t i = 0; i + 1 < rank; ++i) outer *= shape[i];
+    std::array<int64_t, N> inner_strides;
+    for (size_t k = 0; k < N; ++k) inner_strides[k] = strides[k].back();
+    auto body = [&](int64_t ob, int64_t oe) {
+      for (int64_t o = ob; o < oe; ++o) {
+        std::array<int64_t, N> off{};
+        int64_t rem = o;
+        for (int64_t d = rank - 2; d >= 0; --d) {
+          int64_t idx = rem % shape[d];
+          rem /= shape[d];
+          for (size_t k = 0; k < N; ++k) off[k] += idx * strides[k][d];
+        }
+        f(off, inner, inner_strides);
+      }
+    };
+    // Parallel over outer runs when the whole walk is big enough to pay for it.
+    if (outer > 1 && outer * inner >= kParallelGrain)
+      parallel_for(outer, body, std::max<int64_t>(1, kParallelGrain / inner));
+    else if (outer == 1 && inner >= kParallelGrain) {
+      parallel_for(inner, [&](int64_t b, int64_t e) {
+        std::array<int64_t, N> off;
+        for (size_t k = 0; k < N; ++k) off[k] = b * inner_strides[k];
+        f(off, e - b, inner_strides);
+      });
+    } else {
+      body(0, outer);
+    }
+  }
+};
+
+}  // namespace gg::cpu

@@ -1,0 +1,92 @@
+// Binary elementwise primitives with NumPy broadcasting. Rules return gradients in the broadcast shape;
+// the engine sums them back to each input's shape (sum_to), so no rule repeats that logic.
+#include "engine/ops/op_helpers.h"
+
+namespace gg {
+
+namespace {
+
+Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, BackwardRule rule, bool save_inputs,
+                 bool save_output = false) {
+  const char* name = op_name(op);
+  detail::check_compatible(name, a, b);
+  Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor out = detail::empty_like_shape(a, shape);
+  detail::backend_of(a).binary(op, a.dtype(), shape, a.raw(), broadcast_strides(a.shape(), shape), b.raw(),
+                               broadcast_strides(b.shape(), shape), out.raw());
+  if (is_comparison(op)) return out;  // a step function: no gradient flows
+  std::vector<Tensor> saved;
+  if (save_inputs) saved = {a, b};
+  return record(name, out, {a, b}, std::move(rule), std::move(saved), save_output);
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::add, a, b, [](BackwardContext&, const Tensor& g) { return std::vector{g, g}; }, false);
+}
+
+Tensor sub(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::sub, a, b, [](BackwardContext&, const Tensor& g) { return std::vector{g, -g}; }, false);
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::mul, a, b,
+                   [](BackwardContext& c, const Tensor& g) {
+                     std::vector<Tensor> r(2);
+                     if (c.needs(0)) r[0] = g * c.saved(1);
+                     if (c.needs(1)) r[1] = g * c.saved(0);
+                     return r;
+                   },
+                   true);
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::div, a, b,
+                   [](BackwardContext& c, const Tensor& g) {
+                     std::vector<Tensor> r(2);
+                     Tensor ga = g / c.saved(1);
+                     if (c.needs(0)) r[0] = ga;
+                     if (c.needs(1)) r[1] = -(ga * c.saved(0) / c.saved(1));
+                     return r;
+                   },
+                   true);
+}
+
+Tensor pow(const Tensor& a, const Tensor& b) {
+  return binary_op(BinaryOp::pow, a, b,
+                   [](BackwardContext& c, const Tensor& g) {
+                     std::vector<Tensor> r(2);
+                     const Tensor &x = c.saved(0), &p = c.saved(1);
+                     if (c.needs(0)) r[0] = g * p * pow(x, p - 1.0);
+                     if (c.needs(1)) r[1] = g * c.output() * log(x);  // only where the exponent is trained
+                     return r;
+                   },
+                   true, true);
+}
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  // Ties split the gradient evenly, as max's rule does.
+  return binary_op(BinaryOp::maximum, a, b,
+                   [](BackwardContext& c, const Tensor& g) {
+                     const Tensor &x = c.saved(0), &y = c.saved(1);
+                     Tensor wa = gt(x, y) + eq(x, y) * 0.5;
+                     std::vector<Tensor> r(2);
+                     if (c.needs(0)) r[0] = g * wa;
+                     if (c.needs(1)) r[1] = g * (1.0 - wa);
+                     return r;
+                   },
+                   true);
+}
+
+#define GG_COMPARISON(name) \
+  Tensor name(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::name, a, b, nullptr, false); }
+GG_COMPARISON(eq)
+GG_COMPARISON(ne)
+GG_COMPARISON(lt)
+GG_COMPARISON(le)
+GG_COMPARISON(gt)
+GG_COMPARISON(ge)
+#undef GG_COMPARISON
+
+}  // namespace gg

@@ -1,0 +1,81 @@
+// Batched matrix multiply with transpose flags. Its rules are matrix multiplies again, with the flags
+// chosen so that no transpose is ever materialised.
+#include "engine/ops/op_helpers.h"
+
+namespace gg {
+
+namespace {
+
+// d(op(A) op(B))/dB when B is a single matrix and A is not transposed: the op's batch folds into the
+// contraction, one GEMM instead of a batch of products summed afterwards. The `lead` cotangent axes of g
+// are separate gradients and stay.
+Tensor grad_of_shared_right(const Tensor& a, const Tensor& g, bool trans_b, int64_t lead) {
+  const int64_t batch_rank = g.dim() - 2 - lead;
+  if (a.dim() == 2) {
+    // A is shared by every batch entry too: sum the gradient over the batch first.
+    std::vector<int64_t> axes(batch_rank);
+    for (int64_t i = 0; i < batch_rank; ++i) axes[i] = lead + i;
+    Tensor gs = sum(g, axes);
+    return trans_b ? matmul(gs, a, true, false) : matmul(a, gs, true, false);
+  }
+  Shape want(g.shape().begin() + lead, g.shape().end() - 2);
+  want.push_back(a.size(-2));
+  want.push_back(a.size(-1));
+  Tensor af = reshape(a.shape() == want ? a : expand(a, want), {-1, a.size(-1)});
+  Shape gs = detail::with_lead(g, lead, {-1, g.size(-1)});
+  Tensor gf = reshape(g, gs);
+  return trans_b ? matmul(gf, af, true, false) : matmul(af, gf, true, false);
+}
+
+}  // namespace
+
+Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  detail::check_compatible("matmul", a, b);
+  GG_CHECK(a.dim() >= 2 && b.dim() >= 2,
+           "matmul: operands need at least 2 axes, got " + shape_str(a.shape()) + " and " + shape_str(b.shape()));
+  const int64_t m = ta ? a.size(-1) : a.size(-2), k = ta ? a.size(-2) : a.size(-1);
+  const int64_t kb = tb ? b.size(-1) : b.size(-2), n = tb ? b.size(-2) : b.size(-1);
+  GG_CHECK(k == kb, "matmul: inner dimensions differ: " + shape_str(a.shape()) + (ta ? "^T" : "") + " @ " +
+                        shape_str(b.shape()) + (tb ? "^T" : ""));
+  Shape a_batch(a.shape().begin(), a.shape().end() - 2), b_batch(b.shape().begin(), b.shape().end() - 2);
+  MatmulGeometry geo;
+  geo.batch = broadcast_shapes(a_batch, b_batch, "matmul");
+  geo.a_strides = broadcast_strides(a_batch, geo.batch);
+  geo.b_strides = broadcast_strides(b_batch, geo.batch);
+  for (auto& s : geo.a_strides) s *= m * k;
+  for (auto& s : geo.b_strides) s *= k * n;
+  geo.m = m, geo.n = n, geo.k = k, geo.trans_a = ta, geo.trans_b = tb;
+  Shape out_shape = geo.batch;
+  out_shape.push_back(m);
+  out_shape.push_back(n);
+  Tensor out = detail::empty_like_shape(a, out_shape);
+  if (k == 0)
+    detail::backend_of(a).fill(a.dtype(), out.numel(), 0.0, out.raw());
+  else if (out.numel() > 0)
+    detail::backend_of(a).matmul(a.dtype(), geo, a.raw(), b.raw(), out.raw());
+
+  return record(
+      "matmul", out, {a, b},
+      [ta, tb](BackwardContext& c, const Tensor& g) {
+        const Tensor &A = c.saved(0), &B = c.saved(1);
+        std::vector<Tensor> r(2);
+        if (c.needs(0)) {
+          if (!ta)
+            r[0] = matmul(g, B, false, !tb);  // dA = g op(B)^T
+          else
+            r[0] = matmul(B, g, tb, true);  // dA^T = op(B) g^T
+        }
+        if (c.needs(1)) {
+          if (B.dim() == 2 && g.dim() - c.lead > 2 && !ta)
+            r[1] = grad_of_shared_right(A, g, tb, c.lead);
+          else if (!tb)
+            r[1] = matmul(A, g, !ta, false);  // dB = op(A)^T g
+          else
+            r[1] = matmul(g, A, true, ta);  // dB^T = g^T op(A)
+        }
+        return r;
+      },
+      {a, b});
+}
+
+}  // namespace gg

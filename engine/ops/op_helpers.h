@@ -1,0 +1,33 @@
+// Internal helpers shared by the op families: argument checks and output allocation.
+#pragma once
+
+#include <string>
+
+#include "engine/autograd/node.h"
+#include "engine/backend/backend.h"
+#include "engine/ops/ops.h"
+
+namespace gg::detail {
+
+// Throws unless a and b share dtype and device, naming the op and both tensors.
+inline void check_compatible(const char* op, const Tensor& a, const Tensor& b) {
+  GG_CHECK(a.defined() && b.defined(), std::string(op) + ": undefined tensor argument");
+  GG_CHECK(a.dtype() == b.dtype(), std::string(op) + ": dtype mismatch between " + a.str() + " and " + b.str());
+  GG_CHECK(a.device() == b.device(), std::string(op) + ": device mismatch between " + a.str() + " on " +
+                                         a.device().str() + " and " + b.str() + " on " + b.device().str());
+}
+
+inline Tensor empty_like_shape(const Tensor& like, const Shape& shape) {
+  return Tensor::empty(shape, like.dtype(), like.device());
+}
+
+inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
+
+// A shape with `lead` leading axes of `g` put in front of `shape`.
+inline Shape with_lead(const Tensor& g, int64_t lead, const Shape& shape) {
+  Shape s(g.shape().begin(), g.shape().begin() + lead);
+  s.insert(s.end(), shape.begin(), shape.end());
+  return s;
+}
+
+}  // namespace gg::detail

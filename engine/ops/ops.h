@@ -1,0 +1,113 @@
+// Every op a user, a model or a backward rule calls. Primitives (each with a kernel per backend and a rule
+// in this folder) come first; composites are written once on top of them and have no rule of their own.
+#pragma once
+
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace gg {
+
+// ---- Primitives ---------------------------------------------------------------------------------------
+// Unary elementwise (unary.cpp).
+Tensor neg(const Tensor& x);
+Tensor exp(const Tensor& x);
+Tensor log(const Tensor& x);
+Tensor sqrt(const Tensor& x);
+Tensor abs(const Tensor& x);
+Tensor tanh(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor relu(const Tensor& x);
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+
+// Binary elementwise with NumPy broadcasting (binary.cpp). Comparisons return 0/1 in the inputs' dtype
+// and carry no gradient.
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor pow(const Tensor& a, const Tensor& b);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor eq(const Tensor& a, const Tensor& b);
+Tensor ne(const Tensor& a, const Tensor& b);
+Tensor lt(const Tensor& a, const Tensor& b);
+Tensor le(const Tensor& a, const Tensor& b);
+Tensor gt(const Tensor& a, const Tensor& b);
+Tensor ge(const Tensor& a, const Tensor& b);
+
+// cond ? a : b elementwise, broadcasting all three; cond is nonzero/zero (select.cpp).
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+
+// Reductions over a set of axes; empty axes means all axes (reduce.cpp). max's gradient is shared equally
+// among tied maxima.
+Tensor sum(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);
+Tensor max(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);
+
+// op(a) @ op(b) over the last two axes, batch axes broadcast; op transposes when the flag is set.
+// 1-D operands are not promoted: pass matrices (matmul.cpp).
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// Movement (movement.cpp). reshape shares storage; the others copy into a contiguous result.
+Tensor reshape(const Tensor& x, const Shape& shape);  // one axis may be -1
+Tensor permute(const Tensor& x, const std::vector<int64_t>& perm);
+Tensor expand(const Tensor& x, const Shape& shape);  // NumPy broadcast to `shape`
+Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t stop, int64_t step = 1);
+// Zero padding on one axis: `before` zeros, x, `after` zeros (the transpose of slice).
+Tensor pad(const Tensor& x, int64_t axis, int64_t before, int64_t after);
+// Places x at every `step`-th position from `start` of an axis of length `length`, zeros elsewhere
+// (the transpose of a strided slice).
+Tensor scatter_slice(const Tensor& x, int64_t axis, int64_t length, int64_t start, int64_t step);
+Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
+Tensor cast(const Tensor& x, DType t);
+
+// Convolution building blocks (conv.cpp): x [N,C,H,W] -> cols [N, C*kh*kw, Ho*Wo] and its transpose.
+Tensor im2col(const Tensor& x, int64_t kernel_h, int64_t kernel_w, int64_t stride, int64_t padding);
+Tensor col2im(const Tensor& cols, const Shape& image_shape, int64_t kernel_h, int64_t kernel_w, int64_t stride,
+              int64_t padding);
+
+// ---- Composites (composite.cpp, conv.cpp): no rules of their own -------------------------------------
+Tensor scalar_like(double v, const Tensor& like);
+Tensor zeros_like(const Tensor& x);
+Tensor ones_like(const Tensor& x);
+Tensor transpose(const Tensor& x, int64_t a = -2, int64_t b = -1);
+Tensor square(const Tensor& x);
+Tensor sign(const Tensor& x);
+Tensor mean(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);
+Tensor var(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdim = false, bool unbiased = false);
+Tensor softplus(const Tensor& x);
+Tensor silu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double slope = 0.01);
+Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim = false);
+Tensor log_softmax(const Tensor& x, int64_t axis = -1);
+Tensor softmax(const Tensor& x, int64_t axis = -1);
+Tensor mse(const Tensor& prediction, const Tensor& target);  // mean of squared differences
+Tensor minimum(const Tensor& a, const Tensor& b);
+Tensor clamp(const Tensor& x, double lo, double hi);
+Tensor flatten(const Tensor& x, int64_t start_axis = 1);
+// Sums a gradient of broadcast shape back to `shape`, keeping `lead` leading cotangent-batch axes.
+Tensor sum_to(const Tensor& g, const Shape& shape, int64_t lead = 0);
+// y = x W^T + b for x [..., in], W [out, in], b [out] (b may be undefined).
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
+// Cross-correlation of x [N,C,H,W] with w [O,C,kh,kw] (+ b [O]), as in PyTorch's conv2d.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, int64_t stride = 1, int64_t padding = 0);
+// The transpose of conv2d with w [C_in, C_out, kh, kw], as in PyTorch's conv_transpose2d.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, int64_t stride = 1,
+                        int64_t padding = 0, int64_t output_padding = 0);
+
+// ---- Operators ---------------------------------------------------------------------------------------
+Tensor operator-(const Tensor& x);
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+
+}  // namespace gg

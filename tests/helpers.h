@@ -1,0 +1,38 @@
+// Shared helpers for the tests: seeded f64 inputs and tolerance checks.
+#pragma once
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "engine/gradgrad.h"
+
+namespace gg::test {
+
+// Uniform in [lo, hi), optionally pushed away from zero by `gap` (keeps kinks such as relu's out of reach
+// of the finite differences), as an f64 leaf that requires grad.
+inline Tensor input(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0, double gap = 0.0) {
+  Generator gen(seed);
+  std::vector<double> v = Tensor::rand(shape, gen, DType::f64).to_vector();
+  for (double& x : v) {
+    x = lo + (hi - lo) * x;
+    if (gap > 0 && std::abs(x) < gap) x = x < 0 ? x - gap : x + gap;
+  }
+  return Tensor::from_data(v, shape, DType::f64).requires_grad_();
+}
+
+inline double max_abs_diff(const Tensor& a, const Tensor& b) {
+  REQUIRE(a.numel() == b.numel());
+  auto x = a.to_vector(), y = b.to_vector();
+  double m = 0;
+  for (size_t i = 0; i < x.size(); ++i) m = std::max(m, std::abs(x[i] - y[i]));
+  return m;
+}
+
+inline void check_values(const Tensor& t, const std::vector<double>& expect, double tol = 1e-6) {
+  auto v = t.to_vector();
+  REQUIRE(v.size() == expect.size());
+  for (size_t i = 0; i < v.size(); ++i) CHECK(v[i] == doctest::Approx(expect[i]).epsilon(tol));
+}
+
+}  // namespace gg::test
