@@ -36,6 +36,8 @@ SIZES = {  # name: (d, h, m, batch)
 }
 PENALTY_WEIGHT = 0.1
 LOOP_CAP_MNIST128 = 5
+SLOW_STEP_S = 1.0  # any step slower than this is capped to SLOW_CAP repeats
+SLOW_CAP = 5
 OVERHEAD_INNER = 1000
 EXACT_METHODS = ["loop", "is_grads_batched", "vmap"]
 
@@ -175,7 +177,9 @@ def check_agreement(size):
             "errors": errors}
 
 
-def bench_step(size, mode, method, warmup, repeats):
+def bench_step(size, mode, method, warmup, repeats, cap=None):
+    """Times `repeats` Adam steps. Repeats are capped to min(repeats, cap) when
+    cap is given or when the first warmup step exceeds SLOW_STEP_S."""
     model, x = make_case(size)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     last = {}
@@ -187,10 +191,17 @@ def bench_step(size, mode, method, warmup, repeats):
         opt.step()
         last["pen"] = None if pen is None else float(pen)
 
-    s = summarize_ms(time_calls(step, warmup, repeats))
+    first = time_calls(step, 0, 1)[0]
+    if first > SLOW_STEP_S:
+        cap, warmup = min(cap or SLOW_CAP, SLOW_CAP), 1
+    reps = repeats if cap is None else min(repeats, cap)
+    s = summarize_ms(time_calls(step, warmup - 1, reps))
     log(f"torch {size} {mode} {method}: {s['median_ms']:.2f} ms")
-    return {"size": size, "mode": mode, "method": method, **s,
-            "repeats": repeats, "n": repeats, "penalty": last.get("pen")}
+    row = {"size": size, "mode": mode, "method": method, **s,
+           "repeats": reps, "n": reps, "penalty": last.get("pen")}
+    if reps < repeats:
+        row["note"] = f"repeats capped to {reps} (slow step: first {first:.2f} s)"
+    return row
 
 
 def bench_steps(warmup, repeats, quick):
@@ -206,13 +217,15 @@ def bench_steps(warmup, repeats, quick):
                               "error": agreement[size]["errors"][method]})
                 log(f"torch {size} exact {method}: unavailable")
                 continue
-            reps = repeats
+            cap = None
             if size == "mnist128" and method == "loop":
                 if quick:
+                    steps.append({"size": size, "mode": "exact", "method": method,
+                                  "skipped": "--quick"})
                     log(f"torch {size} exact loop: skipped (--quick)")
                     continue
-                reps = min(repeats, LOOP_CAP_MNIST128)
-            row = bench_step(size, "exact", method, warmup, reps)
+                cap = LOOP_CAP_MNIST128
+            row = bench_step(size, "exact", method, warmup, repeats, cap)
             steps.append(row)
             if best is None or row["median_ms"] < best["median_ms"]:
                 best = row

@@ -11,6 +11,8 @@ namespace gg {
 
 namespace {
 
+thread_local uint64_t g_rules_run = 0;
+
 // Post-order of the nodes reachable from `roots` (inputs before the nodes that use them), and for each
 // node whether a gradient must flow through it to reach one of `targets`.
 struct GraphPlan {
@@ -116,6 +118,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
     std::vector<Tensor> in_grads;
     try {
       in_grads = node->rule(ctx, g);
+      ++g_rules_run;
     } catch (const Error& e) {
       if (!anomaly_enabled()) throw;
       fail(std::string("in the backward of '") + node->op + "': " + e.what());
@@ -147,6 +150,8 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
   }
   return out;
 }
+
+uint64_t backward_rules_run() { return g_rules_run; }
 
 Tensor grad(const Tensor& output, const Tensor& input, const Tensor& grad_output, GradOptions options) {
   return grad(std::vector<Tensor>{output}, std::vector<Tensor>{input}, std::vector<Tensor>{grad_output},

@@ -168,11 +168,12 @@ void reduce_kernel(ReduceOp op, const Shape& shape_in, const std::vector<bool>& 
   }
   if (shape.size() == 1) {  // [R]: everything to one number, per-thread partials combined in order
     const int64_t n = shape[0];
-    int threads = n >= kParallelGrain ? omp_get_max_threads() : 1;
+    const int64_t threads = n >= kParallelGrain ? omp_get_max_threads() : 1;
     std::vector<T> part(threads, init);
-    parallel_for(threads, [&](int64_t tb, int64_t te) {
+    auto partial = [&](int64_t tb, int64_t te) {
       for (int64_t t = tb; t < te; ++t) part[t] = row(x + n * t / threads, n * (t + 1) / threads - n * t / threads);
-    }, 1);
+    };
+    parallel_for(threads, partial, 1);
     T acc = init;
     for (T p : part) acc = combine(acc, p);
     out[0] = acc;
@@ -294,7 +295,7 @@ void im2col_kernel(const ConvGeometry& g, const T* img, T* cols) {
           }
         }
     }
-  }, 1);
+  }, std::max<int64_t>(1, kParallelGrain / (kk * oh * ow)));
 }
 
 // ---- Random numbers -----------------------------------------------------------------------------------

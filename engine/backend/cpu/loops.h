@@ -18,12 +18,11 @@ constexpr int64_t kParallelGrain = 32768;
 // the thread count only, so results are the same run to run.
 template <class F>
 void parallel_for(int64_t n, F&& f, int64_t grain = kParallelGrain) {
-  int threads = omp_get_max_threads();
-  if (n < grain || threads == 1 || omp_in_parallel()) {
+  const int64_t chunks = std::min<int64_t>(omp_get_max_threads(), (n + grain - 1) / std::max<int64_t>(grain, 1));
+  if (chunks <= 1 || omp_in_parallel()) {  // a region for one chunk only wakes idle threads for nothing
     if (n > 0) f(int64_t{0}, n);
     return;
   }
-  int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / grain);
 #pragma omp parallel for num_threads(chunks) schedule(static)
   for (int64_t c = 0; c < chunks; ++c) {
     int64_t b = n * c / chunks, e = n * (c + 1) / chunks;

@@ -1,0 +1,165 @@
+// The engine's semantics: grad and backward, graph freeing, grad mode, anomaly mode, higher orders.
+#include "tests/helpers.h"
+
+using namespace gg;
+using gg::test::input;
+using gg::test::max_abs_diff;
+
+TEST_CASE("grad(grad(grad(x^3))) is 6, and each order in between is right") {
+  Tensor x = Tensor::from_data({0.5, -2.0}, {2}, DType::f64).requires_grad_();
+  GradOptions keep;
+  keep.create_graph = true;
+  Tensor y = sum(x * x * x);
+  Tensor g1 = grad(y, x, {}, keep);           // 3x^2
+  Tensor g2 = grad(sum(g1), x, {}, keep);     // 6x
+  Tensor g3 = grad(sum(g2), x, {}, keep);     // 6
+  gg::test::check_values(g1, {0.75, 12.0});
+  gg::test::check_values(g2, {3.0, -12.0});
+  gg::test::check_values(g3, {6.0, 6.0});
+}
+
+TEST_CASE("worked example of docs/autodiff.md: a Jacobian penalty trained by double backward") {
+  // f(x) = tanh(w x) at w = 2, x = 0.5. The penalty P(w) = (df/dx)^2 needs d/dw of a derivative.
+  Tensor w = Tensor::scalar(2.0, DType::f64).requires_grad_();
+  Tensor x = Tensor::scalar(0.5, DType::f64).requires_grad_();
+  Tensor f = tanh(w * x);
+  GradOptions keep;
+  keep.create_graph = true;
+  Tensor dfdx = grad(f, x, {}, keep);
+  Tensor penalty = dfdx * dfdx;
+  Tensor dpdw = grad(penalty, w, {}, {.retain_graph = true});
+  CHECK(f.item() == doctest::Approx(0.7615941559557649).epsilon(1e-12));
+  CHECK(dfdx.item() == doctest::Approx(0.8399486832280523).epsilon(1e-12));
+  CHECK(penalty.item() == doctest::Approx(0.705513790456539).epsilon(1e-12));
+  CHECK(dpdw.item() == doctest::Approx(-0.36911656905926127).epsilon(1e-12));
+  CHECK(grad(dfdx, x).item() == doctest::Approx(-2.5588000337968984).epsilon(1e-12));
+}
+
+TEST_CASE("backward accumulates into leaves' .grad, and detach and no-grad cut the graph") {
+  Tensor w = Tensor::from_data({1.0, 2.0}, {2}, DType::f64).requires_grad_();
+  Tensor y = sum(w * w);
+  y.backward({}, true);
+  gg::test::check_values(w.grad(), {2.0, 4.0});
+  y.backward();
+  gg::test::check_values(w.grad(), {4.0, 8.0});
+  w.zero_grad();
+  CHECK_FALSE(w.grad().defined());
+
+  Tensor z = w.detach() * w;  // only the second factor carries a gradient
+  sum(z).backward();
+  gg::test::check_values(w.grad(), {1.0, 2.0});
+  {
+    NoGradGuard off;
+    Tensor q = w * w;
+    CHECK_FALSE(q.requires_grad());
+    CHECK(q.grad_fn() == nullptr);
+  }
+  CHECK((w * w).grad_fn() != nullptr);
+}
+
+TEST_CASE("a second pass through a freed graph, or a gradient for a tensor that needs none, is an error") {
+  Tensor w = Tensor::from_data({1.0, 2.0}, {2}, DType::f64).requires_grad_();
+  Tensor y = sum(tanh(w));
+  y.backward();
+  CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("already freed by an earlier backward pass"), Error);
+  CHECK_THROWS_WITH_AS(grad(y, w), doctest::Contains("'sum' was already freed"), Error);
+
+  Tensor c = Tensor::ones({2}, DType::f64);
+  CHECK_THROWS_WITH_AS(grad(sum(w * c), c), doctest::Contains("input 0 (f64[2]) does not require grad"), Error);
+  CHECK_THROWS_WITH_AS(grad(sum(c), w), doctest::Contains("output 0 (f64[]) does not require grad"), Error);
+  CHECK_THROWS_WITH_AS(grad(w * c, w), doctest::Contains("pass grad_outputs for a non-scalar output"), Error);
+}
+
+TEST_CASE("the graph's saved tensors are released after a backward pass") {
+  Tensor w = input({1000}, 1);
+  Tensor h = tanh(w);
+  std::weak_ptr<Storage> saved = h.impl()->storage;
+  Tensor y = sum(h * 3.0);
+  h = Tensor();  // the user drops h: only the graph still holds its output
+  CHECK_FALSE(saved.expired());
+  y.backward();
+  CHECK(saved.expired());
+}
+
+TEST_CASE("anomaly mode names the first op that made a NaN or Inf, forward or backward") {
+  Tensor x = Tensor::from_data({1.0, -1.0}, {2}, DType::f64).requires_grad_();
+  {
+    AnomalyModeGuard on;
+    CHECK_THROWS_WITH_AS(sqrt(x), doctest::Contains("anomaly: op 'sqrt' produced NaN"), Error);
+    Tensor z = Tensor::from_data({0.0, 4.0}, {2}, DType::f64).requires_grad_();
+    Tensor y = sum(sqrt(z));  // finite forward, infinite derivative at 0
+    CHECK_THROWS_WITH_AS(y.backward(), doctest::Contains("in the backward of 'sqrt'"), Error);
+  }
+  CHECK_NOTHROW(sqrt(x));  // off again: NaN flows silently as in IEEE arithmetic
+}
+
+namespace {
+// A small MLP with tanh, its parameters as inputs: x [B, 2] -> 3 -> 2.
+Tensor mlp(const Tensor& x, const std::vector<Tensor>& p) { return tanh(linear(tanh(linear(x, p[0], p[1])), p[2], p[3])); }
+}  // namespace
+
+TEST_CASE("third order: the gradient of a Jacobian penalty of a small MLP passes gradgradcheck") {
+  Tensor x = input({4, 2}, 20).detach().requires_grad_();
+  std::vector<Tensor> params = {input({3, 2}, 21), input({3}, 22), input({2, 3}, 23), input({2}, 24)};
+  // The penalty already holds first derivatives of the MLP; gradgradcheck checks two more orders.
+  Function penalty = [&x](const std::vector<Tensor>& p) { return jacobian_frobenius_sq(mlp(x, p), x); };
+  CHECK(gradcheck(penalty, params).ok);
+  GradcheckResult r = gradgradcheck(penalty, params);
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("vectorized Jacobians: one pass for all rows, equal to the full Jacobian's diagonal blocks") {
+  std::vector<Tensor> p = {input({5, 3}, 31), input({5}, 32), input({4, 5}, 33), input({4}, 34)};
+  Tensor x = input({6, 3}, 35);
+  Tensor y = mlp(x, p);
+  Tensor full = jacobian(y, x);  // [6, 4, 6, 3]
+  Tensor per = batch_jacobian(y, x);
+  Tensor fwd = batch_jacobian_forward(y, x);
+  CHECK(per.shape() == Shape{6, 4, 3});
+  for (int64_t b = 0; b < 6; ++b)
+    for (int64_t k = 0; k < 4; ++k)
+      for (int64_t j = 0; j < 3; ++j) {
+        CHECK(per.at({b, k, j}) == doctest::Approx(full.at({b, k, b, j})).epsilon(1e-12));
+        CHECK(fwd.at({b, k, j}) == doctest::Approx(full.at({b, k, b, j})).epsilon(1e-12));
+      }
+  // The whole batch of m cotangents goes through each rule once: as many rules run for m = 4 as for m = 1.
+  auto rules_for = [&](const Tensor& out) {
+    uint64_t before = backward_rules_run();
+    batch_jacobian(out, x);
+    return backward_rules_run() - before;
+  };
+  CHECK(rules_for(y) == rules_for(slice(y, 1, 0, 1)) - 1);  // the slice adds exactly one rule
+}
+
+TEST_CASE("the Frobenius penalty: exact, through the first layer's Gram matrix, and Hutchinson agree") {
+  std::vector<Tensor> p = {input({5, 3}, 41), input({5}, 42), input({4, 5}, 43), input({4}, 44)};
+  Tensor x = input({6, 3}, 45);
+  Tensor h = linear(x, p[0], p[1]);
+  Tensor y = tanh(linear(tanh(h), p[2], p[3]));
+  Tensor j = batch_jacobian(y, x);
+  const double expect = sum(j * j).item() / 6.0;
+  CHECK(jacobian_frobenius_sq(y, x).item() == doctest::Approx(expect).epsilon(1e-12));
+  CHECK(jacobian_frobenius_sq_through_linear(y, h, p[0]).item() == doctest::Approx(expect).epsilon(1e-12));
+  // Hutchinson: unbiased; with 4000 probes the mean lies within a few standard errors.
+  Generator gen(5);
+  Tensor est = jacobian_frobenius_sq_hutchinson(y, x, 4000, gen, ProbeKind::gaussian, false);
+  CHECK(est.item() == doctest::Approx(expect).epsilon(0.05));
+  // Each is differentiable: the gradients with respect to the first layer agree too.
+  Tensor g_exact = grad(jacobian_frobenius_sq(y, x), p[0], {}, {.retain_graph = true});
+  Tensor g_gram = grad(jacobian_frobenius_sq_through_linear(y, h, p[0]), p[0], {}, {.retain_graph = true});
+  CHECK(max_abs_diff(g_exact, g_gram) < 1e-12);
+}
+
+TEST_CASE("jvp, vjp and hvp against closed forms") {
+  // f(x) = A x for a fixed A: J = A, so J v = A v and J^T u = A^T u.
+  Tensor a = input({3, 2}, 51).detach();
+  Function f = [&a](const std::vector<Tensor>& x) { return matmul(a, x[0]); };
+  Tensor x = input({2, 1}, 52), v = input({2, 1}, 53).detach(), u = input({3, 1}, 54).detach();
+  CHECK(max_abs_diff(jvp(f, {x}, {v}).second, matmul(a, v)) < 1e-12);
+  CHECK(max_abs_diff(vjp(f, {x}, u).second[0], matmul(a, u, true, false)) < 1e-12);
+  // q(x) = 1/2 x^T B x has Hessian (B + B^T)/2.
+  Tensor bm = input({2, 2}, 55).detach();
+  Function q = [&bm](const std::vector<Tensor>& x) { return sum(matmul(x[0], matmul(bm, x[0]), true, false)) * 0.5; };
+  Tensor hv = hvp(q, {x}, {v})[0];
+  CHECK(max_abs_diff(hv, matmul(bm + transpose(bm), v) * 0.5) < 1e-12);
+}
