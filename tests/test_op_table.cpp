@@ -69,6 +69,8 @@ std::vector<OpCase> op_table() {
       {"matmul matrix x batch", two({3, 4}, {2, 4, 5}), [](auto& x) { return matmul(x[0], x[1]); }},
       {"matmul broadcast batches", two({2, 1, 3, 4}, {3, 4, 2}), [](auto& x) { return matmul(x[0], x[1]); }},
       {"matmul batch^T x batch^T", two({2, 4, 3}, {2, 5, 4}), [](auto& x) { return matmul(x[0], x[1], true, true); }},
+      {"gram", one({5, 3}), [](auto& x) { return gram(a0(x)); }},
+      {"gram batched", one({2, 4, 3}), [](auto& x) { return gram(a0(x)); }},
       // Movement.
       {"reshape", one({3, 4}), [](auto& x) { return reshape(a0(x), {2, -1, 2}); }},
       {"permute", one({2, 3, 4}), [](auto& x) { return permute(a0(x), {2, 0, 1}); }},

@@ -146,9 +146,10 @@ Tensor jacobian_frobenius_sq_through_linear(const Tensor& y, const Tensor& h, co
            "jacobian_frobenius_sq_through_linear: weight " + weight.str() + " does not produce h " + h.str());
   const int64_t b = y.size(0);
   Tensor jh = reshape(batched_vjp(y, h, one_hot_cotangents(y), create_graph), {-1, h.size(1)});  // [m*B, H]
-  Tensor gram = matmul(weight, weight, false, true);                                            // W W^T [H, H]
-  // sum_b ||J_h,b W||_F^2 = sum over rows r of J_h of r^T (W W^T) r.
-  return sum(matmul(jh, gram) * jh) / double(b);
+  // sum_b ||J_h,b W||_F^2 = sum over rows r of J_h of r^T (W W^T) r = <J_h^T J_h, W W^T>: both Gram
+  // matrices are H x H, so nothing of the size of J_h is formed beyond J_h itself.
+  Tensor w_gram = matmul(weight, weight, false, true);
+  return sum(gram(jh) * w_gram) / double(b);
 }
 
 Tensor jacobian_frobenius_sq_hutchinson(const Tensor& y, const Tensor& x, int64_t probes, Generator& gen,

@@ -79,3 +79,16 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool ta, bool tb) {
 }
 
 }  // namespace gg
+
+namespace gg {
+
+Tensor gram(const Tensor& a) {
+  GG_CHECK(a.defined() && a.dim() >= 2, "gram: needs a matrix (or a batch of them), got " + (a.defined() ? a.str() : "undefined"));
+  Tensor out = matmul(a.detach(), a.detach(), true, false);
+  // G = A^T A is symmetric, so d<G, g>/dA = A (g + g^T): one product instead of the two of matmul's rule.
+  return record("gram", out, {a}, [](BackwardContext& c, const Tensor& g) {
+    return std::vector{matmul(c.saved(0), g + transpose(g))};
+  }, {a});
+}
+
+}  // namespace gg

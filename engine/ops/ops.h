@@ -48,6 +48,9 @@ Tensor max(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdim 
 // 1-D operands are not promoted: pass matrices (matmul.cpp).
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
 
+// A^T A over the last two axes: the Gram matrix of A's columns, with a rule that uses its symmetry.
+Tensor gram(const Tensor& a);
+
 // Movement (movement.cpp). reshape shares storage; the others copy into a contiguous result.
 Tensor reshape(const Tensor& x, const Shape& shape);  // one axis may be -1
 Tensor permute(const Tensor& x, const std::vector<int64_t>& perm);
