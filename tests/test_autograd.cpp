@@ -163,3 +163,21 @@ TEST_CASE("jvp, vjp and hvp against closed forms") {
   Tensor hv = hvp(q, {x}, {v})[0];
   CHECK(max_abs_diff(hv, matmul(bm + transpose(bm), v) * 0.5) < 1e-12);
 }
+
+TEST_CASE("each Frobenius estimate is differentiable again: gradgradcheck through Hutchinson and the Gram route") {
+  Tensor x = input({4, 3}, 61).detach().requires_grad_();
+  std::vector<Tensor> params = {input({3, 3}, 62), input({3}, 63), input({2, 3}, 64), input({2}, 65)};
+  Function hutchinson = [&x](const std::vector<Tensor>& p) {
+    Generator gen(9);  // the same probes at every evaluation, so the estimate is a smooth function of p
+    return jacobian_frobenius_sq_hutchinson(mlp(x, p), x, 3, gen, ProbeKind::rademacher);
+  };
+  Function through_gram = [&x](const std::vector<Tensor>& p) {
+    Tensor h = linear(x, p[0], p[1]);
+    return jacobian_frobenius_sq_through_linear(tanh(linear(tanh(h), p[2], p[3])), h, p[0]);
+  };
+  for (const Function& f : {hutchinson, through_gram}) {
+    CHECK(gradcheck(f, params).ok);
+    GradcheckResult r = gradgradcheck(f, params);
+    CHECK_MESSAGE(r.ok, r.message);
+  }
+}

@@ -81,12 +81,14 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
       g = Tensor::ones(y.shape(), y.dtype(), y.device());
     }
     GG_CHECK(g.dtype() == y.dtype(), "grad: grad_output " + g.str() + " has another dtype than output " + y.str());
-    Shape expect(g.shape().begin(), g.shape().begin() + std::min<int64_t>(opt.batch_axes, g.dim()));
+    const int64_t lead_rank = std::min<int64_t>(opt.batch_axes, g.dim());
+    Shape expect(g.shape().begin(), g.shape().begin() + lead_rank);
     if (i == 0) lead_shape = expect;
+    const bool same_lead = expect == lead_shape && lead_rank == opt.batch_axes;
     expect.insert(expect.end(), y.shape().begin(), y.shape().end());
-    GG_CHECK(g.shape() == expect && static_cast<int64_t>(lead_shape.size()) == opt.batch_axes,
+    GG_CHECK(same_lead && g.shape() == expect,
              "grad: grad_output of shape " + shape_str(g.shape()) + " does not match output " + shape_str(y.shape()) +
-                 " with " + std::to_string(opt.batch_axes) + " batch axes");
+                 " with " + std::to_string(opt.batch_axes) + " batch axes of shape " + shape_str(lead_shape));
     auto [it, fresh] = grads.emplace(y.autograd_key(), g);
     if (!fresh) it->second = it->second + g;
     roots.push_back(y.grad_fn().get());

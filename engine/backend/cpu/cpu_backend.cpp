@@ -269,14 +269,16 @@ void matmul_kernel(const MatmulGeometry& g, const T* a, const T* b, T* c) {
 }
 
 // ---- Convolution columns ------------------------------------------------------------------------------
+// One walk over the (image, columns) correspondence: kToCols gathers the image into columns (im2col),
+// otherwise the columns are summed back into a zeroed image (col2im).
 template <class T, bool kToCols>
-void im2col_kernel(const ConvGeometry& g, const T* img, T* cols) {
+void im2col_kernel(const ConvGeometry& g, T* img, T* cols) {
   const int64_t oh = g.out_h(), ow = g.out_w(), kk = g.kernel_h * g.kernel_w;
   const int64_t planes = g.batch * g.channels;
   parallel_for(planes, [&](int64_t pb, int64_t pe) {
     for (int64_t plane = pb; plane < pe; ++plane) {
       const int64_t n = plane / g.channels, ch = plane % g.channels;
-      T* im = const_cast<T*>(img) + plane * g.height * g.width;
+      T* im = img + plane * g.height * g.width;
       T* cl = cols + (n * g.channels * kk + ch * kk) * oh * ow;
       if constexpr (!kToCols) std::fill(im, im + g.height * g.width, T(0));
       for (int64_t i = 0; i < g.kernel_h; ++i)
@@ -412,7 +414,7 @@ class CpuBackend final : public Backend {
   void im2col(DType t, const ConvGeometry& g, const void* x, void* cols) override {
     dispatch(t, [&](auto z) {
       using T = decltype(z);
-      im2col_kernel<T, true>(g, static_cast<const T*>(x), static_cast<T*>(cols));
+      im2col_kernel<T, true>(g, const_cast<T*>(static_cast<const T*>(x)), static_cast<T*>(cols));
     });
   }
   void col2im(DType t, const ConvGeometry& g, const void* cols, void* x) override {
