@@ -174,11 +174,9 @@ int main(int argc, char** argv) {
       if (method == bench::Penalty::exact_loop && quick && sz.m > 32) continue;
       bench::Autoencoder ae(sz.d, sz.h, sz.m, 0);
       Adam opt(ae.params);
-      double penalty_value = 0;
       auto step = [&] {
         Tensor loss = ae.loss(x, method);
         opt.step(grad({loss}, ae.params));
-        penalty_value = loss.item();
       };
       const int reps = method == bench::Penalty::exact_loop && sz.m > 32 ? std::min(repeats, 5) : repeats;
       step();  // first step maps the allocator's blocks

@@ -1,7 +1,6 @@
 #include "engine/tensor.h"
 
 #include <cstring>
-#include <unordered_map>
 
 #include "engine/autograd/autograd.h"
 #include "engine/autograd/node.h"
@@ -99,13 +98,7 @@ double Tensor::at(std::initializer_list<int64_t> index) const {
     GG_CHECK(v >= 0 && v < shape()[i], "at: index out of range for tensor " + str());
     off += v * st[i++];
   }
-  double out;
-  Tensor one = alias_of(*this, {numel()});
-  if (dtype() == DType::f32)
-    out = one.data<float>()[off];
-  else
-    out = one.data<double>()[off];
-  return out;
+  return dtype() == DType::f32 ? double(data<float>()[off]) : data<double>()[off];
 }
 
 Tensor& Tensor::requires_grad_(bool on) {
@@ -137,30 +130,7 @@ Tensor Tensor::to(DType t) const { return cast(*this, t); }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
   GG_CHECK(requires_grad(), "backward: tensor " + str() + " does not require grad and has no grad_fn");
-  // Collect the leaves reachable from this tensor, then ask the engine for their gradients in one pass.
-  std::vector<Tensor> leaves;
-  std::vector<const Node*> stack;
-  std::unordered_map<const void*, bool> seen;
-  if (is_leaf()) leaves.push_back(*this);
-  if (grad_fn()) stack.push_back(grad_fn().get());
-  while (!stack.empty()) {
-    const Node* n = stack.back();
-    stack.pop_back();
-    if (seen[n]) continue;
-    seen[n] = true;
-    if (n->released)
-      fail(std::string("backward: the graph through '") + n->op +
-           "' was already freed by an earlier backward pass; pass retain_graph=true to go through it twice");
-    for (const Edge& e : n->inputs) {
-      if (!e.requires_grad) continue;
-      if (e.fn)
-        stack.push_back(e.fn.get());
-      else if (!seen[e.leaf.get()]) {
-        seen[e.leaf.get()] = true;
-        leaves.push_back(Tensor(e.leaf));
-      }
-    }
-  }
+  std::vector<Tensor> leaves = graph_leaves(*this);
   GradOptions opt;
   opt.retain_graph = retain_graph;
   opt.create_graph = create_graph;

@@ -14,6 +14,7 @@ TEST_CASE("reshape and detach share storage; permute, slice and concat copy the 
   check_values(concat({x, x}, 0).reshape({-1}), {0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5});
   check_values(pad(slice(x, 0, 1, 2), 1, 1, 0), {0, 3, 4, 5});
   CHECK(x.at({1, 2}) == 5.0);
+  check_values(eye(2, DType::f64), {1, 0, 0, 1});
 }
 
 TEST_CASE("binary ops broadcast by NumPy rules") {

@@ -55,6 +55,8 @@ struct GradOptions {
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs = {}, GradOptions options = {});
 Tensor grad(const Tensor& output, const Tensor& input, const Tensor& grad_output = {}, GradOptions options = {});
+// The leaves that require grad and that `output` depends on: what backward() accumulates into.
+std::vector<Tensor> graph_leaves(const Tensor& output);
 // How many backward rules this thread has run so far (shows that a batched pass runs each rule once).
 uint64_t backward_rules_run();
 

@@ -18,11 +18,13 @@ thread_local uint64_t g_rules_run = 0;
 struct GraphPlan {
   std::vector<Node*> order;
   std::unordered_map<const Node*, bool> needed;
+  std::vector<Tensor> leaves;  // every leaf that requires grad, once each
 };
 
 GraphPlan plan_graph(const std::vector<Node*>& roots, const std::unordered_set<const void*>& targets) {
   GraphPlan plan;
   std::unordered_set<const Node*> visited;
+  std::unordered_set<const TensorImpl*> leaves_seen;
   std::vector<std::pair<Node*, size_t>> stack;
   for (Node* root : roots) {
     if (!root || visited.count(root)) continue;
@@ -32,6 +34,7 @@ GraphPlan plan_graph(const std::vector<Node*>& roots, const std::unordered_set<c
       auto& [node, next] = stack.back();
       if (next < node->inputs.size()) {
         const Edge& e = node->inputs[next++];
+        if (e.leaf && leaves_seen.insert(e.leaf.get()).second) plan.leaves.push_back(Tensor(e.leaf));
         if (e.fn && !visited.count(e.fn.get())) {
           visited.insert(e.fn.get());
           stack.push_back({e.fn.get(), 0});
@@ -154,6 +157,11 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
 }
 
 uint64_t backward_rules_run() { return g_rules_run; }
+
+std::vector<Tensor> graph_leaves(const Tensor& output) {
+  if (output.is_leaf()) return output.requires_grad() ? std::vector<Tensor>{output} : std::vector<Tensor>{};
+  return plan_graph({output.grad_fn().get()}, {}).leaves;
+}
 
 Tensor grad(const Tensor& output, const Tensor& input, const Tensor& grad_output, GradOptions options) {
   return grad(std::vector<Tensor>{output}, std::vector<Tensor>{input}, std::vector<Tensor>{grad_output},

@@ -13,17 +13,11 @@ std::vector<Tensor> as_differentiable(const std::vector<Tensor>& x) {
   return out;
 }
 
-Tensor eye(int64_t n, const Tensor& like) {
-  std::vector<double> v(n * n, 0.0);
-  for (int64_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
-  return Tensor::from_data(v, {n, n}, like.dtype(), like.device());
-}
-
 // One-hot cotangents for per-sample Jacobians: [m, B, m] with c[k, b, k] = 1.
 Tensor one_hot_cotangents(const Tensor& y) {
   GG_CHECK(y.dim() == 2, "batch_jacobian: output must be [B, m], got " + y.str());
   const int64_t b = y.size(0), m = y.size(1);
-  return expand(reshape(eye(m, y), {m, 1, m}), {m, b, m});
+  return expand(reshape(eye(m, y.dtype(), y.device()), {m, 1, m}), {m, b, m});
 }
 
 GradOptions batched(bool create_graph) {
@@ -99,7 +93,7 @@ Tensor jacobian(const Tensor& y, const Tensor& x, bool create_graph) {
   const int64_t n = y.numel();
   Shape cot_shape{n};
   cot_shape.insert(cot_shape.end(), y.shape().begin(), y.shape().end());
-  Tensor rows = grad(std::vector<Tensor>{y}, std::vector<Tensor>{x}, std::vector<Tensor>{reshape(eye(n, y), cot_shape)},
+  Tensor rows = grad(std::vector<Tensor>{y}, std::vector<Tensor>{x}, std::vector<Tensor>{reshape(eye(n, y.dtype(), y.device()), cot_shape)},
                      batched(create_graph))[0];
   Shape out = y.shape();
   out.insert(out.end(), x.shape().begin(), x.shape().end());
@@ -123,7 +117,7 @@ Tensor batch_jacobian_forward(const Tensor& y, const Tensor& x, bool create_grap
   first.create_graph = true;
   first.retain_graph = true;
   Tensor gx = reshape(grad(y, x, u, first), {b, d});  // J^T u per sample, linear in u
-  Tensor tangents = expand(reshape(eye(d, x), {d, 1, d}), {d, b, d});
+  Tensor tangents = expand(reshape(eye(d, x.dtype(), x.device()), {d, 1, d}), {d, b, d});
   Tensor cols = grad(std::vector<Tensor>{gx}, std::vector<Tensor>{u}, std::vector<Tensor>{tangents},
                      batched(create_graph))[0];  // [d, B, m]: column j of every J_b
   Shape out{b, y.size(1)};

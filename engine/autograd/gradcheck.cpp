@@ -29,12 +29,10 @@ GradcheckResult gradcheck(const Function& f, const std::vector<Tensor>& inputs, 
   // Analytic: all n rows of the Jacobian for every input in one batched backward pass.
   std::vector<std::vector<double>> analytic(inputs.size());
   if (y.requires_grad() && n > 0) {
-    std::vector<double> eye(n * n, 0.0);
-    for (int64_t i = 0; i < n; ++i) eye[i * n + i] = 1.0;
     GradOptions o;
     o.batch_axes = 1;
     o.retain_graph = true;
-    auto rows = grad({y}, inputs, {Tensor::from_data(eye, cot_shape, DType::f64)}, o);
+    auto rows = grad({y}, inputs, {reshape(eye(n, DType::f64), cot_shape)}, o);
     for (size_t i = 0; i < inputs.size(); ++i) analytic[i] = rows[i].to_vector();  // [n, numel_i]
   } else {
     for (size_t i = 0; i < inputs.size(); ++i) analytic[i].assign(n * inputs[i].numel(), 0.0);

@@ -7,6 +7,11 @@ namespace gg {
 Tensor scalar_like(double v, const Tensor& like) { return Tensor::scalar(v, like.dtype(), like.device()); }
 Tensor zeros_like(const Tensor& x) { return Tensor::zeros(x.shape(), x.dtype(), x.device()); }
 Tensor ones_like(const Tensor& x) { return Tensor::ones(x.shape(), x.dtype(), x.device()); }
+Tensor eye(int64_t n, DType t, Device d) {
+  std::vector<double> v(n * n, 0.0);
+  for (int64_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
+  return Tensor::from_data(v, {n, n}, t, d);
+}
 
 Tensor transpose(const Tensor& x, int64_t a, int64_t b) {
   std::vector<int64_t> p(x.dim());

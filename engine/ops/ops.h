@@ -72,6 +72,7 @@ Tensor col2im(const Tensor& cols, const Shape& image_shape, int64_t kernel_h, in
 // ---- Composites (composite.cpp, conv.cpp): no rules of their own -------------------------------------
 Tensor scalar_like(double v, const Tensor& like);
 Tensor zeros_like(const Tensor& x);
+Tensor eye(int64_t n, DType t = DType::f32, Device d = {});  // the n x n identity
 Tensor ones_like(const Tensor& x);
 Tensor transpose(const Tensor& x, int64_t a = -2, int64_t b = -1);
 Tensor square(const Tensor& x);
