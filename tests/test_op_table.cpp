@@ -39,6 +39,7 @@ std::vector<OpCase> op_table() {
       {"relu", one({3, 4}, -1, 1, 0.1), u(relu)},
       {"sin", one({3, 4}, -3, 3), u(sin)},
       {"cos", one({3, 4}, -3, 3), u(cos)},
+      {"erf", one({3, 4}, -2, 2), u(erf)},
       // Binary primitives, with broadcasting on both sides.
       {"add broadcast", two({3, 4}, {4}), b(add)},
       {"sub broadcast both", two({2, 1, 3}, {4, 3}), b(sub)},

@@ -12,7 +12,7 @@ namespace gg {
 
 // The primitive op lists. Each X-macro keeps the enum, the printable names and the kernel dispatch in step:
 // adding an elementwise primitive is one line here, one functor per backend, and its rule in engine/ops/.
-#define GG_UNARY_OPS(X) X(neg) X(exp) X(log) X(sqrt) X(abs) X(tanh) X(sigmoid) X(relu) X(sin) X(cos)
+#define GG_UNARY_OPS(X) X(neg) X(exp) X(log) X(sqrt) X(abs) X(tanh) X(sigmoid) X(relu) X(sin) X(cos) X(erf)
 #define GG_BINARY_OPS(X) \
   X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(eq) X(ne) X(lt) X(le) X(gt) X(ge)
 

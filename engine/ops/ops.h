@@ -20,6 +20,7 @@ Tensor sigmoid(const Tensor& x);
 Tensor relu(const Tensor& x);
 Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
+Tensor erf(const Tensor& x);  // the Gauss error function, 2/sqrt(pi) * integral_0^x exp(-t^2) dt
 
 // Binary elementwise with NumPy broadcasting (binary.cpp). Comparisons return 0/1 in the inputs' dtype
 // and carry no gradient.

@@ -1,4 +1,7 @@
 // Unary elementwise primitives: forward kernel call and backward rule side by side.
+#include <cmath>
+#include <numbers>
+
 #include "engine/ops/op_helpers.h"
 
 namespace gg {
@@ -76,6 +79,15 @@ Tensor sin(const Tensor& x) {
 Tensor cos(const Tensor& x) {
   return unary_op(UnaryOp::cos, x,
                   [](BackwardContext& c, const Tensor& g) { return std::vector{-(g * sin(c.saved(0)))}; }, true, false);
+}
+
+Tensor erf(const Tensor& x) {
+  // d/dx erf(x) = 2/sqrt(pi) exp(-x^2)
+  return unary_op(UnaryOp::erf, x,
+                  [](BackwardContext& c, const Tensor& g) {
+                    return std::vector{g * (exp(-square(c.saved(0))) * (2.0 * std::numbers::inv_sqrtpi))};
+                  },
+                  true, false);
 }
 
 }  // namespace gg

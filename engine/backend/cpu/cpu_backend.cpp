@@ -88,6 +88,7 @@ void unary_kernel(UnaryOp op, int64_t n, const T* x, T* y) {
       case UnaryOp::relu: Y = X.max(T(0)); break;
       case UnaryOp::sin: Y = X.sin(); break;
       case UnaryOp::cos: Y = X.cos(); break;
+      case UnaryOp::erf: Y = X.unaryExpr([](T v) { return std::erf(v); }); break;
     }
   });
 }
@@ -309,7 +310,9 @@ inline uint64_t mix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 inline double uniform01(uint64_t seed, uint64_t counter, uint64_t stream) {
-  uint64_t h = mix64(mix64(seed * 0x9e3779b97f4a7c15ULL + stream) ^ (counter * 0xd1b54a32d192ed03ULL));
+  // The added constant keeps (seed 0, stream 0, counter 0) off mix64's fixed point 0, which drew an exact 0.
+  uint64_t h = mix64(mix64(seed * 0x9e3779b97f4a7c15ULL + stream + 0x632be59bd9b4e019ULL) ^
+                     (counter * 0xd1b54a32d192ed03ULL));
   return (h >> 11) * 0x1.0p-53;  // [0, 1)
 }
 
