@@ -1,0 +1,258 @@
+#include "models/autoencoder.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+namespace gg {
+
+namespace {
+
+[[noreturn]] void bad_key(const std::string& key, const std::string& problem) {
+  fail("autoencoder config: key '" + key + "': " + problem);
+}
+
+// Runs check(), re-raising its Error as one about `key`.
+template <class F>
+void check_key(const std::string& key, F&& check) {
+  try {
+    check();
+  } catch (const Error& e) {
+    bad_key(key, e.what());
+  }
+}
+
+const std::vector<std::string> kKeys = {"arch",  "input_shape", "code_dim",        "hidden",
+                                        "width", "activation",  "code_activation", "output_activation",
+                                        "init",  "variational", "dtype",           "seed"};
+
+int64_t read_int(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_number_integer()) bad_key(key, "expected an integer, got " + j.dump());
+  return j.get<int64_t>();
+}
+
+std::vector<int64_t> read_ints(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_array()) bad_key(key, "expected an array of integers, got " + j.dump());
+  std::vector<int64_t> out;
+  for (const auto& v : j) out.push_back(read_int(v, key));
+  return out;
+}
+
+std::string read_string(const nlohmann::json& j, const std::string& key) {
+  if (!j.is_string()) bad_key(key, "expected a string, got " + j.dump());
+  return j.get<std::string>();
+}
+
+// Where the conv encoder's ZeroPad2d puts the rows (or columns) that bring n up to a multiple of 16.
+struct Padding {
+  int64_t before, after;
+};
+Padding pad_to_16(int64_t n) {
+  const int64_t extra = (16 - n % 16) % 16;
+  return {extra / 2, extra - extra / 2};
+}
+
+// Layer options whose kaiming gain is that of the activation that follows the layer.
+LayerOptions options_before(const std::string& next_activation, const AutoencoderConfig& c) {
+  LayerOptions o;
+  o.init = parse_init(c.init);
+  if (o.init.scheme == InitScheme::kaiming_uniform || o.init.scheme == InitScheme::kaiming_normal)
+    o.init.gain = Activation(next_activation).gain();
+  o.dtype = c.dtype;
+  return o;
+}
+
+}  // namespace
+
+// ---- Config -------------------------------------------------------------------------------------------
+
+void validate(const AutoencoderConfig& c) {
+  if (c.arch != "mlp" && c.arch != "conv")
+    bad_key("arch", "expected \"mlp\" or \"conv\", got \"" + c.arch + "\"");
+  if (c.input_shape.empty()) bad_key("input_shape", "required, e.g. [2] or [1, 28, 28]");
+  for (int64_t d : c.input_shape)
+    if (d <= 0) bad_key("input_shape", "sizes must be positive, got " + shape_str(c.input_shape));
+  if (c.arch == "conv" && c.input_shape.size() != 3)
+    bad_key("input_shape", "arch \"conv\" needs [C, H, W], got " + shape_str(c.input_shape));
+  if (c.code_dim <= 0) bad_key("code_dim", "must be a positive integer, got " + std::to_string(c.code_dim));
+  for (int64_t h : c.hidden)
+    if (h <= 0) bad_key("hidden", "widths must be positive, got " + shape_str(c.hidden));
+  if (c.width <= 0) bad_key("width", "must be a positive integer, got " + std::to_string(c.width));
+  check_key("activation", [&] { Activation a(c.activation); });
+  check_key("code_activation", [&] { Activation a(c.code_activation); });
+  check_key("output_activation", [&] { Activation a(c.output_activation); });
+  check_key("init", [&] { parse_init(c.init); });
+  if (c.variational && Activation(c.code_activation).kind() != Activation::Kind::identity)
+    bad_key("code_activation", "must be \"identity\" for a variational encoder, got \"" + c.code_activation +
+                                   "\" (its outputs are a mean and a log-variance)");
+}
+
+void to_json(nlohmann::json& j, const AutoencoderConfig& c) {
+  j = nlohmann::json::object();
+  j["arch"] = c.arch;
+  j["input_shape"] = c.input_shape;
+  j["code_dim"] = c.code_dim;
+  if (c.arch == "mlp") j["hidden"] = c.hidden;
+  if (c.arch == "conv") j["width"] = c.width;
+  j["activation"] = c.activation;
+  j["code_activation"] = c.code_activation;
+  j["output_activation"] = c.output_activation;
+  j["init"] = c.init;
+  j["variational"] = c.variational;
+  j["dtype"] = dtype_name(c.dtype);
+  j["seed"] = c.seed;
+}
+
+void from_json(const nlohmann::json& j, AutoencoderConfig& out) {
+  if (!j.is_object()) fail("autoencoder config: expected a JSON object, got " + j.dump());
+  for (const auto& [key, value] : j.items())
+    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
+      std::string valid;
+      for (const std::string& k : kKeys) valid += (valid.empty() ? "" : ", ") + k;
+      fail("autoencoder config: unknown key '" + key + "' (valid: " + valid + ")");
+    }
+  for (const char* key : {"input_shape", "code_dim"})
+    if (!j.contains(key)) bad_key(key, "required");
+
+  AutoencoderConfig c;
+  if (j.contains("arch")) c.arch = read_string(j["arch"], "arch");
+  c.input_shape = read_ints(j["input_shape"], "input_shape");
+  c.code_dim = read_int(j["code_dim"], "code_dim");
+  if (j.contains("hidden")) {
+    if (c.arch != "mlp") bad_key("hidden", "applies only to arch \"mlp\"");
+    c.hidden = read_ints(j["hidden"], "hidden");
+  }
+  if (j.contains("width")) {
+    if (c.arch != "conv") bad_key("width", "applies only to arch \"conv\"");
+    c.width = read_int(j["width"], "width");
+  }
+  for (auto [key, field] :
+       {std::pair{"activation", &c.activation}, std::pair{"code_activation", &c.code_activation},
+        std::pair{"output_activation", &c.output_activation}, std::pair{"init", &c.init}})
+    if (j.contains(key)) *field = read_string(j[key], key);
+  if (j.contains("variational")) {
+    if (!j["variational"].is_boolean())
+      bad_key("variational", "expected true or false, got " + j["variational"].dump());
+    c.variational = j["variational"].get<bool>();
+  }
+  if (j.contains("dtype")) {
+    const std::string d = read_string(j["dtype"], "dtype");
+    if (d != "f32" && d != "f64") bad_key("dtype", "expected \"f32\" or \"f64\", got \"" + d + "\"");
+    c.dtype = d == "f32" ? DType::f32 : DType::f64;
+  }
+  if (j.contains("seed")) {
+    if (!j["seed"].is_number_unsigned())
+      bad_key("seed", "expected a non-negative integer, got " + j["seed"].dump());
+    c.seed = j["seed"].get<uint64_t>();
+  }
+  validate(c);
+  out = c;
+}
+
+// ---- Autoencoder --------------------------------------------------------------------------------------
+
+Autoencoder::Autoencoder(const AutoencoderConfig& config) : Module("Autoencoder"), config_(config) {
+  validate(config_);
+  const AutoencoderConfig& c = config_;
+  encoder_ = &register_module("encoder", std::make_shared<Sequential>());
+  decoder_ = &register_module("decoder", std::make_shared<Sequential>());
+  Sequential& enc = *encoder_;
+  Sequential& dec = *decoder_;
+  Generator gen(c.seed);
+  const int64_t k = c.code_dim, head = c.variational ? 2 * k : k;
+  auto act = [](const std::string& spec) { return std::make_shared<Activation>(spec); };
+
+  if (c.arch == "mlp") {
+    // The input width of each encoder Linear, [D, hidden...]; the decoder runs through them backwards.
+    std::vector<int64_t> widths{shape_numel(c.input_shape)};
+    widths.insert(widths.end(), c.hidden.begin(), c.hidden.end());
+    const size_t layers = widths.size();  // Linear layers on each side
+    enc.add(std::make_shared<Flatten>());
+    for (size_t i = 0; i < layers; ++i) {
+      const bool last = i + 1 == layers;
+      const std::string& next = last ? c.code_activation : c.activation;
+      enc.add(std::make_shared<Linear>(widths[i], last ? head : widths[i + 1], gen, options_before(next, c)));
+      enc.add(act(next));
+    }
+    for (size_t i = layers; i-- > 0;) {
+      const bool last = i == 0;
+      const std::string& next = last ? c.output_activation : c.activation;
+      dec.add(std::make_shared<Linear>(i + 1 == layers ? k : widths[i + 1], widths[i], gen,
+                                       options_before(next, c)));
+      dec.add(act(next));
+    }
+    dec.add(std::make_shared<Unflatten>(c.input_shape));
+    return;
+  }
+
+  // conv (Table 3 of paper 002).
+  const int64_t C = c.input_shape[0], H = c.input_shape[1], W = c.input_shape[2], d = c.width;
+  const Padding ph = pad_to_16(H), pw = pad_to_16(W);
+  const int64_t gh = (H + ph.before + ph.after) / 16, gw = (W + pw.before + pw.after) / 16;  // the code grid
+  const std::vector<int64_t> channels{C, d, 2 * d, 4 * d, 8 * d};
+  const int64_t flat = 8 * d * gh * gw;
+  enc.add(std::make_shared<ZeroPad2d>(pw.before, pw.after, ph.before, ph.after));
+  for (size_t i = 0; i < 4; ++i) {
+    enc.add(std::make_shared<Conv2d>(channels[i], channels[i + 1], 3, 2, 1, gen,
+                                     options_before(c.activation, c)));
+    enc.add(act(c.activation));
+  }
+  enc.add(std::make_shared<Flatten>());
+  enc.add(std::make_shared<Linear>(flat, head, gen, options_before(c.code_activation, c)));
+  enc.add(act(c.code_activation));
+
+  dec.add(std::make_shared<Linear>(k, flat, gen, options_before(c.activation, c)));
+  dec.add(act(c.activation));
+  dec.add(std::make_shared<Unflatten>(Shape{8 * d, gh, gw}));
+  for (size_t i = 4; i > 0; --i) {
+    const std::string& next = i == 1 ? c.output_activation : c.activation;
+    dec.add(std::make_shared<ConvTranspose2d>(channels[i], channels[i - 1], 3, 2, 1, 1, gen,
+                                              options_before(next, c)));
+    dec.add(act(next));
+  }
+  dec.add(std::make_shared<Crop2d>(ph.before, pw.before, H, W));
+}
+
+void Autoencoder::check_sample(const Tensor& t, const Shape& sample, const char* what) const {
+  std::string expect = "[N";
+  for (int64_t d : sample) expect += "," + std::to_string(d);
+  expect += "]";
+  const bool ok = t.defined() && t.dim() == int64_t(sample.size()) + 1 &&
+                  std::equal(sample.begin(), sample.end(), t.shape().begin() + 1);
+  GG_CHECK(ok, std::string("Autoencoder.") + what + ": input " + (t.defined() ? t.str() : "undefined") +
+                   " does not match " + expect);
+  GG_CHECK(t.dtype() == config_.dtype, std::string("Autoencoder.") + what + ": input " + t.str() +
+                                           " has a different dtype from the model's " +
+                                           dtype_name(config_.dtype));
+}
+
+Tensor Autoencoder::encode(const Tensor& x) {
+  check_sample(x, config_.input_shape, "encode");
+  Tensor h = (*encoder_)(x);
+  return config_.variational ? slice(h, 1, 0, config_.code_dim) : h;
+}
+
+Autoencoder::Distribution Autoencoder::encode_distribution(const Tensor& x) {
+  GG_CHECK(config_.variational, "Autoencoder.encode_distribution: the model is not variational");
+  check_sample(x, config_.input_shape, "encode_distribution");
+  Tensor h = (*encoder_)(x);
+  const int64_t k = config_.code_dim;
+  return {slice(h, 1, 0, k), slice(h, 1, k, 2 * k)};
+}
+
+Tensor Autoencoder::decode(const Tensor& z) {
+  check_sample(z, {config_.code_dim}, "decode");
+  return (*decoder_)(z);
+}
+
+Tensor Autoencoder::forward(const Tensor& x) { return decode(encode(x)); }
+
+Tensor Autoencoder::latent_map(const Tensor& z) { return encode(decode(z)); }
+
+std::string Autoencoder::describe() const {
+  return "Autoencoder(" + config_.arch + (config_.variational ? ", variational" : "") + ", input " +
+         shape_str(config_.input_shape) + ", code " + std::to_string(config_.code_dim) + ", " +
+         dtype_name(config_.dtype) + ", " + std::to_string(num_parameters()) +
+         " parameters)\n  encoder: " + encoder_->describe() + "\n  decoder: " + decoder_->describe();
+}
+
+}  // namespace gg
