@@ -9,29 +9,11 @@
 #include <string>
 
 #include "engine/gradgrad.h"
+#include "datasets/toy.h"
 #include "models/optim.h"
 
 using namespace gg;
 
-namespace {
-
-// Two half-circles, one shifted into the other's gap, with Gaussian noise: points [n, 2], labels one-hot [n, 2].
-std::pair<Tensor, Tensor> two_moons(int64_t n, double noise, Generator& gen) {
-  Tensor u = Tensor::rand({n}, gen, DType::f64);
-  Tensor eps = Tensor::randn({n, 2}, gen, DType::f64);
-  std::vector<double> pts(2 * n), labels(2 * n, 0.0);
-  auto uv = u.to_vector(), ev = eps.to_vector();
-  for (int64_t i = 0; i < n; ++i) {
-    const bool upper = i % 2 == 0;
-    const double t = M_PI * uv[i];
-    pts[2 * i] = (upper ? std::cos(t) : 1.0 - std::cos(t)) + noise * ev[2 * i];
-    pts[2 * i + 1] = (upper ? std::sin(t) : 0.5 - std::sin(t)) + noise * ev[2 * i + 1];
-    labels[2 * i + (upper ? 0 : 1)] = 1.0;
-  }
-  return {Tensor::from_data(pts, {n, 2}), Tensor::from_data(labels, {n, 2})};
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   int epochs = 300;
@@ -48,8 +30,11 @@ int main(int argc, char** argv) {
     }
   }
   Generator gen(seed);
-  auto [x, y] = two_moons(512, 0.1, gen);
-  x.requires_grad_();  // the penalty differentiates the network with respect to its input
+  const Dataset moons = two_moons({512, 0.1, seed});
+  std::vector<double> one_hot(2 * moons.size(), 0.0);
+  for (int64_t i = 0; i < moons.size(); ++i) one_hot[2 * i + moons.labels[i]] = 1.0;
+  const Tensor y = Tensor::from_data(one_hot, {moons.size(), 2});
+  Tensor x = moons.x.detach().requires_grad_();  // the penalty differentiates the network with respect to its input
 
   // 2 -> 32 -> 32 -> 2, tanh; weights uniform in +-1/sqrt(fan_in) as nn.Linear does.
   std::vector<Tensor> params;

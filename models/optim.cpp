@@ -1,42 +1,178 @@
 #include "models/optim.h"
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 
 #include "engine/backend/backend.h"
 
 namespace gg {
 
-Adam::Adam(std::vector<Tensor> params, Options options) : params_(std::move(params)), opt_(options) {
+Optimizer::Optimizer(std::vector<Tensor> params, double lr) : params_(std::move(params)), lr_(lr) {
+  for (const Tensor& p : params_) GG_CHECK(p.is_leaf(), "optimizer: parameter " + p.str() + " is not a leaf tensor");
+  GG_CHECK(lr > 0 && std::isfinite(lr), "optimizer: lr must be positive, got " + std::to_string(lr));
+}
+
+void Optimizer::step(const std::vector<Tensor>& grads) {
+  GG_CHECK(grads.size() == params_.size(), "optimizer step: " + std::to_string(grads.size()) +
+                                               " gradients for " + std::to_string(params_.size()) + " parameters");
+  for (size_t i = 0; i < params_.size(); ++i)
+    GG_CHECK(grads[i].shape() == params_[i].shape() && grads[i].dtype() == params_[i].dtype(),
+             "optimizer step: gradient " + grads[i].str() + " does not match parameter " + params_[i].str());
+  ++t_;
+  NoGradGuard no_grad;
+  update(grads);
+}
+
+void Optimizer::step() {
+  std::vector<Tensor> grads;
+  for (Tensor& p : params_) {
+    GG_CHECK(p.grad().defined(), "optimizer step: parameter " + p.str() + " has no gradient; call backward() first");
+    grads.push_back(p.grad());
+  }
+  step(grads);
+  for (Tensor& p : params_) p.zero_grad();
+}
+
+void Optimizer::load_state(const std::vector<std::pair<std::string, std::vector<Tensor>>>& saved,
+                           int64_t steps_taken) {
+  auto mine = state();
+  GG_CHECK(saved.size() == mine.size(), "optimizer load_state: expected " + std::to_string(mine.size()) +
+                                            " buffer kinds, got " + std::to_string(saved.size()));
+  for (size_t k = 0; k < mine.size(); ++k) {
+    GG_CHECK(saved[k].first == mine[k].first && saved[k].second.size() == mine[k].second.size(),
+             "optimizer load_state: expected buffers '" + mine[k].first + "' for " +
+                 std::to_string(mine[k].second.size()) + " parameters");
+    for (size_t i = 0; i < mine[k].second.size(); ++i) {
+      Tensor dst = mine[k].second[i];
+      GG_CHECK(saved[k].second[i].shape() == dst.shape(), "optimizer load_state: buffer '" + mine[k].first + "' " +
+                                                              std::to_string(i) + " has shape " +
+                                                              shape_str(saved[k].second[i].shape()) + ", expected " +
+                                                              shape_str(dst.shape()));
+      dst.copy_(saved[k].second[i].to(dst.dtype()));
+    }
+  }
+  t_ = steps_taken;
+}
+
+// ---- SGD ----
+
+SGD::SGD(std::vector<Tensor> params, Options options) : Optimizer(std::move(params), options.lr), opt_(options) {
+  GG_CHECK(opt_.momentum >= 0 && opt_.momentum < 1, "SGD: momentum must be in [0, 1)");
+  for (const Tensor& p : params_) momentum_.push_back(zeros_like(p));
+}
+
+void SGD::update(const std::vector<Tensor>& grads) {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    Tensor g = opt_.weight_decay > 0 ? grads[i] + opt_.weight_decay * params_[i] : grads[i];
+    if (opt_.momentum > 0) {
+      momentum_[i].copy_(opt_.momentum * momentum_[i] + g);
+      g = momentum_[i];
+    }
+    params_[i].copy_(params_[i] - lr_ * g);
+  }
+}
+
+std::vector<std::pair<std::string, std::vector<Tensor>>> SGD::state() const { return {{"momentum", momentum_}}; }
+
+// ---- Adam ----
+
+Adam::Adam(std::vector<Tensor> params, Options options) : Optimizer(std::move(params), options.lr), opt_(options) {
   for (const Tensor& p : params_) {
-    GG_CHECK(p.is_leaf(), "Adam: parameter " + p.str() + " is not a leaf tensor");
     m_.push_back(zeros_like(p));
     v_.push_back(zeros_like(p));
   }
 }
 
-void Adam::step(const std::vector<Tensor>& grads) {
-  GG_CHECK(grads.size() == params_.size(), "Adam.step: " + std::to_string(grads.size()) + " gradients for " +
-                                               std::to_string(params_.size()) + " parameters");
-  ++t_;
+void Adam::update(const std::vector<Tensor>& grads) {
   const double bias1 = 1 - std::pow(opt_.beta1, double(t_)), bias2 = 1 - std::pow(opt_.beta2, double(t_));
   for (size_t i = 0; i < params_.size(); ++i) {
     const Tensor& p = params_[i];
-    GG_CHECK(grads[i].shape() == p.shape() && grads[i].dtype() == p.dtype(),
-             "Adam.step: gradient " + grads[i].str() + " does not match parameter " + p.str());
     backend_for(p.device()).adam_update(p.dtype(), p.numel(), p.raw(), grads[i].raw(), m_[i].raw(), v_[i].raw(),
-                                        opt_.lr, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay,
+                                        lr_, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay,
                                         opt_.decoupled_weight_decay, bias1, bias2);
   }
 }
 
-void Adam::step() {
-  std::vector<Tensor> grads;
-  for (Tensor& p : params_) {
-    GG_CHECK(p.grad().defined(), "Adam.step: parameter " + p.str() + " has no gradient; call backward() first");
-    grads.push_back(p.grad());
+std::vector<std::pair<std::string, std::vector<Tensor>>> Adam::state() const { return {{"m", m_}, {"v", v_}}; }
+
+// ---- from config ----
+
+namespace {
+void refuse_unknown_keys(const nlohmann::json& config, const std::vector<std::string>& known, const char* what) {
+  GG_CHECK(config.is_object(), std::string(what) + ": expected a JSON object, got " + config.dump());
+  for (const auto& [key, value] : config.items()) {
+    bool ok = false;
+    for (const auto& k : known) ok = ok || k == key;
+    if (!ok) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      fail(std::string(what) + ": unknown key '" + key + "' (known: " + list + ")");
+    }
   }
-  step(grads);
-  for (Tensor& p : params_) p.zero_grad();
+}
+double number(const nlohmann::json& c, const char* key, double fallback, const char* what) {
+  if (!c.contains(key)) return fallback;
+  GG_CHECK(c[key].is_number(), std::string(what) + "." + key + ": expected a number, got " + c[key].dump());
+  return c[key].get<double>();
+}
+}  // namespace
+
+std::unique_ptr<Optimizer> make_optimizer(const nlohmann::json& c, std::vector<Tensor> params) {
+  const char* what = "optimizer";
+  const std::string name = c.value("name", "adam");
+  if (name == "sgd") {
+    refuse_unknown_keys(c, {"name", "lr", "momentum", "weight_decay"}, what);
+    SGD::Options o;
+    o.lr = number(c, "lr", o.lr, what);
+    o.momentum = number(c, "momentum", o.momentum, what);
+    o.weight_decay = number(c, "weight_decay", o.weight_decay, what);
+    return std::make_unique<SGD>(std::move(params), o);
+  }
+  GG_CHECK(name == "adam" || name == "adamw", "optimizer.name: unknown optimizer '" + name + "' (known: sgd, adam, adamw)");
+  refuse_unknown_keys(c, {"name", "lr", "beta1", "beta2", "eps", "weight_decay"}, what);
+  Adam::Options o;
+  o.lr = number(c, "lr", o.lr, what);
+  o.beta1 = number(c, "beta1", o.beta1, what);
+  o.beta2 = number(c, "beta2", o.beta2, what);
+  o.eps = number(c, "eps", o.eps, what);
+  o.weight_decay = number(c, "weight_decay", name == "adamw" ? 1e-2 : 0.0, what);
+  o.decoupled_weight_decay = name == "adamw";
+  return std::make_unique<Adam>(std::move(params), o);
+}
+
+LrSchedule LrSchedule::from_json(const nlohmann::json& c, int64_t total_epochs) {
+  const char* what = "schedule";
+  refuse_unknown_keys(c, {"kind", "step_size", "gamma", "end_factor"}, what);
+  LrSchedule s;
+  s.kind = c.value("kind", "constant");
+  GG_CHECK(s.kind == "constant" || s.kind == "step" || s.kind == "linear",
+           "schedule.kind: unknown schedule '" + s.kind + "' (known: constant, step, linear)");
+  s.step_size = static_cast<int64_t>(number(c, "step_size", 1, what));
+  s.gamma = number(c, "gamma", s.gamma, what);
+  s.end_factor = number(c, "end_factor", s.end_factor, what);
+  s.total_epochs = std::max<int64_t>(total_epochs, 1);
+  GG_CHECK(s.step_size > 0, "schedule.step_size: must be positive");
+  return s;
+}
+
+double LrSchedule::lr_at(double base_lr, int64_t epoch) const {
+  if (kind == "step") return base_lr * std::pow(gamma, double(epoch / step_size));
+  if (kind == "linear") {
+    const double progress = std::min(1.0, double(epoch) / double(total_epochs));
+    return base_lr * (1 + (end_factor - 1) * progress);
+  }
+  return base_lr;
+}
+
+double clip_grad_norm(std::vector<Tensor>& grads, double max_norm) {
+  GG_CHECK(max_norm > 0, "clip_grad_norm: max_norm must be positive");
+  NoGradGuard no_grad;
+  double total = 0;
+  for (const Tensor& g : grads) total += sum(square(g.to(DType::f64))).item();
+  total = std::sqrt(total);
+  if (total > max_norm)
+    for (Tensor& g : grads) g = g * (max_norm / (total + 1e-12));
+  return total;
 }
 
 }  // namespace gg

@@ -1,0 +1,111 @@
+// gradgrad train: trains an autoencoder from a JSON config and leaves config.json, metrics.json, the
+// checkpoint, figures and report.html in the run folder.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+#include "cli/progress.h"
+#include "datasets/images.h"
+#include "models/training.h"
+
+namespace gg::cli {
+
+using nlohmann::json;
+
+namespace {
+
+json read_config(const std::string& path) {
+  std::ifstream in(path);
+  GG_CHECK(in.good(), "cannot read config " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    fail("config " + path + " is not valid JSON: " + e.what());
+  }
+}
+
+// What the figures need besides metrics.json: for 2-D points, the test set and its reconstructions in data
+// units (reconstructions.csv); for images, originals above their reconstructions (reconstructions.png).
+void write_reconstructions(Trainer& t, const std::string& out) {
+  NoGradGuard no_grad;
+  const Dataset& test = t.test_set();
+  const int64_t n = std::min<int64_t>(test.size(), test.is_images() ? 16 : 1000);
+  std::vector<int64_t> first(n);
+  for (int64_t i = 0; i < n; ++i) first[i] = i;
+  const Dataset shown = subset(test, first);
+  const Tensor x = shown.x.to(t.model().config().dtype);
+  const Tensor recon = t.model()(x);
+  const Normalizer& nz = t.normalizer();
+  if (test.is_images()) {
+    write_image_grid(out + "/reconstructions.png", concat({nz.invert(x), nz.invert(recon)}, 0), static_cast<int>(n), 2, 3);
+  } else if (x.size(1) == 2) {
+    Dataset both = shown;
+    both.x = concat({nz.invert(x), nz.invert(recon)}, 1);  // x0, x1 = data; x2, x3 = reconstruction
+    write_points_csv(out + "/reconstructions.csv", both);
+  }
+}
+
+}  // namespace
+
+int run_train(const Args& args) {
+  const std::string config_path = args.get("config", ""), out = args.require("out");
+  const bool resume = args.flag("resume");
+  args.finish();
+  namespace fs = std::filesystem;
+  json user = resume && config_path.empty() ? read_config(out + "/config.json") : read_config(config_path);
+  apply_overrides(user, args.sets());
+  Trainer trainer(user);
+  fs::create_directories(out);
+  const std::string checkpoint = out + "/checkpoint.safetensors";
+  if (resume) {
+    trainer.resume(checkpoint);
+    std::fprintf(stderr, "resumed %s at epoch %lld\n", checkpoint.c_str(), (long long)trainer.epochs_done());
+  }
+  write_json(out + "/config.json", trainer.config());
+  write_run_info(out, "train", args);
+  std::fprintf(stderr, "%s: %lld parameters, %lld training samples\n", trainer.model().describe().c_str(),
+               (long long)trainer.model().num_parameters(), (long long)trainer.train_set().size());
+
+  const json& tc = trainer.config()["training"];
+  const int64_t epochs = trainer.total_epochs(), every = tc["checkpoint_every"], batch = tc["batch_size"];
+  const int64_t per_epoch = trainer.batches_per_epoch();
+  const auto start = std::chrono::steady_clock::now();
+  ProgressBar bar("train", (epochs - trainer.epochs_done()) * per_epoch, batch);
+  const int64_t first_epoch = trainer.epochs_done();
+  char status[160] = "";
+  while (trainer.epochs_done() < epochs) {
+    const int64_t e = trainer.epochs_done();
+    const EpochRecord r = trainer.train_epoch([&](int64_t i, double loss) {
+      std::snprintf(status, sizeof status, "epoch %lld/%lld loss %.4g", (long long)e + 1, (long long)epochs, loss);
+      bar.update((e - first_epoch) * per_epoch + i + 1, status);
+    });
+    std::snprintf(status, sizeof status, "epoch %lld/%lld loss %.4g test mse %.4g", (long long)r.epoch,
+                  (long long)epochs, r.loss, r.test_mse);
+    if ((every > 0 && r.epoch % every == 0) || r.epoch == epochs) trainer.save_checkpoint(checkpoint);
+  }
+  bar.finish(status);
+  const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
+
+  json metrics;
+  metrics["epochs"] = trainer.history();
+  metrics["final"] = {{"test_mse", trainer.history().empty() ? 0.0 : trainer.history().back().test_mse},
+                      {"train_mse", trainer.reconstruction_error(trainer.train_set())},
+                      {"epochs", trainer.epochs_done()},
+                      {"minutes_this_run", minutes},
+                      {"parameters", trainer.model().num_parameters()},
+                      {"model", trainer.model().describe()}};
+  write_json(out + "/metrics.json", metrics);
+  write_reconstructions(trainer, out);
+  draw_figures(out);
+  std::printf("test mse %.6g after %lld epochs (%.2f min); wrote %s/report.html\n",
+              metrics["final"]["test_mse"].get<double>(), (long long)trainer.epochs_done(), minutes, out.c_str());
+  return 0;
+}
+
+}  // namespace gg::cli

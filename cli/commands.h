@@ -1,0 +1,23 @@
+// The `gradgrad` subcommands, one file each; main.cpp holds the table that names them.
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "cli/args.h"
+
+namespace gg::cli {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  const char* usage;
+  int (*run)(const Args&);
+  std::set<std::string> flags;  // its options that take no value
+};
+
+int run_datasets(const Args& args);
+int run_plot(const Args& args);
+int run_train(const Args& args);
+
+}  // namespace gg::cli

