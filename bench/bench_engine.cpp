@@ -23,6 +23,7 @@
 #include <string>
 
 #include "bench/autoencoder.h"
+#include "bench/timing.h"
 #include "engine/backend/backend.h"
 
 using namespace gg;
@@ -30,23 +31,8 @@ using json = nlohmann::json;
 
 namespace {
 
-struct Stats {
-  double median_ms = 0, p10_ms = 0, p90_ms = 0;
-  int repeats = 0;
-};
-
-Stats time_runs(const std::function<void()>& f, int warmup, int repeats) {
-  for (int i = 0; i < warmup; ++i) f();
-  std::vector<double> ms;
-  for (int i = 0; i < repeats; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    f();
-    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  auto q = [&](double p) { return ms[std::min<size_t>(ms.size() - 1, size_t(p * (ms.size() - 1) + 0.5))]; };
-  return {q(0.5), q(0.1), q(0.9), repeats};
-}
+using bench::Stats;
+using bench::time_runs;
 
 json to_json(const Stats& s) {
   return {{"median_ms", s.median_ms}, {"p10_ms", s.p10_ms}, {"p90_ms", s.p90_ms}, {"repeats", s.repeats}};
@@ -57,27 +43,13 @@ struct Size {
   int64_t d, h, m, batch;
 };
 
-// OpenBLAS picks its kernels when the library loads, from OPENBLAS_CORETYPE; this machine's environment
-// pins Haswell (AVX2), which halves GEMM speed on an AVX-512 CPU. Re-run ourselves with the AVX-512
-// kernels so that both sides of the comparison (the peer inherits it) get the BLAS at its best.
-void ensure_best_blas_kernels(char** argv) {
-  const char* core = std::getenv("OPENBLAS_CORETYPE");
-  if (!__builtin_cpu_supports("avx512f") || (core && std::string(core) == "SkylakeX")) return;
-  if (std::getenv("GG_BENCH_KEEP_CORETYPE")) return;
-  setenv("OPENBLAS_CORETYPE", "SkylakeX", 1);
-  execv("/proc/self/exe", argv);
-}
-
 json run_peer(const std::string& path, int threads, int repeats, int warmup, bool quick) {
   const char* py = "/usr/bin/python3";
   if (std::system((std::string(py) + " -c 'import torch' 2>/dev/null").c_str()) != 0) {
     std::fprintf(stderr, "peer: PyTorch not importable by %s (install python3-torch: scripts/setup --bench)\n", py);
     return nullptr;
   }
-  std::string jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
-  std::string env = "OMP_NUM_THREADS=" + std::to_string(threads) + " ";
-  if (access(jemalloc.c_str(), R_OK) == 0)  // purging off: freed pages stay mapped, as our caching allocator's do
-    env += "LD_PRELOAD=" + jemalloc + " MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 ";
+  const std::string env = bench::peer_environment(threads);
   std::string out = "/tmp/gg_bench_peer_" + std::to_string(getpid()) + ".json";
   std::string cmd = env + py + " " + path + " --json " + out + " --threads " + std::to_string(threads) +
                     " --repeats " + std::to_string(repeats) + " --warmup " + std::to_string(warmup) +
@@ -96,7 +68,7 @@ json run_peer(const std::string& path, int threads, int repeats, int warmup, boo
 }  // namespace
 
 int main(int argc, char** argv) {
-  ensure_best_blas_kernels(argv);
+  bench::ensure_best_blas_kernels(argv);
   std::string json_path, peer_path = "bench/torch_peer.py";
   int repeats = 20, warmup = 3, threads = omp_get_max_threads();
   bool quick = false, peer = true;

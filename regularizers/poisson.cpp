@@ -1,0 +1,378 @@
+#include "regularizers/poisson.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numbers>
+#include <numeric>
+#include <sstream>
+
+#include "datasets/corruption.h"
+
+namespace gg {
+
+// ---- Options ------------------------------------------------------------------------------------------
+
+namespace {
+
+bool one_of(const std::string& v, std::initializer_list<const char*> allowed, std::string* list) {
+  bool found = false;
+  for (const char* a : allowed) {
+    found = found || v == a;
+    *list += (list->empty() ? "\"" : ", \"") + std::string(a) + "\"";
+  }
+  return found;
+}
+
+void check_choice(const std::string& key, const std::string& value, std::initializer_list<const char*> allowed) {
+  std::string list;
+  GG_CHECK(one_of(value, allowed, &list), "regularizer." + key + ": unknown value \"" + value + "\" (known: " + list + ")");
+}
+
+std::string num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+// PenaltyOptions as a JSON object (internal helpers: contractive.h owns the struct).
+nlohmann::json source_to_json(const PenaltyOptions& p) {
+  return {{"method", p.method}, {"probes", p.probes}, {"probe_kind", p.probe_kind}, {"create_graph", p.create_graph}};
+}
+
+PenaltyOptions source_from_json(const nlohmann::json& j) {
+  GG_CHECK(j.is_object(), "regularizer.source: expected a JSON object, got " + j.dump());
+  PenaltyOptions p;
+  for (const auto& [key, value] : j.items()) {
+    const std::string where = "regularizer.source." + key;
+    if (key == "method" || key == "probe_kind") {
+      GG_CHECK(value.is_string(), where + ": expected a string, got " + value.dump());
+      (key == "method" ? p.method : p.probe_kind) = value.get<std::string>();
+    } else if (key == "probes") {
+      GG_CHECK(value.is_number_integer(), where + ": expected an integer, got " + value.dump());
+      p.probes = value.get<int64_t>();
+    } else if (key == "create_graph") {
+      GG_CHECK(value.is_boolean(), where + ": expected true or false, got " + value.dump());
+      p.create_graph = value.get<bool>();
+    } else {
+      fail("regularizer.source: unknown key '" + key + "' (known: method, probes, probe_kind, create_graph)");
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+void validate(const PoissonOptions& o) {
+  GG_CHECK(std::isfinite(o.lambda) && o.lambda >= 0, "regularizer.lambda: must be a finite number >= 0, got " + num(o.lambda));
+  GG_CHECK(std::isfinite(o.eps) && o.eps >= 0, "regularizer.eps: must be a finite number >= 0, got " + num(o.eps));
+  GG_CHECK(o.quadrature_points >= 1,
+           "regularizer.quadrature_points: must be >= 1, got " + std::to_string(o.quadrature_points));
+  try {
+    parse_corruption(o.corruption);
+  } catch (const Error& e) {
+    fail(std::string("regularizer.corruption: ") + e.what());
+  }
+  GG_CHECK(std::isfinite(o.normal_eps) && o.normal_eps >= 0,
+           "regularizer.normal_eps: must be a finite number >= 0, got " + num(o.normal_eps));
+  check_choice("quadrature", o.quadrature, {"corrupted", "clean"});
+  check_choice("gradient", o.gradient, {"input", "code"});
+  check_choice("score", o.score, {"kde", "none"});
+  GG_CHECK(std::isfinite(o.kde_bandwidth) && o.kde_bandwidth > 0,
+           "regularizer.kde_bandwidth: must be a finite number > 0, got " + num(o.kde_bandwidth));
+  check_choice("reconstruction", o.reconstruction, {"corrupted", "clean"});
+  check_choice("source.method", o.source.method, {"exact", "hutchinson", "closed_form", "auto"});
+  GG_CHECK(o.source.probes >= 1, "regularizer.source.probes: must be >= 1, got " + std::to_string(o.source.probes));
+  check_choice("source.probe_kind", o.source.probe_kind, {"rademacher", "gaussian"});
+}
+
+void to_json(nlohmann::json& j, const PoissonOptions& o) {
+  j = {{"kind", "poisson"},
+       {"lambda", o.lambda},
+       {"eps", o.eps},
+       {"quadrature_points", o.quadrature_points},
+       {"corruption", o.corruption},
+       {"normal_eps", o.normal_eps},
+       {"quadrature", o.quadrature},
+       {"gradient", o.gradient},
+       {"score", o.score},
+       {"kde_bandwidth", o.kde_bandwidth},
+       {"reconstruction", o.reconstruction},
+       {"source", source_to_json(o.source)}};
+}
+
+void from_json(const nlohmann::json& j, PoissonOptions& o) {
+  GG_CHECK(j.is_object(), "regularizer: expected a JSON object, got " + j.dump());
+  o = PoissonOptions{};
+  for (const auto& [key, value] : j.items()) {
+    const std::string where = "regularizer." + key;
+    auto number = [&] {
+      GG_CHECK(value.is_number(), where + ": expected a number, got " + value.dump());
+      return value.get<double>();
+    };
+    auto text = [&] {
+      GG_CHECK(value.is_string(), where + ": expected a string, got " + value.dump());
+      return value.get<std::string>();
+    };
+    if (key == "kind") {
+      const std::string kind = text();
+      GG_CHECK(kind == "poisson", where + ": expected \"poisson\", got \"" + kind + "\"");
+    } else if (key == "lambda") {
+      o.lambda = number();
+    } else if (key == "eps") {
+      o.eps = number();
+    } else if (key == "quadrature_points") {
+      GG_CHECK(value.is_number_integer(), where + ": expected an integer, got " + value.dump());
+      o.quadrature_points = value.get<int64_t>();
+    } else if (key == "corruption") {
+      o.corruption = text();
+    } else if (key == "normal_eps") {
+      o.normal_eps = number();
+    } else if (key == "quadrature") {
+      o.quadrature = text();
+    } else if (key == "gradient") {
+      o.gradient = text();
+    } else if (key == "score") {
+      o.score = text();
+    } else if (key == "kde_bandwidth") {
+      o.kde_bandwidth = number();
+    } else if (key == "reconstruction") {
+      o.reconstruction = text();
+    } else if (key == "source") {
+      o.source = source_from_json(value);
+    } else {
+      fail("regularizer: unknown key '" + key +
+           "' (known: kind, lambda, eps, quadrature_points, corruption, normal_eps, quadrature, gradient, score, "
+           "kde_bandwidth, reconstruction, source)");
+    }
+  }
+  validate(o);
+}
+
+// ---- Green's function (eq. 5, regularized as in eq. 10) -----------------------------------------------
+
+double unit_sphere_area(int64_t m) {
+  GG_CHECK(m >= 1, "unit_sphere_area: dimension must be >= 1, got " + std::to_string(m));
+  const double h = 0.5 * static_cast<double>(m);
+  return 2.0 * std::pow(std::numbers::pi, h) / std::tgamma(h);
+}
+
+namespace {
+
+void check_codes(const Tensor& zi, const Tensor& zj, const char* who) {
+  GG_CHECK(zi.defined() && zj.defined() && zi.dim() == 2 && zj.dim() == 2 && zi.size(1) == zj.size(1) &&
+               zi.size(1) >= 1,
+           std::string(who) + ": expected codes [N, m] and [M, m], got " +
+               (zi.defined() ? shape_str(zi.shape()) : "undefined") + " and " +
+               (zj.defined() ? shape_str(zj.shape()) : "undefined"));
+  GG_CHECK(zi.dtype() == zj.dtype(), std::string(who) + ": codes " + zi.str() + " and " + zj.str() + " differ in dtype");
+}
+
+// r_eps^2 = ||z_i - z_j||^2 + eps^2: [N, M], from differences (no cancellation when z_i ~ z_j).
+Tensor pairwise_r2(const Tensor& zi, const Tensor& zj, double eps) {
+  const int64_t n = zi.size(0), m = zj.size(0), k = zi.size(1);
+  const Tensor diff = reshape(zi, {n, 1, k}) - reshape(zj, {1, m, k});
+  return sum(square(diff), {2}) + eps * eps;
+}
+
+// G = -Phi as a function of r^2 (see the header's sign convention).
+Tensor green_of_r2(const Tensor& r2, int64_t m) {
+  if (m == 1) return sqrt(r2) * 0.5;                               // |r| / 2
+  if (m == 2) return log(r2) * (1.0 / (4.0 * std::numbers::pi));  // (1 / 2 pi) log r
+  const double md = static_cast<double>(m);
+  return pow(r2, scalar_like(0.5 * (2.0 - md), r2)) * (-1.0 / ((md - 2.0) * unit_sphere_area(m)));
+}
+
+// The radial factor of grad G: grad_{z_i} G = (z_i - z_j) * k(r), k = 1 / (|S^(m-1)| r^m).
+Tensor gradient_kernel_of_r2(const Tensor& r2, int64_t m) {
+  const double md = static_cast<double>(m);
+  return pow(r2, scalar_like(-0.5 * md, r2)) * (1.0 / unit_sphere_area(m));
+}
+
+Tensor rows_of(const Tensor& t) { return reshape(t, {t.size(0), -1}); }
+
+// Rows `rows` of a batch of data (no history), gathered on the host.
+Tensor gather_rows(const Tensor& batch, const std::vector<int64_t>& rows) {
+  const int64_t per = batch.numel() / batch.size(0);
+  const std::vector<double> all = batch.to_vector();
+  std::vector<double> out;
+  out.reserve(rows.size() * static_cast<size_t>(per));
+  for (int64_t r : rows) out.insert(out.end(), all.begin() + r * per, all.begin() + (r + 1) * per);
+  Shape shape = batch.shape();
+  shape[0] = static_cast<int64_t>(rows.size());
+  return Tensor::from_data(out, shape, batch.dtype(), batch.device());
+}
+
+}  // namespace
+
+Tensor green_function(const Tensor& zi, const Tensor& zj, double eps) {
+  check_codes(zi, zj, "green_function");
+  GG_CHECK(eps >= 0, "green_function: eps must be >= 0");
+  return green_of_r2(pairwise_r2(zi, zj, eps), zi.size(1));
+}
+
+Tensor green_gradient(const Tensor& zi, const Tensor& zj, double eps) {
+  check_codes(zi, zj, "green_gradient");
+  GG_CHECK(eps >= 0, "green_gradient: eps must be >= 0");
+  const int64_t n = zi.size(0), m = zj.size(0), k = zi.size(1);
+  const Tensor diff = reshape(zi, {n, 1, k}) - reshape(zj, {1, m, k});
+  const Tensor r2 = sum(square(diff), {2}, true) + eps * eps;  // [N, M, 1]
+  return diff * gradient_kernel_of_r2(r2, k);
+}
+
+// ---- Eq. 10 -------------------------------------------------------------------------------------------
+
+GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, const Tensor& s_quad, double eps) {
+  check_codes(z_eval, z_quad, "green_quadrature");
+  GG_CHECK(s_quad.defined() && s_quad.dim() == 1 && s_quad.size(0) == z_quad.size(0),
+           "green_quadrature: expected sources [" + std::to_string(z_quad.size(0)) + "], got " +
+               (s_quad.defined() ? shape_str(s_quad.shape()) : "undefined"));
+  GG_CHECK(eps >= 0, "green_quadrature: eps must be >= 0");
+  const int64_t m = z_quad.size(0), k = z_eval.size(1);
+  const double inv_m = 1.0 / static_cast<double>(m);
+  const Tensor r2 = pairwise_r2(z_eval, z_quad, eps);  // [N, M]
+  const Tensor s_col = reshape(s_quad, {m, 1});
+  GreenQuadrature out;
+  // Eq. 10, left: v(z_i) = (1/M) sum_j G_eps(z_i, z_j) s_j.
+  out.v = reshape(matmul(green_of_r2(r2, k), s_col), {z_eval.size(0)}) * inv_m;
+  // Eq. 10, right: (1/M) sum_j (z_i - z_j) k_ij s_j = (1/M) (z_i sum_j k_ij s_j - sum_j k_ij s_j z_j).
+  const Tensor ks = gradient_kernel_of_r2(r2, k) * reshape(s_quad, {1, m});  // [N, M]
+  out.grad = (z_eval * sum(ks, {1}, true) - matmul(ks, z_quad)) * inv_m;
+  return out;
+}
+
+PoissonQuadrature poisson_quadrature(Autoencoder& model, const Tensor& batch, const PoissonOptions& options,
+                                     Generator& gen) {
+  GG_CHECK(batch.defined() && batch.dim() >= 2 && batch.size(0) >= 1,
+           "poisson_quadrature: expected a non-empty batch [B, ...]");
+  GG_CHECK(options.quadrature_points >= 1, "poisson_quadrature: quadrature_points must be >= 1");
+  const int64_t b = batch.size(0), m = std::min(options.quadrature_points, b);
+  PoissonQuadrature q;
+  q.rows.resize(static_cast<size_t>(b));
+  std::iota(q.rows.begin(), q.rows.end(), int64_t{0});
+  if (m < b) {  // M rows without replacement: the M smallest of B uniform keys
+    const std::vector<double> keys = Tensor::rand({b}, gen, DType::f64).to_vector();
+    std::stable_sort(q.rows.begin(), q.rows.end(), [&](int64_t i, int64_t j) { return keys[i] < keys[j]; });
+    q.rows.resize(static_cast<size_t>(m));
+    std::sort(q.rows.begin(), q.rows.end());
+    q.x = gather_rows(batch.detach(), q.rows);
+  } else {
+    q.x = batch.detach();
+  }
+  const ContractiveSource src = contractive_source(model, q.x, options.source, gen);  // eq. 3
+  q.z = src.z;
+  q.s = src.s;
+  return q;
+}
+
+PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const PoissonQuadrature& quadrature,
+                                   const PoissonOptions& options) {
+  const bool create = options.source.create_graph;
+  PoissonPotential p;
+  p.x = x_eval.detach().requires_grad_();
+  p.z = model.encode(p.x);
+  GG_CHECK(p.z.dim() == 2, "poisson_potential: the encoder must give codes [N, m], got " + shape_str(p.z.shape()));
+  const GreenQuadrature g = green_quadrature(p.z, quadrature.z, quadrature.s, options.eps);  // eq. 10
+  // Chain rule: grad_x v(f(x)) = J_f(x)^T grad_z v, one vector-Jacobian product (row b of z depends on row b
+  // of x only, so row b of the product is J_f(x_b)^T grad_z v(z_b)).
+  GradOptions go;
+  go.create_graph = create;
+  go.retain_graph = true;
+  p.grad_x = grad(std::vector<Tensor>{p.z}, std::vector<Tensor>{p.x}, std::vector<Tensor>{g.grad}, go)[0];
+  p.v = create ? g.v : g.v.detach();
+  p.grad_z = create ? g.grad : g.grad.detach();
+  if (!create) p.z = p.z.detach();
+  return p;
+}
+
+// ---- Terms of L_Pois ----------------------------------------------------------------------------------
+
+Tensor corruption_normal(const Tensor& displacement, double eps) {
+  GG_CHECK(displacement.defined() && displacement.dim() >= 2, "corruption_normal: expected a batch [B, ...]");
+  GG_CHECK(eps >= 0, "corruption_normal: eps must be >= 0");
+  NoGradGuard no_grad;
+  const Tensor d = rows_of(displacement.detach());
+  Tensor denom = sqrt(sum(square(d), {1}, true)) + eps;  // ||Pi(x) - x|| + eps (eq. 7)
+  denom = where(eq(denom, zeros_like(denom)), ones_like(denom), denom);  // a zero displacement gives n = 0
+  return reshape(d / denom, displacement.shape());
+}
+
+namespace {
+Tensor mean_row_dot(const Tensor& a, const Tensor& b, const char* who) {
+  GG_CHECK(a.defined() && b.defined() && a.dim() >= 1 && b.dim() >= 1 && a.size(0) == b.size(0) &&
+               a.numel() == b.numel(),
+           std::string(who) + ": the two batches " + (a.defined() ? shape_str(a.shape()) : "undefined") + " and " +
+               (b.defined() ? shape_str(b.shape()) : "undefined") + " do not match");
+  return mean(sum(rows_of(a) * rows_of(b), {1}));
+}
+}  // namespace
+
+Tensor boundary_flux(const Tensor& grad_v_corrupted, const Tensor& normal) {
+  return mean_row_dot(grad_v_corrupted, normal, "boundary_flux");  // eq. 7
+}
+
+Tensor score_coupling(const Tensor& score, const Tensor& grad_v) {
+  return mean_row_dot(score, grad_v, "score_coupling");  // eq. 13
+}
+
+PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const PoissonOptions& options, Generator& gen,
+                                 const ScoreFn& score) {
+  validate(options);
+  GG_CHECK(x.defined() && x.dim() >= 2 && x.size(0) >= 1, "poisson_regularizer: expected a non-empty batch [B, ...]");
+  const Tensor data = x.detach();
+  PoissonTerms t;
+  // Pi(x) and the corruption-driven normal n(x) (eq. 7).
+  const Corrupted c = corrupt(data, parse_corruption(options.corruption), gen);
+  t.x_corrupted = c.x;
+  t.normal = corruption_normal(c.displacement, options.normal_eps);
+  // Quadrature points z_j = f(x_j) and sources s_phi(x_j) (eq. 3, 10).
+  t.quadrature = poisson_quadrature(model, options.quadrature == "corrupted" ? c.x : data, options, gen);
+  t.source_mean = mean(t.quadrature.s);
+  // v and grad v at the clean and the corrupted batch (eq. 10 and the chain rule).
+  t.clean = poisson_potential(model, data, t.quadrature, options);
+  t.corrupted = poisson_potential(model, c.x, t.quadrature, options);
+  const bool code_space = options.gradient == "code";
+  if (code_space) {
+    const int64_t d = data.numel() / data.size(0), m = t.clean.z.size(1);
+    GG_CHECK(m == d, "regularizer.gradient: \"code\" dots grad_z v with input-space vectors, so it needs the code "
+                     "dimension m (" + std::to_string(m) + ") to equal the input dimension d (" + std::to_string(d) +
+                     "); use \"input\"");
+  }
+  const Tensor g_clean = code_space ? t.clean.grad_z : t.clean.grad_x;
+  const Tensor g_corrupted = code_space ? t.corrupted.grad_z : t.corrupted.grad_x;
+  {
+    NoGradGuard no_grad;
+    t.grad_norm_clean = sqrt(sum(square(rows_of(g_clean.detach())), {1}));
+    t.grad_norm_corrupted = sqrt(sum(square(rows_of(g_corrupted.detach())), {1}));
+  }
+  // The score grad log p_D at the clean batch: a property of the data, a constant here.
+  const bool coupled = score || options.score != "none";
+  if (score) {
+    t.score = score(data).detach();
+  } else if (options.score == "kde") {
+    t.score = kde_score(data, options.kde_bandwidth)(data).detach();
+  } else {
+    t.score = zeros_like(data);
+  }
+  GG_CHECK(t.score.shape() == data.shape() || t.score.numel() == data.numel(),
+           "poisson_regularizer: the score has shape " + shape_str(t.score.shape()) + ", the batch " +
+               shape_str(data.shape()));
+  t.score = reshape(t.score.to(data.dtype()), data.shape());
+  t.flux = boundary_flux(g_corrupted, t.normal);                                               // eq. 7
+  t.coupling = coupled ? score_coupling(t.score, g_clean) : scalar_like(0.0, t.flux);          // eq. 13
+  t.loss = t.flux - t.coupling;                                                                // eq. 9
+  return t;
+}
+
+PoissonObjective poisson_objective(Autoencoder& model, const Tensor& x, const PoissonOptions& options, Generator& gen,
+                                   const ScoreFn& score) {
+  PoissonObjective o;
+  o.terms = poisson_regularizer(model, x, options, gen, score);
+  const Tensor input = options.reconstruction == "corrupted" ? o.terms.x_corrupted : x.detach();
+  o.reconstruction = mse(model(input), x.detach());  // eq. 2
+  o.regularizer = options.lambda * o.terms.loss;
+  o.total = o.reconstruction + o.regularizer;  // eq. 8
+  return o;
+}
+
+}  // namespace gg

@@ -1,0 +1,163 @@
+// The Poisson-potential regularizer of paper 000 ("Poisson-induced potentials for contractive
+// representations"), sections 3.1-3.5, one function per quantity; each names its equation number.
+//
+//   s_phi(x)  = ||J_f(x)||_F^2                                   eq. 3   contractive_source (contractive.h)
+//   Laplace v = s_phi                                             eq. 4
+//   v(z)      = integral G(z, y) s(y) dy                          eq. 5   green_function
+//   R_CAE     = flux - coupling (Green's first identity)         eq. 6-7, 11-13   (checked on a grid:
+//                                                                         poisson_grid.h)
+//   flux      ~ E[grad v(Pi(x)) . n(x)],  n = (Pi(x) - x) / (||Pi(x) - x|| + eps)   eq. 7  corruption_normal,
+//                                                                                         boundary_flux
+//   coupling  = E[grad log p_D(x) . grad v(x)]                   eq. 13  score_coupling (score.h for scores)
+//   L_Pois    = flux - coupling                                   eq. 9   poisson_regularizer
+//   objective = L_rec + lambda L_Pois                             eq. 8   poisson_objective (L_rec: eq. 2)
+//   v(z_i)    ~ (1/M) sum_j G_eps(z_i, z_j) s(x_j), grad likewise eq. 10  green_quadrature, poisson_potential
+//
+// SIGN CONVENTION. The paper writes Laplace v = s (eq. 4). The free-space fundamental solution Phi of the
+// Laplacian in R^m solves -Laplace Phi = delta:
+//     Phi(r) = -|r| / 2                                  m = 1
+//     Phi(r) = -(1 / 2 pi) log r                         m = 2
+//     Phi(r) = r^(2-m) / ((m - 2) |S^(m-1)|)             m >= 3,   |S^(m-1)| = 2 pi^(m/2) / Gamma(m/2).
+// This file's Green function is G = -Phi, which solves Laplace G = delta, so v = integral G s solves
+// Laplace v = s with the paper's sign. Its gradient is the same expression for every m:
+//     grad_z G(z, y) = (z - y) / (|S^(m-1)| r^m),        the flux of grad G out of any sphere round y is 1.
+// The singularity is regularized by r_eps = sqrt(r^2 + eps^2) in place of r (G_eps of eq. 10); eps = 0 gives
+// the exact kernel (then z and y must differ).
+//
+// WHERE v LIVES. Eq. 4 is stated in input space, but eq. 10 evaluates G in code space (z = f(x) in R^m): v is
+// a potential over codes, and grad_z v is an m-vector. Eq. 7 and eq. 9 dot grad v with input-space vectors
+// (the normal n(x) and the score grad log p_D(x), both in R^d). The regularizer therefore uses the gradient of
+// x -> v(f(x)), by the chain rule:
+//     grad_x v(f(x)) = J_f(x)^T grad_z v(f(x)),
+// computed as one vector-Jacobian product through the engine with create_graph, so it stays differentiable
+// with respect to phi. This is what makes eq. 7 and eq. 9 dimensionally consistent when m != d.
+// PoissonOptions::gradient = "code" dots grad_z v directly instead (allowed only when m == d). Both
+// gradients are returned.
+//
+// WHAT EQ. 10 INTEGRATES. With quadrature points x_j drawn from a distribution q (the corrupted batch by
+// default), (1/M) sum_j G(z, z_j) s(x_j) estimates E_q[G(z, f(x)) s(x)]: the potential of the source s
+// weighted by the density of the quadrature points (pushed to code space), not of s alone. This is the
+// paper's estimator and is implemented as written; docs/poisson.md discusses it and measures the difference
+// on a grid (poisson_grid.h).
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "regularizers/contractive.h"
+#include "regularizers/score.h"
+
+namespace gg {
+
+// ---- Options ------------------------------------------------------------------------------------------
+struct PoissonOptions {
+  double lambda = 0.1;                   // weight of L_Pois in the objective (eq. 8), >= 0
+  double eps = 1e-2;                     // Green-function regularization r_eps = sqrt(r^2 + eps^2) (eq. 10), >= 0
+  int64_t quadrature_points = 256;       // M (eq. 10), >= 1; a smaller batch uses all of its samples
+  std::string corruption = "noise:0.1";  // Pi (eq. 7): a datasets/corruption.h spec
+  double normal_eps = 1e-2;              // eps of n(x) (eq. 7), >= 0 (the paper uses one eps for both)
+  std::string quadrature = "corrupted";  // where the M quadrature points x_j are drawn: "corrupted" or "clean" batch
+  std::string gradient = "input";        // "input": grad_x v(f(x)) = J^T grad_z v; "code": grad_z v (needs m == d)
+  std::string score = "kde";             // built-in score when the caller passes none: "kde" (of the clean
+                                         // batch, bandwidth kde_bandwidth) or "none" (no coupling term)
+  double kde_bandwidth = 0.2;            // > 0
+  std::string reconstruction = "corrupted";  // eq. 2: reconstruct x from g(f(Pi(x))) ("corrupted") or from x ("clean")
+  PenaltyOptions source;                 // how s_phi is computed (eq. 3); source.create_graph = false makes
+                                         // every term a plain value (for visualization)
+};
+
+// Throws an Error naming the key ("regularizer.<key>") unless every value is valid.
+void validate(const PoissonOptions& o);
+// {"kind": "poisson", "lambda", "eps", "quadrature_points", "corruption", "normal_eps", "quadrature",
+//  "gradient", "score", "kde_bandwidth", "reconstruction", "source": {"method", "probes", "probe_kind",
+//  "create_graph"}}
+void to_json(nlohmann::json& j, const PoissonOptions& o);
+// The inverse; every key is optional ("kind", when present, must be "poisson"). An unknown key, a value of
+// the wrong type or an invalid value is an Error naming the key.
+void from_json(const nlohmann::json& j, PoissonOptions& o);
+
+// ---- Green's function of the Laplacian (eq. 5, regularized as in eq. 10) -------------------------------
+// |S^(m-1)| = 2 pi^(m/2) / Gamma(m/2), the area of the unit sphere in R^m (|S^0| = 2, |S^1| = 2 pi).
+double unit_sphere_area(int64_t m);
+// G_eps(z_i, z_j) = -Phi(r_eps), r_eps = sqrt(||z_i - z_j||^2 + eps^2): [N, M] for zi [N, m], zj [M, m]
+// (same dtype). Laplace_z G = delta when eps = 0. Differentiable in both arguments.
+Tensor green_function(const Tensor& zi, const Tensor& zj, double eps = 1e-2);
+// grad_{z_i} G_eps(z_i, z_j) = (z_i - z_j) / (|S^(m-1)| r_eps^m): [N, M, m]. Differentiable in both arguments.
+Tensor green_gradient(const Tensor& zi, const Tensor& zj, double eps = 1e-2);
+
+// ---- Monte-Carlo quadrature of the Green representation (eq. 10) --------------------------------------
+struct GreenQuadrature {
+  Tensor v;     // v(z_i) ~ (1/M) sum_j G_eps(z_i, z_j) s_j:           [N]
+  Tensor grad;  // grad_z v(z_i) ~ (1/M) sum_j grad G_eps(z_i, z_j) s_j: [N, m]
+};
+// Eq. 10 for evaluation codes z_eval [N, m], quadrature codes z_quad [M, m] and sources s_quad [M];
+// differentiable in all three. Never forms the [N, M, m] gradient tensor.
+GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, const Tensor& s_quad, double eps);
+
+// The M quadrature points of eq. 10: rows of a batch, their codes and their sources.
+struct PoissonQuadrature {
+  std::vector<int64_t> rows;  // which rows of the batch (drawn without replacement; all rows when B <= M)
+  Tensor x;                   // those samples (data, no history)
+  Tensor z;                   // z_j = f(x_j): [M, m]
+  Tensor s;                   // s_phi(x_j) (eq. 3): [M], differentiable with respect to phi
+};
+// Draws min(M, B) rows of `batch` with `gen` and computes their codes and sources with contractive_source.
+PoissonQuadrature poisson_quadrature(Autoencoder& model, const Tensor& batch, const PoissonOptions& options,
+                                     Generator& gen);
+
+// v and grad v at evaluation samples (eq. 10 plus the chain rule above).
+struct PoissonPotential {
+  Tensor x;       // the evaluation samples, as the leaf the input gradient is taken against
+  Tensor z;       // f(x): [N, m]
+  Tensor v;       // v(f(x)) (eq. 10): [N]
+  Tensor grad_z;  // grad_z v at f(x) (eq. 10): [N, m]
+  Tensor grad_x;  // grad_x v(f(x)) = J_f(x)^T grad_z v: x's shape
+};
+// Differentiable with respect to phi when options.source.create_graph (the default).
+PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const PoissonQuadrature& quadrature,
+                                   const PoissonOptions& options);
+
+// ---- The terms of L_Pois (eq. 7, 9, 13) ---------------------------------------------------------------
+// n(x) = (Pi(x) - x) / (||Pi(x) - x|| + eps) per sample (eq. 7), from the corruption's displacement
+// Pi(x) - x [B, ...]: same shape, no history.
+Tensor corruption_normal(const Tensor& displacement, double eps);
+// The corruption proxy of the boundary flux (eq. 7): mean_b <grad v(Pi(x_b)), n(x_b)>, a scalar.
+Tensor boundary_flux(const Tensor& grad_v_corrupted, const Tensor& normal);
+// The score-potential coupling (eq. 13): mean_b <grad log p_D(x_b), grad v(x_b)>, a scalar.
+Tensor score_coupling(const Tensor& score, const Tensor& grad_v);
+
+// Every term of the regularizer for one batch, for the loss and for the visualization.
+struct PoissonTerms {
+  Tensor x_corrupted;          // Pi(x): x's shape
+  Tensor normal;               // n(x) (eq. 7): x's shape
+  Tensor score;                // grad log p_D(x) at the clean batch (a constant): x's shape (zeros for "none")
+  PoissonQuadrature quadrature;  // z_j and s_phi(x_j) (eq. 3, 10)
+  Tensor source_mean;          // (1/M) sum_j s_phi(x_j): R_CAE (eq. 3) on the quadrature points, a scalar
+  PoissonPotential clean;      // v, grad_z v, grad_x v at x
+  PoissonPotential corrupted;  // the same at Pi(x)
+  Tensor grad_norm_clean;      // ||grad v(x)|| in the space the terms use (options.gradient): [B]
+  Tensor grad_norm_corrupted;  // ||grad v(Pi(x))||: [B]
+  Tensor flux;                 // eq. 7, a scalar
+  Tensor coupling;             // eq. 13, a scalar
+  Tensor loss;                 // L_Pois = flux - coupling (eq. 9), a scalar
+};
+
+// L_Pois (eq. 9) of a batch x [B, input_shape...] for the encoder of `model`. `gen` draws the corruption,
+// the quadrature rows and any Hutchinson probes, so a seed fixes the result. `score` overrides
+// options.score when given. The result is differentiable with respect to every encoder parameter, through
+// the codes, the chain-rule Jacobian and the source s_phi (unless options.source.create_graph is false).
+PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const PoissonOptions& options, Generator& gen,
+                                 const ScoreFn& score = {});
+
+struct PoissonObjective {
+  Tensor total;           // L_rec + lambda L_Pois (eq. 8)
+  Tensor reconstruction;  // L_rec (eq. 2): mean squared error, from Pi(x) or x per options.reconstruction
+  Tensor regularizer;     // lambda L_Pois
+  PoissonTerms terms;
+};
+// The full objective (eq. 8) for one batch; the reconstruction reuses the regularizer's corrupted batch.
+PoissonObjective poisson_objective(Autoencoder& model, const Tensor& x, const PoissonOptions& options, Generator& gen,
+                                   const ScoreFn& score = {});
+
+}  // namespace gg

@@ -1,0 +1,91 @@
+// A numerical check of the Green decomposition of paper 000 (eq. 6, 7, 11-13) on a 2-D square, and a
+// measurement of how far the paper's estimators (eq. 10 quadrature, eq. 7 corruption proxy) are from the
+// terms they stand for.
+//
+// Set-up. Omega = [-L, L]^2, a density p (a Gaussian mixture, not vanishing on the boundary) restricted and
+// renormalized to Omega, p_Omega = p / Z with Z = integral_Omega p, and a source s(x) (e.g. s_phi of a fixed
+// encoder, encoder_source). Laplace v = s in Omega with v = 0 on the boundary (eq. 4, Dirichlet) is solved by
+// 5-point finite differences on an (n+1) x (n+1) node grid (spacing h = 2L/n) with Eigen's SimplicialLDLT.
+// Then, all integrals by the trapezoid rule on the nodes, grad v by second-order differences (one-sided on
+// the boundary):
+//     R        = integral p_Omega s                                  (eq. 11)
+//     flux     = integral_{boundary} p_Omega dv/dn dS                 (eq. 12, boundary term)
+//     coupling = integral grad p_Omega . grad v = E[grad log p . grad v]   (eq. 12-13)
+// and Green's first identity says R = flux - coupling; `residual` is the discretization error, O(h^2) up to
+// the corner singularities of v (a square's corners make v only C^1,1 there), so it shrinks as n grows.
+//
+// The potential here lives in input space (the code map of eq. 10 is the identity, z = x), because eq. 4 is
+// posed in input space; this is the setting in which "the true flux and coupling" are defined.
+//
+// Monte-Carlo part (samples > 0): x_b ~ p_Omega (rejection from the mixture), quadrature points x_j ~ p_Omega
+// drawn independently, and Pi = the corruption. For each potential it reports the true boundary flux (the
+// trapezoid rule on the boundary nodes), the coupling (a sample mean of score . grad v) and the corruption
+// proxy of eq. 7 (a sample mean of grad v(Pi(x)) . n(x)):
+//     dirichlet   the grid potential above, extended by zero outside Omega (a Pi(x) that leaves Omega sees
+//                 grad v = 0; proxy_samples counts those that stayed inside)
+//     quadrature  eq. 10 as written: v(x) = (1/M) sum_j G_eps(x, x_j) s(x_j), which estimates
+//                 integral G s p_Omega, i.e. the free-space solution of Laplace v = p_Omega s (not of s)
+//     weighted    eq. 10 with importance weights 1 / p_Omega(x_j): the free-space solution of Laplace v = s on
+//                 Omega (source zero outside), which differs from the Dirichlet one by a harmonic function
+// Green's identity holds for any v with Laplace v = s in Omega, whatever its boundary values, so the weighted
+// potential's flux - coupling is also ~ R, with a different split; the quadrature potential's is
+// integral p_Omega^2 s instead.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "datasets/toy.h"
+#include "regularizers/contractive.h"
+
+namespace gg {
+
+// A scalar source on points: x [N, 2] (f64) -> s(x) [N], no history needed.
+using SourceFn = std::function<Tensor(const Tensor& x)>;
+
+// s_phi(x) = ||J_f(x)||_F^2 (eq. 3) of `model`'s encoder, evaluated without a graph (exact Jacobian). `model`
+// is held by reference and must outlive the function.
+SourceFn encoder_source(Autoencoder& model);
+
+struct GridCheckOptions {
+  int64_t n = 64;                       // intervals per side (h = 2 L / n), >= 4
+  double half_width = 1.5;              // L: Omega = [-L, L]^2
+  int64_t samples = 0;                  // Monte-Carlo samples from p_Omega; 0 skips the Monte-Carlo part
+  int64_t quadrature_points = 256;      // M of eq. 10
+  double eps = 1e-2;                    // G_eps (eq. 10)
+  std::string corruption = "noise:0.1"; // Pi (eq. 7)
+  double normal_eps = 1e-2;             // eps of n(x) (eq. 7)
+  uint64_t seed = 0;                    // the Monte-Carlo draws
+};
+
+// The terms for one potential v.
+struct PotentialTerms {
+  double boundary_flux = 0;  // integral_{boundary} p_Omega dv/dn dS
+  double coupling = 0;       // E_{p_Omega}[grad log p . grad v]
+  double flux_proxy = 0;     // E[grad v(Pi(x)) . n(x)] (eq. 7)
+  double loss() const { return flux_proxy - coupling; }  // L_Pois (eq. 9)
+};
+
+struct GridCheck {
+  int64_t n = 0;
+  double h = 0;
+  double mass = 0;      // Z = integral_Omega p
+  double source = 0;    // R = integral p_Omega s (eq. 11), grid
+  double flux = 0;      // boundary term of eq. 12, grid, Dirichlet v
+  double coupling = 0;  // interior term of eq. 12 (= eq. 13), grid, Dirichlet v
+  double residual = 0;  // source - (flux - coupling): Green's first identity (eq. 6) up to discretization
+  double source_density_weighted = 0;  // integral p_Omega^2 s: what the eq. 10 potential's flux - coupling
+                                       // approaches (its Laplacian is p_Omega s)
+  // Monte-Carlo part (all zero when options.samples == 0).
+  int64_t samples = 0;
+  double mc_source = 0;        // mean of s(x_b): R by sampling
+  PotentialTerms dirichlet;    // boundary_flux/coupling: the grid values above, except coupling: by sampling
+  int64_t proxy_samples = 0;   // samples whose Pi(x) stayed in Omega (the Dirichlet proxy's sample size)
+  PotentialTerms quadrature;   // eq. 10 as written (free space, unweighted samples from p_Omega)
+  PotentialTerms weighted;     // eq. 10 importance-weighted (free space, source s on Omega)
+};
+
+// Runs the check for `density` (2-D) and `source`. Throws on bad options.
+GridCheck poisson_grid_check(const GaussianMixture& density, const SourceFn& source, const GridCheckOptions& options);
+
+}  // namespace gg
