@@ -11,6 +11,7 @@
 #include "cli/progress.h"
 #include "datasets/images.h"
 #include "models/training.h"
+#include "regularizers/regularizer.h"
 
 namespace gg::cli {
 
@@ -60,7 +61,7 @@ int run_train(const Args& args) {
   namespace fs = std::filesystem;
   json user = resume && config_path.empty() ? read_config(out + "/config.json") : read_config(config_path);
   apply_overrides(user, args.sets());
-  Trainer trainer(user);
+  Trainer trainer(user, make_regularizer_loss);
   fs::create_directories(out);
   const std::string checkpoint = out + "/checkpoint.safetensors";
   if (resume) {

@@ -16,8 +16,10 @@ struct Command {
   std::set<std::string> flags;  // its options that take no value
 };
 
+int run_bench(const Args& args);
 int run_datasets(const Args& args);
 int run_plot(const Args& args);
 int run_train(const Args& args);
+int run_visualize(const Args& args);
 
 }  // namespace gg::cli

@@ -16,8 +16,15 @@ const std::vector<Command>& commands() {
        "gradgrad datasets [--out DIR] [--n 1024] [--noise 0.1] [--seed 0]", run_datasets, {}},
       {"train", "train an autoencoder from a JSON config; leaves metrics, checkpoint, figures, report.html",
        "gradgrad train --config FILE --out DIR [--set key.path=value ...] [--resume]", run_train, {"resume"}},
+      {"visualize", "paper 000's protocol: clean vs corrupted codes (PCA), histograms of s, v, |grad v|",
+       "gradgrad visualize --run RUN_DIR [--corruptions noise:0.1,rotation:30] [--samples 512] [--out DIR]",
+       run_visualize, {}},
       {"plot", "redraw a finished run's figures and report.html from its data files", "gradgrad plot RUN_DIR",
        run_plot, {}},
+      {"bench", "time a training step with each Jacobian penalty (exact, Hutchinson, closed form) against PyTorch",
+       "gradgrad bench jacobian [--out DIR] [--json FILE] [--repeats 10] [--warmup 2] [--threads N] [--quick] "
+       "[--no-peer] [--cases toy,mlp32,mlp128,conv,scale-m,scale-batch]",
+       run_bench, {"quick", "no-peer"}},
   };
   return table;
 }

@@ -76,7 +76,9 @@ def plot_train(run):
         axes[0].plot(x, [e["loss"] for e in epochs], label="training loss")
         axes[0].plot(x, [e["reconstruction"] for e in epochs], label="reconstruction term")
         if any(e["regularizer"] > 0 for e in epochs):
-            axes[0].plot(x, [e["regularizer"] for e in epochs], label="regularizer term")
+            axes[0].plot(x, [e["regularizer"] for e in epochs], label="variant's regularizer")
+        if any(e.get("extra", 0) != 0 for e in epochs):
+            axes[0].plot(x, [abs(e["extra"]) for e in epochs], label="|config regularizer| (e.g. lambda L_Pois)")
         axes[1].plot(x, [e["test_mse"] for e in epochs], color="#d62728", label="test MSE")
         for ax in axes:
             ax.set_xlabel("epoch")
@@ -104,7 +106,45 @@ def plot_train(run):
         plt.close(fig)
 
 
-PLOTTERS = {"datasets": plot_datasets, "train": plot_train}
+def plot_visualize(run):
+    """Paper 000, section 5: per corruption, clean vs corrupted codes (PCA) and histograms of s, v, |grad v|."""
+    for name in sorted(f for f in os.listdir(run) if f.startswith("viz_") and f.endswith(".csv")):
+        with open(os.path.join(run, name), newline="") as f:
+            rows = list(csv.DictReader(f))
+        clean = [r for r in rows if r["corrupted"] == "0"]
+        corrupt = [r for r in rows if r["corrupted"] == "1"]
+        spec = name[4:-4].replace("_", ":", 1)
+        fig, axes = plt.subplots(1, 4, figsize=(17, 4))
+        for part, colour, label in ((clean, "#1f77b4", "clean x"), (corrupt, "#d62728", f"corrupted ({spec})")):
+            axes[0].scatter([float(r["pc0"]) for r in part], [float(r["pc1"]) for r in part], s=5, c=colour,
+                            alpha=0.6, label=label, linewidths=0)
+        axes[0].set_title("PCA of z = f(x)")
+        axes[0].legend(loc="best", fontsize=8)
+        for ax, key, title in ((axes[1], "s", "s_phi(x) = ||J_f||_F^2 (eq. 3)"), (axes[2], "v", "v(x) (eq. 10)"),
+                               (axes[3], "grad_norm", "||grad v|| (eq. 10)")):
+            a = [float(r[key]) for r in clean]
+            b = [float(r[key]) for r in corrupt]
+            lo, hi = min(a + b), max(a + b)
+            bins = [lo + (hi - lo) * i / 40 for i in range(41)] if hi > lo else 10
+            ax.hist(a, bins=bins, alpha=0.6, color="#1f77b4", label="clean")
+            ax.hist(b, bins=bins, alpha=0.6, color="#d62728", label="corrupted")
+            ax.set_title(title, fontsize=10)
+            ax.legend(fontsize=8)
+        fig.suptitle(f"corruption {spec}")
+        fig.tight_layout()
+        fig.savefig(os.path.join(run, name[:-4] + ".png"), dpi=100)
+        plt.close(fig)
+
+
+def plot_bench(run):
+    """`gradgrad bench jacobian`: the figures live beside the benchmark, in bench/plot_jacobian.py."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+    import plot_jacobian  # noqa: E402
+
+    plot_jacobian.plot_jacobian(json.load(open(os.path.join(run, "bench_jacobian.json"))), run)
+
+
+PLOTTERS = {"datasets": plot_datasets, "train": plot_train, "visualize": plot_visualize, "bench": plot_bench}
 
 
 def metrics_tables(metrics):

