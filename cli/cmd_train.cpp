@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/field_common.h"
 #include "cli/output.h"
 #include "cli/progress.h"
 #include "datasets/images.h"
@@ -57,6 +58,9 @@ void write_reconstructions(Trainer& t, const std::string& out) {
 int run_train(const Args& args) {
   const std::string config_path = args.get("config", ""), out = args.require("out");
   const bool resume = args.flag("resume");
+  // --track-dynamics N: paper 002's Figure 3, measured every N epochs, at initialization and at the end.
+  const int64_t track = args.get_int("track-dynamics", 0);
+  GG_CHECK(track >= 0, "--track-dynamics must be a number of epochs (0: off)");
   args.finish();
   namespace fs = std::filesystem;
   json user = resume && config_path.empty() ? read_config(out + "/config.json") : read_config(config_path);
@@ -79,6 +83,20 @@ int run_train(const Args& args) {
   const auto start = std::chrono::steady_clock::now();
   ProgressBar bar("train", (epochs - trainer.epochs_done()) * per_epoch, batch);
   const int64_t first_epoch = trainer.epochs_done();
+  // The snapshots of --track-dynamics: those of an earlier run of this folder up to where it resumes, then
+  // one at initialization (a fresh run), every `track` epochs and at the end.
+  json dynamics = json::array();
+  double tracking_seconds = 0;
+  if (resume && fs::exists(out + "/metrics.json")) {
+    const json old = read_config(out + "/metrics.json");
+    if (old.contains("dynamics") && old["dynamics"].is_array())
+      for (const json& d : old["dynamics"])
+        if (d.value("epoch", int64_t(-1)) <= first_epoch) dynamics.push_back(d);
+  }
+  if (track > 0 && first_epoch == 0) {
+    dynamics.push_back(dynamics_snapshot(trainer, 0, out));
+    tracking_seconds += dynamics.back()["seconds"].get<double>();
+  }
   char status[160] = "";
   while (trainer.epochs_done() < epochs) {
     const int64_t e = trainer.epochs_done();
@@ -89,6 +107,10 @@ int run_train(const Args& args) {
     std::snprintf(status, sizeof status, "epoch %lld/%lld loss %.4g test mse %.4g", (long long)r.epoch,
                   (long long)epochs, r.loss, r.test_mse);
     if ((every > 0 && r.epoch % every == 0) || r.epoch == epochs) trainer.save_checkpoint(checkpoint);
+    if (track > 0 && (r.epoch % track == 0 || r.epoch == epochs)) {
+      dynamics.push_back(dynamics_snapshot(trainer, r.epoch, out));
+      tracking_seconds += dynamics.back()["seconds"].get<double>();
+    }
   }
   bar.finish(status);
   const double minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
@@ -101,6 +123,8 @@ int run_train(const Args& args) {
                       {"minutes_this_run", minutes},
                       {"parameters", trainer.model().num_parameters()},
                       {"model", trainer.model().describe()}};
+  if (!dynamics.empty()) metrics["dynamics"] = dynamics;
+  if (track > 0) metrics["final"]["minutes_tracking_dynamics"] = tracking_seconds / 60;
   write_json(out + "/metrics.json", metrics);
   write_reconstructions(trainer, out);
   draw_figures(out);

@@ -21,5 +21,9 @@ int run_datasets(const Args& args);
 int run_plot(const Args& args);
 int run_train(const Args& args);
 int run_visualize(const Args& args);
+int run_field(const Args& args);
+int run_ood(const Args& args);
+int run_probe(const Args& args);
+int run_sweep(const Args& args);
 
 }  // namespace gg::cli

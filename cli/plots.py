@@ -90,6 +90,8 @@ def plot_train(run):
         fig.tight_layout()
         fig.savefig(os.path.join(run, "loss_curves.png"), dpi=110)
         plt.close(fig)
+    if metrics.get("dynamics"):  # gradgrad train --track-dynamics: paper 002's figure 3
+        _module_plotter("plots_field", "plot_training_dynamics")(run)
     recon = os.path.join(run, "reconstructions.csv")
     if os.path.exists(recon):
         cols, labels = read_points(recon)
@@ -144,7 +146,19 @@ def plot_bench(run):
     plot_jacobian.plot_jacobian(json.load(open(os.path.join(run, "bench_jacobian.json"))), run)
 
 
-PLOTTERS = {"datasets": plot_datasets, "train": plot_train, "visualize": plot_visualize, "bench": plot_bench}
+def _module_plotter(module, function):
+    """A plotter kept in its own module beside this one (cli/plots_dynamics.py...), imported when used."""
+    def plot(run):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        getattr(__import__(module), function)(run)
+    return plot
+
+
+PLOTTERS = {"datasets": plot_datasets, "train": plot_train, "visualize": plot_visualize, "bench": plot_bench,
+            "field": _module_plotter("plots_field", "plot_field"),
+            "ood": _module_plotter("plots_experiments", "plot_ood"),
+            "probe": _module_plotter("plots_experiments", "plot_probe"),
+            "sweep": _module_plotter("plots_experiments", "plot_sweep")}
 
 
 def metrics_tables(metrics):

@@ -1,8 +1,3 @@
-// Eigen's AVX-512 paths trip a known false positive of GCC 12 (-Wmaybe-uninitialized in avx512fintrin.h).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include "dynamics/ood.h"
 
 #include <Eigen/Dense>
