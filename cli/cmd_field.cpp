@@ -49,16 +49,6 @@ constexpr int64_t kPowerIterationCap = 64;   // attractors (by count) that get a
 constexpr int64_t kDecodedImages = 64;       // decoded attractors in the image grid
 constexpr int64_t kPathsTrain = 16, kPathsTest = 8, kPathsNoise = 8;  // recorded trajectories
 
-json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  GG_CHECK(in.good(), "cannot read " + path);
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    fail(path + " is not valid JSON: " + e.what());
-  }
-}
-
 std::vector<int64_t> first_of_shuffle(int64_t n, int64_t take, uint64_t seed) {
   std::vector<int64_t> idx = shuffled_indices(n, seed);
   idx.resize(static_cast<size_t>(std::min(n, take)));

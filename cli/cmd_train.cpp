@@ -20,18 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-json read_config(const std::string& path) {
-  std::ifstream in(path);
-  GG_CHECK(in.good(), "cannot read config " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return json::parse(text.str());
-  } catch (const json::parse_error& e) {
-    fail("config " + path + " is not valid JSON: " + e.what());
-  }
-}
-
 // What the figures need besides metrics.json: for 2-D points, the test set and its reconstructions in data
 // units (reconstructions.csv); for images, originals above their reconstructions (reconstructions.png).
 void write_reconstructions(Trainer& t, const std::string& out) {
@@ -63,7 +51,7 @@ int run_train(const Args& args) {
   GG_CHECK(track >= 0, "--track-dynamics must be a number of epochs (0: off)");
   args.finish();
   namespace fs = std::filesystem;
-  json user = resume && config_path.empty() ? read_config(out + "/config.json") : read_config(config_path);
+  json user = resume && config_path.empty() ? read_json_file(out + "/config.json") : read_json_file(config_path);
   apply_overrides(user, args.sets());
   Trainer trainer(user, make_regularizer_loss);
   fs::create_directories(out);
@@ -88,7 +76,7 @@ int run_train(const Args& args) {
   json dynamics = json::array();
   double tracking_seconds = 0;
   if (resume && fs::exists(out + "/metrics.json")) {
-    const json old = read_config(out + "/metrics.json");
+    const json old = read_json_file(out + "/metrics.json");
     if (old.contains("dynamics") && old["dynamics"].is_array())
       for (const json& d : old["dynamics"])
         if (d.value("epoch", int64_t(-1)) <= first_epoch) dynamics.push_back(d);

@@ -20,24 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  GG_CHECK(in.good(), "cannot read " + path);
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    fail(path + " is not valid JSON: " + e.what());
-  }
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 double mean_of(const Tensor& t) { return mean(t.to(DType::f64)).item(); }
 
 }  // namespace

@@ -11,24 +11,6 @@ namespace gg::cli {
 
 using nlohmann::json;
 
-json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  GG_CHECK(in.good(), "cannot read " + path);
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    fail(path + " is not valid JSON: " + e.what());
-  }
-}
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 std::vector<int64_t> parse_int_list(const std::string& s, const std::string& what, int64_t min_value) {
   std::vector<int64_t> out;
   for (const std::string& item : split_list(s)) {

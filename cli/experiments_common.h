@@ -9,14 +9,12 @@
 #include <vector>
 
 #include "datasets/dataset.h"
+#include "cli/output.h"
 #include "dynamics/field.h"
 #include "models/training.h"
 
 namespace gg::cli {
 
-nlohmann::json read_json_file(const std::string& path);
-// "a,b,,c" -> {a, b, c}.
-std::vector<std::string> split_list(const std::string& s);
 // "1,2,4" -> {1, 2, 4}; every item must be an integer >= min_value (what names the option in errors).
 std::vector<int64_t> parse_int_list(const std::string& s, const std::string& what, int64_t min_value = 1);
 

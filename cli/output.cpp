@@ -27,6 +27,26 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   fs::rename(tmp, target);
 }
 
+using nlohmann::json;
+
+json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  GG_CHECK(in.good(), "cannot read " + path);
+  try {
+    return json::parse(in);
+  } catch (const json::parse_error& e) {
+    fail(path + " is not valid JSON: " + e.what());
+  }
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');)
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
 void write_json(const std::string& path, const nlohmann::json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
 
 void write_points_csv(const std::string& path, const Dataset& d) {

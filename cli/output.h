@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli/args.h"
 #include "datasets/dataset.h"
@@ -12,6 +13,10 @@ namespace gg::cli {
 
 // Writes `text` to `path` through a temporary file and a rename, so a reader never sees half a file.
 void write_file_atomic(const std::string& path, const std::string& text);
+// A JSON file (a config, a run's metrics); the error names the file and what is wrong with it.
+nlohmann::json read_json_file(const std::string& path);
+// "a,b,,c" -> {"a", "b", "c"}: the comma lists of command-line options.
+std::vector<std::string> split_list(const std::string& s);
 void write_json(const std::string& path, const nlohmann::json& j);
 // One row per sample: the coordinates x0, x1, ... and the label when the set has labels.
 void write_points_csv(const std::string& path, const Dataset& d);
