@@ -28,6 +28,19 @@ def _rows(path):
         return list(csv.DictReader(f))
 
 
+def _log_labels(ax):
+    """Plain numbers on a log y axis: minor ticks labelled within a decade, 1-2-5 ticks within three."""
+    lo, hi = ax.get_ylim()
+    ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.3g"))
+    if lo > 0 and hi / lo < 10:
+        ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%.3g"))
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+    else:
+        if lo > 0 and hi / lo < 1000:
+            ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
 def _float(v):
     try:
         return float(v)
@@ -125,9 +138,10 @@ def plot_ood(run):
         ax.set_ylim(0, 100)
         ax.grid(axis="y", alpha=0.3)
     axes[0].axhline(50, color="#999999", linestyle=":", linewidth=1)
-    axes[0].legend(fontsize=8, loc="lower left")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
     fig.suptitle(f"OOD detection, in-distribution {id_name}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(os.path.join(run, "ood_table.png"), dpi=90)
     plt.close(fig)
 
@@ -168,9 +182,7 @@ def plot_probe(run):
                    label="D(E(x)) (all of z)")
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.3g"))
-        ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%.3g"))
-        ax.tick_params(axis="y", which="minor", labelsize=7)
+        _log_labels(ax)
         ax.set_xlabel("number of atoms (OMP)")
         ax.set_ylabel("MSE(D(z_s), x)")
         ax.set_title(f"{s} ({metrics[s]['n']} samples)", fontsize=10)
@@ -238,9 +250,7 @@ def plot_sweep(run):
         if log:
             ax.set_yscale("log")
         if ax.get_yscale() == "log":
-            ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%.3g"))
-            ax.yaxis.set_minor_formatter(ticker.FormatStrFormatter("%.3g"))
-            ax.tick_params(axis="y", which="minor", labelsize=7)
+            _log_labels(ax)
         ax.set_xscale("log", base=2)
         ax.set_xticks(k)
         ax.set_xticklabels([str(v) for v in k])
