@@ -77,20 +77,6 @@ Linear* first_linear(Autoencoder& model) {
 
 // ---- The routes -----------------------------------------------------------------------------------------
 
-GradOptions batched(bool create_graph) {
-  GradOptions o;
-  o.batch_axes = 1;
-  o.create_graph = create_graph;
-  o.retain_graph = true;  // the caller's graph stays usable (the loss goes through the forward again)
-  return o;
-}
-
-// One-hot cotangents [m, B, m], c[k, b, k] = 1.
-Tensor one_hot(const Tensor& z) {
-  const int64_t b = z.size(0), m = z.size(1);
-  return expand(reshape(eye(m, z.dtype(), z.device()), {m, 1, m}), {m, b, m});
-}
-
 // Per sample, sum over the P cotangents of ||J_b^T c_pb||^2: rows [P, B, ...] -> [B].
 Tensor row_norms(const Tensor& rows) {
   return sum(square(reshape(rows, {rows.size(0), rows.size(1), -1})), {0, 2});
@@ -98,16 +84,14 @@ Tensor row_norms(const Tensor& rows) {
 
 // The reverse route for cotangents c [P, B, m]: per sample sum_p ||J_b^T c_pb||^2.
 Tensor reverse_sq(const Tensor& z, const Tensor& x, const Tensor& c, bool create_graph) {
-  const Tensor rows = grad(std::vector<Tensor>{z}, std::vector<Tensor>{x}, std::vector<Tensor>{c},
-                           batched(create_graph))[0];  // [P, B, ...x]
+  const Tensor rows = batched_vjp(z, x, c, create_graph);  // [P, B, ...x]
   return row_norms(rows);
 }
 
 // The gram route: the batched pass stops at h = x W^T + b; ||W^T r||^2 = r (W W^T) r^T for each row r.
 Tensor gram_sq(const Tensor& z, const Tensor& h, const Tensor& weight, const Tensor& c, bool create_graph) {
   const int64_t p = c.size(0), b = z.size(0);
-  const Tensor rows = grad(std::vector<Tensor>{z}, std::vector<Tensor>{h}, std::vector<Tensor>{c},
-                           batched(create_graph))[0];  // [P, B, H]
+  const Tensor rows = batched_vjp(z, h, c, create_graph);  // [P, B, H]
   Tensor ww;
   {
     GradModeGuard mode(create_graph && grad_enabled());  // a graph only when the result is differentiated
@@ -124,9 +108,7 @@ Tensor forward_sq(const Tensor& z, const Tensor& x, bool create_graph) {
   first.create_graph = true;
   first.retain_graph = true;
   const Tensor gx = reshape(grad(z, x, u, first), {b, d});  // J_b^T u_b, linear in u
-  const Tensor tangents = expand(reshape(eye(d, x.dtype(), x.device()), {d, 1, d}), {d, b, d});
-  const Tensor cols = grad(std::vector<Tensor>{gx}, std::vector<Tensor>{u}, std::vector<Tensor>{tangents},
-                           batched(create_graph))[0];  // [d, B, m]: column j of every J_b
+  const Tensor cols = batched_vjp(gx, u, one_hot_cotangents(gx), create_graph);  // [d, B, m]: column j of every J_b
   return row_norms(cols);
 }
 
@@ -344,9 +326,9 @@ ContractiveSource contractive_source(Autoencoder& model, const Tensor& x, const 
     const Tensor sq = gram_route ? gram_sq(z, h, first_linear(model)->weight(), u, cg) : reverse_sq(z, out.x, u, cg);
     out.s = sq / double(options.probes);
   } else if (plan.route == "reverse") {
-    out.s = reverse_sq(z, out.x, one_hot(z), cg);
+    out.s = reverse_sq(z, out.x, one_hot_cotangents(z), cg);
   } else if (plan.route == "gram") {
-    out.s = gram_sq(z, h, first_linear(model)->weight(), one_hot(z), cg);
+    out.s = gram_sq(z, h, first_linear(model)->weight(), one_hot_cotangents(z), cg);
   } else if (plan.route == "forward") {
     out.s = forward_sq(z, out.x, cg);
   } else if (plan.route == "loop") {

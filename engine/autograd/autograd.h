@@ -74,6 +74,11 @@ std::pair<Tensor, Tensor> jvp(const Function& f, const std::vector<Tensor>& x, c
 // Hessian-vector product of a scalar f: H v.
 std::vector<Tensor> hvp(const Function& f, const std::vector<Tensor>& x, const std::vector<Tensor>& v,
                         bool create_graph = false);
+// One-hot cotangents for per-sample Jacobians of y [B, m]: [m, B, m] with c[k, b, k] = 1.
+Tensor one_hot_cotangents(const Tensor& y);
+// Per-sample vector-Jacobian products of y [B, m] (row b a function of row b of x) for a batch of
+// cotangents u [K, B, m], in one backward pass: [K, B, ...x]. The graph of y is retained.
+Tensor batched_vjp(const Tensor& y, const Tensor& x, const Tensor& u, bool create_graph = false);
 // Full Jacobian of y with respect to x, shape y.shape + x.shape, from one backward pass with a batch of
 // numel(y) one-hot cotangents.
 Tensor jacobian(const Tensor& y, const Tensor& x, bool create_graph = false);

@@ -13,13 +13,6 @@ std::vector<Tensor> as_differentiable(const std::vector<Tensor>& x) {
   return out;
 }
 
-// One-hot cotangents for per-sample Jacobians: [m, B, m] with c[k, b, k] = 1.
-Tensor one_hot_cotangents(const Tensor& y) {
-  GG_CHECK(y.dim() == 2, "batch_jacobian: output must be [B, m], got " + y.str());
-  const int64_t b = y.size(0), m = y.size(1);
-  return expand(reshape(eye(m, y.dtype(), y.device()), {m, 1, m}), {m, b, m});
-}
-
 GradOptions batched(bool create_graph) {
   GradOptions o;
   o.batch_axes = 1;
@@ -34,12 +27,17 @@ void check_rows(const Tensor& y, const Tensor& x, const char* op) {
                x.str());
 }
 
-// Per-sample vector-Jacobian products for a batch of cotangents u [K, B, m]: [K, B, ...x].
+}  // namespace
+
+Tensor one_hot_cotangents(const Tensor& y) {
+  GG_CHECK(y.dim() == 2, "one_hot_cotangents: output must be [B, m], got " + y.str());
+  const int64_t b = y.size(0), m = y.size(1);
+  return expand(reshape(eye(m, y.dtype(), y.device()), {m, 1, m}), {m, b, m});
+}
+
 Tensor batched_vjp(const Tensor& y, const Tensor& x, const Tensor& u, bool create_graph) {
   return grad(std::vector<Tensor>{y}, std::vector<Tensor>{x}, std::vector<Tensor>{u}, batched(create_graph))[0];
 }
-
-}  // namespace
 
 std::pair<Tensor, std::vector<Tensor>> vjp(const Function& f, const std::vector<Tensor>& x, const Tensor& u,
                                            bool create_graph) {
