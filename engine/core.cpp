@@ -4,6 +4,15 @@
 
 namespace gg {
 
+Device parse_device(const std::string& text) {
+  if (text == "cpu") return Device::cpu();
+  if (text == "cuda") return Device::cuda(0);
+  if (text.rfind("cuda:", 0) == 0 && text.size() > 5 && text.size() < 8 &&
+      text.find_first_not_of("0123456789", 5) == std::string::npos)
+    return Device::cuda(std::stoi(text.substr(5)));
+  fail("device: unknown device '" + text + "' (valid: cpu, cuda, cuda:N)");
+}
+
 std::string shape_str(const Shape& s) {
   std::ostringstream o;
   o << '[';

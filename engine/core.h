@@ -23,6 +23,9 @@ struct Device {
   bool operator==(const Device&) const = default;
   std::string str() const { return kind == Kind::cpu ? "cpu" : "cuda:" + std::to_string(index); }
 };
+// "cpu", "cuda" or "cuda:N" as a Device; anything else is an Error naming the text. Whether the device's
+// backend was built is checked where it is used (backend_for), so a config can name it either way.
+Device parse_device(const std::string& text);
 
 using Shape = std::vector<int64_t>;
 

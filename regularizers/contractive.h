@@ -121,9 +121,4 @@ ContractiveSource contractive_source(Autoencoder& model, const Tensor& x, const 
 // R_CAE on the batch: the mean of contractive_source(...).s, a scalar.
 Tensor contractive_penalty(Autoencoder& model, const Tensor& x, const PenaltyOptions& options, Generator& gen);
 
-// q_i = a_i M a_i^T for each row a_i of a [N, H], with M [H, H]: [N]. A primitive of its own (one product
-// forward, one backward: A M is kept for the rule, whose gradients are 2 g (A M_s) for A and A^T diag(g) A
-// for M, M_s = (M + M^T) / 2), differentiable again like every rule. The gram route's contraction.
-Tensor rowwise_quadratic_form(const Tensor& a, const Tensor& m);
-
 }  // namespace gg

@@ -91,4 +91,26 @@ Tensor gram(const Tensor& a) {
   }, {a});
 }
 
+Tensor rowwise_quadratic_form(const Tensor& a, const Tensor& m) {
+  GG_CHECK(a.defined() && m.defined() && a.dim() == 2 && m.dim() == 2 && m.size(0) == m.size(1) &&
+               m.size(0) == a.size(1),
+           "rowwise_quadratic_form: needs a [N, H] and m [H, H], got " + (a.defined() ? a.str() : "undefined") +
+               " and " + (m.defined() ? m.str() : "undefined"));
+  // a M a^T = a M_s a^T with M_s the symmetric part, whose derivative 2 a M_s the rule uses: exact for any M.
+  const Tensor ms = (m + transpose(m)) * 0.5;
+  const Tensor p = matmul(a, ms);  // recorded when a or m require grad: the rule's gradients go through it
+  const Tensor q = sum(a.detach() * p.detach(), {1});
+  return record("rowwise_quadratic_form", q, {a, m}, [](BackwardContext& c, const Tensor& g) {
+    const Tensor& a = c.saved(0);
+    const Tensor& p = c.saved(1);
+    Shape gs = g.shape();
+    gs.push_back(1);
+    const Tensor gc = reshape(g, gs);  // [lead..., N, 1]
+    std::vector<Tensor> out(2);
+    if (c.needs(0)) out[0] = 2.0 * gc * p;                       // d/da_i = 2 g_i a_i M_s
+    if (c.needs(1)) out[1] = matmul(a, gc * a, true, false);     // d/dM = A^T diag(g) A
+    return out;
+  }, {a, p});
+}
+
 }  // namespace gg

@@ -51,6 +51,11 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans
 
 // A^T A over the last two axes: the Gram matrix of A's columns, with a rule that uses its symmetry.
 Tensor gram(const Tensor& a);
+// q_i = a_i M a_i^T for each row a_i of a [N, H], with M [H, H]: [N]. A primitive of its own (one product
+// forward, one backward: A M is kept for the rule, whose gradients are 2 g (A M_s) for A and A^T diag(g) A
+// for M, M_s = (M + M^T) / 2), differentiable again like every rule. The contractive penalty's gram route
+// contraction (regularizers/contractive.h).
+Tensor rowwise_quadratic_form(const Tensor& a, const Tensor& m);
 
 // Movement (movement.cpp). reshape shares storage; the others copy into a contiguous result.
 Tensor reshape(const Tensor& x, const Shape& shape);  // one axis may be -1
