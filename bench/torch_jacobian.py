@@ -40,6 +40,18 @@ QUICK_LOOP_MAX_M = 8
 EXACT_WAYS = ["loop", "is_grads_batched", "vmap"]
 
 
+def time_calls(fn, warmup, repeats):
+    """Seconds of each of `repeats` calls of fn(), after `warmup` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
 
@@ -203,14 +215,7 @@ def run_case(case, way, threads):
     note = None
     if first_ms > SLOW_STEP_MS and repeats > SLOW_CAP:
         repeats, warmup, note = SLOW_CAP, 0, f"repeats capped to {SLOW_CAP} (slow step)"
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - t0) * 1e3)
-    times.sort()
+    times = sorted(t * 1e3 for t in time_calls(step, warmup, repeats))
     n = len(times)
     median = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
     peak = status_kb("VmHWM") / 1024.0

@@ -28,7 +28,7 @@ import torch
 import torch.nn as nn
 
 # The exact-penalty ways live once, in the Jacobian benchmark's peer (same folder).
-from torch_jacobian import penalty_batched, penalty_loop, penalty_vmap
+from torch_jacobian import penalty_batched, penalty_loop, penalty_vmap, time_calls
 
 MATMUL_SIZES = [256, 512, 1024, 2048]
 MATMUL_SIZES_QUICK = [256, 512]
@@ -61,17 +61,6 @@ def summarize_ms(times_s):
     ms = [t * 1e3 for t in times_s]
     return {"median_ms": quantile(ms, 0.5), "p10_ms": quantile(ms, 0.1),
             "p90_ms": quantile(ms, 0.9)}
-
-
-def time_calls(fn, warmup, repeats):
-    for _ in range(warmup):
-        fn()
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
 
 
 def blas_info():

@@ -1,9 +1,13 @@
-// Shared helpers for the tests: seeded f64 inputs and tolerance checks.
+// Shared helpers for the tests: seeded f64 inputs, tolerance checks and a scratch folder.
 #pragma once
 
 #include <doctest/doctest.h>
 
+#include <stdlib.h>
+
 #include <cmath>
+#include <filesystem>
+#include <string>
 
 #include "engine/gradgrad.h"
 
@@ -34,5 +38,17 @@ inline void check_values(const Tensor& t, const std::vector<double>& expect, dou
   REQUIRE(v.size() == expect.size());
   for (size_t i = 0; i < v.size(); ++i) CHECK(v[i] == doctest::Approx(expect[i]).epsilon(tol));
 }
+
+// A fresh folder under the system's temporary directory, removed with everything in it at scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "gg_test_XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
 
 }  // namespace gg::test

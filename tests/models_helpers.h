@@ -1,4 +1,4 @@
-// Helpers for the models tests: the message of an expected error, and a scratch folder.
+// Helpers for the models tests: the message of an expected error (a scratch folder is tests/helpers.h's TempDir).
 #pragma once
 
 #include <doctest/doctest.h>
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/gradgrad.h"
+#include "tests/helpers.h"
 
 namespace gg::test {
 
@@ -26,17 +27,5 @@ std::string error_of(F&& f) {
 inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
-
-// A fresh folder under the system's temporary directory, removed with everything in it at scope exit.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "gg_test_XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 }  // namespace gg::test

@@ -17,23 +17,11 @@
 #include "tests/helpers.h"
 
 using namespace gg;
+using gg::test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {  // a fresh folder, removed with its contents at the end of the test
-  fs::path path;
-  TempDir() {
-    std::random_device rd;
-    path =
-        fs::temp_directory_path() / ("gg_test_json_" + std::to_string(getpid()) + "_" + std::to_string(rd()));
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 // {"data": [v(0), v(1), ...]} with `count` numbers, each printed as the decimal `value(i)` returns.
 std::string digit_json(size_t count, const std::function<std::string(size_t)>& value) {
