@@ -81,10 +81,10 @@ Normalizer Normalizer::fit(const Dataset& train, const std::string& kind) {
 
 namespace {
 Tensor per_feature(const std::vector<double>& v, const Tensor& x) {
-  if (v.size() == 1) return Tensor::scalar(v[0], x.dtype());
+  if (v.size() == 1) return Tensor::scalar(v[0], x.dtype(), x.device());
   GG_CHECK(x.dim() == 2 && x.size(1) == static_cast<int64_t>(v.size()),
            "Normalizer: fitted on " + std::to_string(v.size()) + " features, got " + shape_str(x.shape()));
-  return Tensor::from_data(v, {1, static_cast<int64_t>(v.size())}, x.dtype());
+  return Tensor::from_data(v, {1, static_cast<int64_t>(v.size())}, x.dtype(), x.device());
 }
 }  // namespace
 

@@ -163,7 +163,7 @@ void sample_affine(const T* in, T* out, int64_t count, int64_t channels, int64_t
 Tensor warp_images(const char* op, const Tensor& x, const std::vector<InverseMap>& maps) {
   check_on_cpu(op, x);
   Tensor input = x.detach();
-  Tensor out = Tensor::empty(x.shape(), x.dtype());
+  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
   const Shape& s = x.shape();
   if (x.dtype() == DType::f32)
     sample_affine(input.data<float>(), out.data<float>(), s[0], s[1], s[2], s[3], maps);

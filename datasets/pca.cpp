@@ -36,8 +36,8 @@ Tensor Pca::project(const Tensor& x) const {
                                                shape_str(x.shape()));
   std::vector<double> basis;
   for (const auto& c : components) basis.insert(basis.end(), c.begin(), c.end());
-  const Tensor centered = x.to(DType::f64) - Tensor::from_data(mean, {1, d}, DType::f64);
-  return matmul(centered, Tensor::from_data(basis, {k, d}, DType::f64), false, true);
+  const Tensor centered = x.to(DType::f64) - Tensor::from_data(mean, {1, d}, DType::f64, x.device());
+  return matmul(centered, Tensor::from_data(basis, {k, d}, DType::f64, x.device()), false, true);
 }
 
 int64_t Pca::rank_for_variance(double fraction) const {

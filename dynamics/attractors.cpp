@@ -98,7 +98,7 @@ AttractorSet find_attractors(const Tensor& endpoints, const std::vector<bool>& i
     s.assignment[size_t(i)] = a;
     ++s.counts[size_t(a)];
   }
-  s.points = Tensor::from_data(reps.v, {reps.n, k}, DType::f64);
+  s.points = Tensor::from_data(reps.v, {reps.n, k}, DType::f64, endpoints.device());
   return s;
 }
 

@@ -72,7 +72,7 @@ Tensor Grid2d::points() const {
       v.push_back(x_min + (double(i) + 0.5) * dx);
       v.push_back(y_min + (double(j) + 0.5) * dy);
     }
-  return Tensor::from_data(v, {nx * ny, 2}, DType::f64);
+  return Tensor::from_data(v, {nx * ny, 2}, DType::f64, Device::cpu());
 }
 
 FieldSample sample_field(const LatentMap& f, const Grid2d& grid, DType dtype) {
@@ -100,7 +100,7 @@ Tensor Trajectories::path(int64_t i) const {
   GG_CHECK(i >= 0 && i < static_cast<int64_t>(paths.size()),
            "Trajectories::path: no recorded path " + std::to_string(i) + " (record_every was 0?)");
   const TrajectoryPath& p = paths[static_cast<size_t>(i)];
-  return Tensor::from_data(p.z, {static_cast<int64_t>(p.steps.size()), dim()}, DType::f64);
+  return Tensor::from_data(p.z, {static_cast<int64_t>(p.steps.size()), dim()}, DType::f64, Device::cpu());
 }
 
 Trajectories iterate(const LatentMap& f, const Tensor& z0, const IterateOptions& options,
@@ -206,7 +206,7 @@ Tensor select_rows(const Tensor& x, const std::vector<int64_t>& indices) {
   Shape shape = x.shape();
   const int64_t n = shape[0];
   shape[0] = static_cast<int64_t>(indices.size());
-  Tensor out = Tensor::empty(shape, x.dtype());
+  Tensor out = Tensor::empty(shape, x.dtype(), x.device());
   const size_t bytes = n == 0 ? 0 : static_cast<size_t>(x.numel() / n) * dtype_size(x.dtype());
   const char* src = static_cast<const char*>(x.raw());
   char* dst = static_cast<char*>(out.raw());

@@ -113,10 +113,10 @@ double variance_ratio_at_init(Autoencoder& model, int64_t n, uint64_t seed, bool
   const DType t = model.config().dtype;
   if (latent)
     return variance_ratio([&](const Tensor& z) { return model.latent_map(z); },
-                          Tensor::randn({n, model.config().code_dim}, gen, t));
+                          Tensor::randn({n, model.config().code_dim}, gen, t, model.device()));
   Shape shape{n};
   shape.insert(shape.end(), model.config().input_shape.begin(), model.config().input_shape.end());
-  return variance_ratio([&](const Tensor& x) { return model.forward(x); }, Tensor::randn(shape, gen, t));
+  return variance_ratio([&](const Tensor& x) { return model.forward(x); }, Tensor::randn(shape, gen, t, model.device()));
 }
 
 AttractorCensus attractor_census(Autoencoder& model, const Tensor& z0, const IterateOptions& options,
@@ -155,7 +155,7 @@ MemorizationReport memorization_report(Autoencoder& model, const Tensor& train_x
   const Tensor z_star_train = select_rows(r.train.trajectories.final, conv);
 
   Generator gen(o.seed);
-  const Tensor z_noise = Tensor::randn({o.samples, model.config().code_dim}, gen, model.config().dtype);
+  const Tensor z_noise = Tensor::randn({o.samples, model.config().code_dim}, gen, model.config().dtype, model.device());
   std::vector<double> noise_scores;
   if (o.trajectory_fpr && !conv.empty()) {
     // The noise run doubles as the census: its trajectories are scored against Z*_train as they go.

@@ -91,7 +91,7 @@ ProbeDictionary noise_attractor_dictionary(Autoencoder& model, int64_t n_atoms, 
   const int64_t n = n_atoms <= 0 ? k : n_atoms;  // section 4.1 draws N = k codes
   Generator gen(seed);
   ProbeDictionary p;
-  p.starts = Tensor::randn({n, k}, gen, model.config().dtype);  // Z_n ~ N(0, I)
+  p.starts = Tensor::randn({n, k}, gen, model.config().dtype, model.device());  // Z_n ~ N(0, I)
   p.trajectories = iterate(model, p.starts, options);           // Z*_n: f(Z*_n) = Z*_n
   if (converged_only) {
     std::vector<int64_t> keep;
@@ -108,14 +108,14 @@ ProbeDictionary noise_attractor_dictionary(Autoencoder& model, int64_t n_atoms, 
 Tensor random_orthonormal_basis(int64_t k, uint64_t seed) {
   GG_CHECK(k >= 1, "random_orthonormal_basis: k must be >= 1");
   Generator gen(seed);
-  const std::vector<double> g = Tensor::randn({k, k}, gen, DType::f64).to_vector();
+  const std::vector<double> g = Tensor::randn({k, k}, gen, DType::f64, Device::cpu()).to_vector();
   const Eigen::MatrixXd a = Eigen::Map<const RowMatrix>(g.data(), k, k);
   const Eigen::HouseholderQR<Eigen::MatrixXd> qr(a);
   Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(k, k);
   for (int64_t i = 0; i < k; ++i)
     if (qr.matrixQR()(i, i) < 0) q.col(i) *= -1;  // diag(R) > 0 makes Q unique, hence Haar-distributed
   const RowMatrix rows = q.transpose();           // row i = column i of Q
-  return Tensor::from_data(std::vector<double>(rows.data(), rows.data() + k * k), {k, k}, DType::f64);
+  return Tensor::from_data(std::vector<double>(rows.data(), rows.data() + k * k), {k, k}, DType::f64, Device::cpu());
 }
 
 OmpResult omp(const Tensor& dictionary, const Tensor& y, int64_t max_atoms, double residual_tol) {
@@ -155,7 +155,7 @@ std::vector<Tensor> omp_reconstructions(const Tensor& dictionary, const Tensor& 
     while (next < atom_counts.size()) store(last, next++);
   }
   std::vector<Tensor> t;
-  for (const auto& v : out) t.push_back(Tensor::from_data(v, {n, d}, DType::f64));
+  for (const auto& v : out) t.push_back(Tensor::from_data(v, {n, d}, DType::f64, targets.device()));
   return t;
 }
 

@@ -80,7 +80,7 @@ Tensor latent_jacobians(const LatentMap& f, const Tensor& z, int64_t batch_size)
     GG_CHECK(y.shape() == x.shape(), "latent_jacobians: the map returned " + y.str() + " for " + x.str());
     parts.push_back(batch_jacobian(y, x).detach().to(DType::f64));
   }
-  if (parts.empty()) return Tensor::zeros({0, k, k}, DType::f64);
+  if (parts.empty()) return Tensor::zeros({0, k, k}, DType::f64, z.device());
   return parts.size() == 1 ? parts[0] : concat(parts, 0);
 }
 
@@ -93,7 +93,7 @@ SpectralNormEstimate spectral_norm_power(const LatentMap& f, const Tensor& z,
   const int64_t k = x.size(1);
   const Function fn = [&](const std::vector<Tensor>& in) { return f(in[0]); };
   Generator gen(options.seed);
-  std::vector<double> v = Tensor::randn({1, k}, gen, DType::f64).to_vector();
+  std::vector<double> v = Tensor::randn({1, k}, gen, DType::f64, Device::cpu()).to_vector();
   const double v0 = std::sqrt(dot(v, v));
   for (double& e : v) e /= v0;
 

@@ -64,11 +64,41 @@ Tensor Tensor::rand(const Shape& s, Generator& g, DType t, Device d) {
 int64_t Tensor::size(int64_t axis) const { return shape()[normalize_axis(axis, dim(), "size")]; }
 std::string Tensor::str() const { return std::string(dtype_name(dtype())) + shape_str(shape()); }
 
+namespace {
+
+// Host reads and writes of the elements need them in host memory.
+void check_on_host(const Tensor& t, const char* op) {
+  GG_CHECK(t.device() == Device::cpu(), std::string(op) + ": tensor " + t.str() + " is on " +
+                                            t.device().str() + ", not the host; copy it with to(Device::cpu()) first");
+}
+
+// The backend of a device, with `op` named in the error for a device this build lacks.
+Backend& backend_named(Device d, const char* op) {
+  try {
+    return backend_for(d);
+  } catch (const Error& e) {
+    fail(std::string(op) + ": " + e.what());
+  }
+}
+
+// Every element as double on the host, copied through the tensor's backend; `op` names the caller.
+std::vector<double> host_values(const Tensor& t, const char* op) {
+  Backend& backend = backend_named(t.device(), op);
+  Tensor host = Tensor::empty(t.shape(), t.dtype(), Device::cpu());
+  backend.copy_to_host(host.raw(), t.raw(), t.numel() * dtype_size(t.dtype()));
+  std::vector<double> out(t.numel());
+  backend_for(Device::cpu()).cast(t.dtype(), DType::f64, t.numel(), host.raw(), out.data());
+  return out;
+}
+
+}  // namespace
+
 void* Tensor::raw() const {
   return static_cast<char*>(impl_->storage->data) + impl_->offset * dtype_size(impl_->dtype);
 }
 template <class T>
 T* Tensor::data() const {
+  check_on_host(*this, "data");
   GG_CHECK((std::is_same_v<T, float> && dtype() == DType::f32) || (std::is_same_v<T, double> && dtype() == DType::f64),
            "data: element type does not match the tensor's dtype " + std::string(dtype_name(dtype())));
   return static_cast<T*>(raw());
@@ -76,20 +106,15 @@ T* Tensor::data() const {
 template float* Tensor::data<float>() const;
 template double* Tensor::data<double>() const;
 
-std::vector<double> Tensor::to_vector() const {
-  Tensor host = empty(shape(), dtype(), Device::cpu());
-  backend_for(device()).copy_to_host(host.raw(), raw(), numel() * dtype_size(dtype()));
-  std::vector<double> out(numel());
-  backend_for(Device::cpu()).cast(dtype(), DType::f64, numel(), host.raw(), out.data());
-  return out;
-}
+std::vector<double> Tensor::to_vector() const { return host_values(*this, "to_vector"); }
 
 double Tensor::item() const {
   GG_CHECK(numel() == 1, "item: tensor " + str() + " has " + std::to_string(numel()) + " elements, not 1");
-  return to_vector()[0];
+  return host_values(*this, "item")[0];
 }
 
 double Tensor::at(std::initializer_list<int64_t> index) const {
+  check_on_host(*this, "at");
   GG_CHECK(static_cast<int64_t>(index.size()) == dim(), "at: index of rank " + std::to_string(index.size()) +
                                                             " for tensor " + str());
   Shape st = contiguous_strides(shape());
@@ -122,11 +147,13 @@ void Tensor::copy_(const Tensor& src) {
   GG_CHECK(src.shape() == shape() && src.dtype() == dtype(),
            "copy_: source " + src.str() + " does not match destination " + str());
   GG_CHECK(!(requires_grad() && grad_enabled() && !is_leaf()), "copy_: in-place write into a non-leaf tensor");
-  backend_for(device()).copy_strided(dtype(), {numel()}, src.raw(), {1}, raw(), {1});
+  const Tensor here = src.device() == device() ? src : gg::to_device(src.detach(), device());
+  backend_for(device()).copy_strided(dtype(), {numel()}, here.raw(), {1}, raw(), {1});
 }
 
 Tensor Tensor::clone() const { return cast(*this, dtype()); }
 Tensor Tensor::to(DType t) const { return cast(*this, t); }
+Tensor Tensor::to(Device d) const { return gg::to_device(*this, d); }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
   GG_CHECK(requires_grad(), "backward: tensor " + str() + " does not require grad and has no grad_fn");

@@ -71,12 +71,16 @@ class Tensor {
   Device device() const { return impl_->storage->device; }
   std::string str() const;  // "f32[2,3]"
 
-  // Raw element access (CPU tensors; T must match dtype()).
+  // Host access to the elements: CPU tensors only, anything else is an Error naming the op and the device
+  // (copy the tensor with to(Device::cpu()) first). T must match dtype().
   template <class T> T* data() const;
-  void* raw() const;
-  double item() const;                   // the one element of a one-element tensor
-  std::vector<double> to_vector() const; // all elements, as double
   double at(std::initializer_list<int64_t> index) const;
+  // The first element in the device's memory, for backends and host copies (any device).
+  void* raw() const;
+  // Copies of the elements on the host, as double, through the device's backend (so from any device this
+  // build has a backend for; otherwise an Error naming the op and the device).
+  double item() const;                   // the one element of a one-element tensor
+  std::vector<double> to_vector() const; // all elements
 
   // Autograd.
   bool requires_grad() const { return impl_->requires_grad; }
@@ -91,10 +95,14 @@ class Tensor {
   // Accumulates d(this)/d(leaf) into every leaf's .grad(); `gradient` defaults to ones for a scalar.
   void backward(const Tensor& gradient = {}, bool retain_graph = false, bool create_graph = false) const;
 
-  // In-place updates for optimizers and initialisers: no graph is recorded.
+  // In-place updates for optimizers and initialisers: no graph is recorded. `src` may be on another device.
   void copy_(const Tensor& src);
   Tensor clone() const;  // a contiguous copy with its own storage (differentiable)
-  Tensor to(DType t) const;
+  Tensor to(DType t) const;  // a copy in dtype t (differentiable: the gradient is cast back)
+  // This tensor on device d: itself when it is there already, else a copy through the host
+  // (copy_to_host / copy_from_host). Differentiable, like PyTorch's .to: the gradient is copied back to
+  // this tensor's device. A device whose backend this build lacks is an Error naming it.
+  Tensor to(Device d) const;
 
   // Method forms of common ops (defined in engine/ops).
   Tensor reshape(const Shape& shape) const;

@@ -243,7 +243,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
                                         std::to_string(buffer_bytes) + ") at the end belong to no tensor");
 
   for (const Entry& e : entries) {
-    Tensor t = Tensor::empty(e.shape, e.dtype);
+    Tensor t = Tensor::empty(e.shape, e.dtype, Device::cpu());  // from the file; copy_ moves it where it goes
     if (e.end > e.begin) backend_for(t.device()).copy_from_host(t.raw(), buffer + e.begin, e.end - e.begin);
     out.tensors.emplace_back(e.name, t);
   }

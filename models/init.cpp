@@ -25,12 +25,12 @@ const std::vector<std::pair<std::string, InitScheme>>& name_table() {
   return table;
 }
 
-// U(-bound, bound) or N(0, std^2), drawn in f64 and cast to dtype.
-Tensor uniform(const Shape& shape, double bound, Generator& gen, DType dtype) {
-  return ((Tensor::rand(shape, gen, DType::f64) * 2.0 - 1.0) * bound).to(dtype);
+// U(-bound, bound) or N(0, std^2), drawn in f64 on `device` and cast to dtype.
+Tensor uniform(const Shape& shape, double bound, Generator& gen, DType dtype, Device device) {
+  return ((Tensor::rand(shape, gen, DType::f64, device) * 2.0 - 1.0) * bound).to(dtype);
 }
-Tensor normal(const Shape& shape, double std, Generator& gen, DType dtype) {
-  return (Tensor::randn(shape, gen, DType::f64) * std).to(dtype);
+Tensor normal(const Shape& shape, double std, Generator& gen, DType dtype, Device device) {
+  return (Tensor::randn(shape, gen, DType::f64, device) * std).to(dtype);
 }
 
 }  // namespace
@@ -67,35 +67,35 @@ Fans compute_fans(const Shape& s) {
   return {s[1] * receptive, s[0] * receptive};
 }
 
-Tensor init_weight(const Shape& shape, const Init& init, Generator& gen, DType dtype) {
+Tensor init_weight(const Shape& shape, const Init& init, Generator& gen, DType dtype, Device device) {
   NoGradGuard no_grad;
   const Fans f = compute_fans(shape);
   GG_CHECK(f.in > 0 && f.out > 0, "init_weight: weight shape " + shape_str(shape) + " has an empty fan");
   const double fan_in = double(f.in), fan_sum = double(f.in + f.out);
   switch (init.scheme) {
     case InitScheme::torch_default:
-      return uniform(shape, 1.0 / std::sqrt(fan_in), gen, dtype);
+      return uniform(shape, 1.0 / std::sqrt(fan_in), gen, dtype, device);
     case InitScheme::xavier_uniform:
-      return uniform(shape, init.gain * std::sqrt(6.0 / fan_sum), gen, dtype);
+      return uniform(shape, init.gain * std::sqrt(6.0 / fan_sum), gen, dtype, device);
     case InitScheme::xavier_normal:
-      return normal(shape, init.gain * std::sqrt(2.0 / fan_sum), gen, dtype);
+      return normal(shape, init.gain * std::sqrt(2.0 / fan_sum), gen, dtype, device);
     case InitScheme::kaiming_uniform:
-      return uniform(shape, init.gain * std::sqrt(3.0 / fan_in), gen, dtype);
+      return uniform(shape, init.gain * std::sqrt(3.0 / fan_in), gen, dtype, device);
     case InitScheme::kaiming_normal:
-      return normal(shape, init.gain / std::sqrt(fan_in), gen, dtype);
+      return normal(shape, init.gain / std::sqrt(fan_in), gen, dtype, device);
     case InitScheme::lecun_normal:
-      return normal(shape, 1.0 / std::sqrt(fan_in), gen, dtype);
+      return normal(shape, 1.0 / std::sqrt(fan_in), gen, dtype, device);
     case InitScheme::zeros:
-      return Tensor::zeros(shape, dtype);
+      return Tensor::zeros(shape, dtype, device);
   }
   fail("init_weight: unknown scheme");
 }
 
-Tensor init_bias(int64_t n, const Fans& fans, const Init& init, Generator& gen, DType dtype) {
+Tensor init_bias(int64_t n, const Fans& fans, const Init& init, Generator& gen, DType dtype, Device device) {
   NoGradGuard no_grad;
   if (init.scheme == InitScheme::torch_default)
-    return uniform({n}, 1.0 / std::sqrt(double(fans.in)), gen, dtype);
-  return Tensor::zeros({n}, dtype);
+    return uniform({n}, 1.0 / std::sqrt(double(fans.in)), gen, dtype, device);
+  return Tensor::zeros({n}, dtype, device);
 }
 
 }  // namespace gg

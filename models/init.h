@@ -45,10 +45,13 @@ struct Fans {
 // Fans of a weight of rank >= 2, by the rule above.
 Fans compute_fans(const Shape& weight_shape);
 
-// A fresh weight of the given shape and dtype (not yet requiring grad), drawn by `init`.
-Tensor init_weight(const Shape& shape, const Init& init, Generator& gen, DType dtype = DType::f32);
+// A fresh weight of the given shape, dtype and device (not yet requiring grad), drawn by `init`; the draw is
+// the same on every device.
+Tensor init_weight(const Shape& shape, const Init& init, Generator& gen, DType dtype = DType::f32,
+                   Device device = {});
 // A fresh bias [n] for a weight with fans `fans`: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for torch_default,
 // zeros otherwise (drawing nothing from gen).
-Tensor init_bias(int64_t n, const Fans& fans, const Init& init, Generator& gen, DType dtype = DType::f32);
+Tensor init_bias(int64_t n, const Fans& fans, const Init& init, Generator& gen, DType dtype = DType::f32,
+                 Device device = {});
 
 }  // namespace gg

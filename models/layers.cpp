@@ -26,8 +26,9 @@ std::pair<Tensor, Tensor> make_params(const char* layer, const Shape& weight_sha
   for (int64_t d : weight_shape)
     GG_CHECK(d > 0,
              std::string(layer) + ": weight shape " + shape_str(weight_shape) + " must have positive sizes");
-  Tensor w = init_weight(weight_shape, o.init, gen, o.dtype);
-  Tensor b = o.bias ? init_bias(bias_size, compute_fans(weight_shape), o.init, gen, o.dtype) : Tensor();
+  Tensor w = init_weight(weight_shape, o.init, gen, o.dtype, o.device);
+  Tensor b =
+      o.bias ? init_bias(bias_size, compute_fans(weight_shape), o.init, gen, o.dtype, o.device) : Tensor();
   return {w, b};
 }
 

@@ -16,6 +16,7 @@ struct LayerOptions {
   bool bias = true;
   Init init = {};
   DType dtype = DType::f32;
+  Device device = {};  // where the parameters are made
 };
 
 // y = x W^T + b for x [..., in].

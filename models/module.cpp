@@ -1,5 +1,7 @@
 #include "models/module.h"
 
+#include "engine/backend/backend.h"
+
 namespace gg {
 
 std::string Module::describe() const {
@@ -62,17 +64,31 @@ void Module::zero_grad() {
   for (Tensor& t : parameters()) t.zero_grad();
 }
 
-void Module::to(DType t) {
+void Module::convert_parameters(const std::function<Tensor(const Tensor&)>& convert) {
   NoGradGuard no_grad;
   for (Tensor& p : parameters()) {
-    if (p.dtype() == t) continue;
-    Tensor converted = p.detach().to(t);
+    Tensor converted = convert(p.detach());
+    if (converted.impl()->storage == p.impl()->storage) continue;  // already as asked
     TensorImpl& impl = *p.impl();  // rewritten in place, so every handle to this parameter sees it
     impl.storage = converted.impl()->storage;
     impl.offset = converted.impl()->offset;
-    impl.dtype = t;
+    impl.dtype = converted.dtype();
     impl.grad.reset();
   }
+}
+
+void Module::to(DType t) {
+  convert_parameters([t](const Tensor& p) { return p.dtype() == t ? p : p.to(t); });
+}
+
+void Module::to(Device d) {
+  backend_for(d);  // refuses a device this build lacks, also for a module without parameters
+  convert_parameters([d](const Tensor& p) { return p.to(d); });
+}
+
+Device Module::device() const {
+  const std::vector<Tensor> ps = parameters();
+  return ps.empty() ? Device::cpu() : ps.front().device();
 }
 
 Tensor call_with_parameters(Module& module, const std::vector<Tensor>& values,

@@ -46,6 +46,11 @@ class Module {
   // Converts every parameter to `t` in place: each keeps its identity (handles held elsewhere, e.g. by an
   // optimizer, see the new values) and requires_grad; accumulated gradients are dropped.
   void to(DType t);
+  // Moves every parameter to device `d` in place, in the same way (a device this build lacks is an Error
+  // naming it). An optimizer's buffers stay where they were made: move the module before making one.
+  void to(Device d);
+  // Where the parameters live: the first parameter's device, the CPU for a module without parameters.
+  Device device() const;
 
  protected:
   // Adds a parameter under `name` (no dots, unique in this module); it becomes a leaf that requires grad.
@@ -66,6 +71,8 @@ class Module {
     Tensor value;
   };
   void check_new_name(const std::string& name) const;
+  // Replaces each parameter's storage by that of convert(parameter) in place, where that is new storage.
+  void convert_parameters(const std::function<Tensor(const Tensor&)>& convert);
   void collect_slots(const std::string& prefix, std::vector<std::pair<std::string, Tensor*>>& out);
   void collect_slots(const std::string& prefix,
                      std::vector<std::pair<std::string, const Tensor*>>& out) const;

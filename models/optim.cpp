@@ -16,7 +16,8 @@ void Optimizer::step(const std::vector<Tensor>& grads) {
   GG_CHECK(grads.size() == params_.size(), "optimizer step: " + std::to_string(grads.size()) +
                                                " gradients for " + std::to_string(params_.size()) + " parameters");
   for (size_t i = 0; i < params_.size(); ++i)
-    GG_CHECK(grads[i].shape() == params_[i].shape() && grads[i].dtype() == params_[i].dtype(),
+    GG_CHECK(grads[i].shape() == params_[i].shape() && grads[i].dtype() == params_[i].dtype() &&
+                 grads[i].device() == params_[i].device(),
              "optimizer step: gradient " + grads[i].str() + " does not match parameter " + params_[i].str());
   ++t_;
   NoGradGuard no_grad;
@@ -85,11 +86,20 @@ Adam::Adam(std::vector<Tensor> params, Options options) : Optimizer(std::move(pa
 
 void Adam::update(const std::vector<Tensor>& grads) {
   const double bias1 = 1 - std::pow(opt_.beta1, double(t_)), bias2 = 1 - std::pow(opt_.beta2, double(t_));
+  const double wd = opt_.weight_decay;
+  const bool decoupled = opt_.decoupled_weight_decay;
   for (size_t i = 0; i < params_.size(); ++i) {
-    const Tensor& p = params_[i];
-    backend_for(p.device()).adam_update(p.dtype(), p.numel(), p.raw(), grads[i].raw(), m_[i].raw(), v_[i].raw(),
-                                        lr_, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay,
-                                        opt_.decoupled_weight_decay, bias1, bias2);
+    Tensor &p = params_[i], &m = m_[i], &v = v_[i];
+    if (opt_.fused && backend_for(p.device()).adam_update(p.dtype(), p.numel(), p.raw(), grads[i].raw(), m.raw(),
+                                                          v.raw(), lr_, opt_.beta1, opt_.beta2, opt_.eps, wd,
+                                                          decoupled, bias1, bias2))
+      continue;
+    // The same step in ops (the formula of Backend::adam_update), for a backend without the fused kernel.
+    const Tensor g = decoupled || wd == 0 ? grads[i] : grads[i] + wd * p;
+    m.copy_(opt_.beta1 * m + (1 - opt_.beta1) * g);
+    v.copy_(opt_.beta2 * v + (1 - opt_.beta2) * g * g);
+    const Tensor decayed = decoupled && wd != 0 ? (1 - lr_ * wd) * p : p;
+    p.copy_(decayed - (lr_ / bias1) * m / (sqrt(v) * (1 / std::sqrt(bias2)) + opt_.eps));
   }
 }
 

@@ -52,12 +52,14 @@ class SGD : public Optimizer {
 };
 
 // Adam (Kingma & Ba 2015); with decoupled weight decay it is AdamW (Loshchilov & Hutter 2019), otherwise the
-// decay is L2 added to the gradient. A fused backend kernel per parameter.
+// decay is L2 added to the gradient. The step is written with ordinary ops, so it runs on every backend; a
+// backend's fused kernel (Backend::adam_update, the CPU has one) computes the same in one pass where offered.
 class Adam : public Optimizer {
  public:
   struct Options {
     double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
     bool decoupled_weight_decay = false;
+    bool fused = true;  // use the backend's fused kernel when it has one; false always runs the composite
   };
   Adam(std::vector<Tensor> params, Options options);
   explicit Adam(std::vector<Tensor> params) : Adam(std::move(params), Options{}) {}

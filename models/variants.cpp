@@ -122,7 +122,7 @@ VariantLoss variant_loss(Autoencoder& model, const Tensor& x, const VariantConfi
     out.regularizer = v.lambda * (v.kind == "sparse_kl" ? sparsity_kl(code, v.rho) : sum(abs(code)) / double(batch));
   } else if (v.kind == "variational") {
     const auto q = model.encode_distribution(x);
-    const Tensor eps = Tensor::randn(q.mean.shape(), gen, x.dtype());
+    const Tensor eps = Tensor::randn(q.mean.shape(), gen, x.dtype(), x.device());
     const Tensor z = q.mean + exp(0.5 * q.logvar) * eps;  // reparameterization: gradients reach mu and sigma
     out.reconstruction = mse(model.decode(z), x);
     const Tensor kl = -0.5 * sum(1.0 + q.logvar - square(q.mean) - exp(q.logvar)) / double(batch);
@@ -130,7 +130,7 @@ VariantLoss variant_loss(Autoencoder& model, const Tensor& x, const VariantConfi
   } else if (v.kind == "masked") {
     Shape mask_shape = x.shape();
     if (x.dim() == 4) mask_shape[1] = 1;  // hide whole pixels, across channels
-    const Tensor hidden = lt(Tensor::rand(mask_shape, gen, x.dtype()), scalar_like(v.mask, x));
+    const Tensor hidden = lt(Tensor::rand(mask_shape, gen, x.dtype(), x.device()), scalar_like(v.mask, x));
     const Tensor recon = model((1.0 - hidden) * x);
     if (v.score == "all") {
       out.reconstruction = mse(recon, x);

@@ -251,7 +251,7 @@ PoissonQuadrature poisson_quadrature(Autoencoder& model, const Tensor& batch, co
   q.rows.resize(static_cast<size_t>(b));
   std::iota(q.rows.begin(), q.rows.end(), int64_t{0});
   if (m < b) {  // M rows without replacement: the M smallest of B uniform keys
-    const std::vector<double> keys = Tensor::rand({b}, gen, DType::f64).to_vector();
+    const std::vector<double> keys = Tensor::rand({b}, gen, DType::f64, Device::cpu()).to_vector();
     std::stable_sort(q.rows.begin(), q.rows.end(), [&](int64_t i, int64_t j) { return keys[i] < keys[j]; });
     q.rows.resize(static_cast<size_t>(m));
     std::sort(q.rows.begin(), q.rows.end());

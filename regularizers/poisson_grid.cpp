@@ -38,7 +38,7 @@ Tensor node_points(const Grid& g) {
   p.reserve(static_cast<size_t>(2 * g.side() * g.side()));
   for (int64_t i = 0; i <= g.n; ++i)
     for (int64_t j = 0; j <= g.n; ++j) p.push_back(g.coord(i)), p.push_back(g.coord(j));
-  return Tensor::from_data(p, {g.side() * g.side(), 2}, DType::f64);
+  return Tensor::from_data(p, {g.side() * g.side(), 2}, DType::f64, Device::cpu());
 }
 
 double integrate(const std::vector<double>& f, const Grid& g) {
@@ -133,7 +133,7 @@ Tensor sample_in_domain(const GaussianMixture& density, const Grid& g, int64_t n
     for (size_t r = 0; r + 1 < d.size() && static_cast<int64_t>(kept.size()) < 2 * n; r += 2)
       if (inside(g, d[r], d[r + 1])) kept.push_back(d[r]), kept.push_back(d[r + 1]);
   }
-  return Tensor::from_data(kept, {n, 2}, DType::f64);
+  return Tensor::from_data(kept, {n, 2}, DType::f64, Device::cpu());
 }
 
 double mean_dot(const std::vector<double>& a, const std::vector<double>& b) {
@@ -232,7 +232,7 @@ GridCheck poisson_grid_check(const GaussianMixture& density, const SourceFn& sou
     bx.push_back(g.coord(q / g.side())), bx.push_back(g.coord(q % g.side()));
     bp.push_back(p[static_cast<size_t>(q)]);
   }
-  const Tensor boundary_points = Tensor::from_data(bx, {static_cast<int64_t>(b.node.size()), 2}, DType::f64);
+  const Tensor boundary_points = Tensor::from_data(bx, {static_cast<int64_t>(b.node.size()), 2}, DType::f64, xq.device());
   auto terms = [&](const Tensor& weights) {
     PotentialTerms t;
     const std::vector<double> gb = green_quadrature(boundary_points, xq, weights, o.eps).grad.to_vector();

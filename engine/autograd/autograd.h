@@ -8,7 +8,7 @@
 
 namespace gg {
 
-// ---- Modes (grad_mode.cpp) ----------------------------------------------------------------------------
+// ---- Modes (node.cpp, beside record(), which reads them) ----------------------------------------------
 bool grad_enabled();
 // Turns graph recording off (or on) for the scope: no node is allocated while it is off.
 class GradModeGuard {

@@ -32,7 +32,7 @@ GradcheckResult gradcheck(const Function& f, const std::vector<Tensor>& inputs, 
     GradOptions o;
     o.batch_axes = 1;
     o.retain_graph = true;
-    auto rows = grad({y}, inputs, {reshape(eye(n, DType::f64), cot_shape)}, o);
+    auto rows = grad({y}, inputs, {reshape(eye(n, y.dtype(), y.device()), cot_shape)}, o);
     for (size_t i = 0; i < inputs.size(); ++i) analytic[i] = rows[i].to_vector();  // [n, numel_i]
   } else {
     for (size_t i = 0; i < inputs.size(); ++i) analytic[i].assign(n * inputs[i].numel(), 0.0);
@@ -42,11 +42,14 @@ GradcheckResult gradcheck(const Function& f, const std::vector<Tensor>& inputs, 
   GradcheckResult res;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int64_t ni = inputs[i].numel();
+    const std::vector<double> at = inputs[i].to_vector();  // nudged on the host, so any device works
     for (int64_t j = 0; j < ni; ++j) {
       std::vector<double> col[2];
       for (int side = 0; side < 2; ++side) {
         std::vector<Tensor> xs = fresh_copies(inputs);
-        xs[i].data<double>()[j] += side == 0 ? opt.eps : -opt.eps;
+        std::vector<double> nudged = at;
+        nudged[j] += side == 0 ? opt.eps : -opt.eps;
+        xs[i] = Tensor::from_data(nudged, inputs[i].shape(), DType::f64, inputs[i].device()).requires_grad_();
         col[side] = f(xs).to_vector();
       }
       for (int64_t r = 0; r < n; ++r) {
@@ -71,7 +74,7 @@ GradcheckResult gradgradcheck(const Function& f, const std::vector<Tensor>& inpu
                               GradcheckOptions opt) {
   Tensor y = f(inputs);
   Generator gen(seed);
-  Tensor u = Tensor::randn(y.shape(), gen, DType::f64).requires_grad_();
+  Tensor u = Tensor::randn(y.shape(), gen, y.dtype(), y.device()).requires_grad_();
   const size_t n_in = inputs.size();
   // (x, u) -> J(x)^T u, flattened and concatenated over the inputs, with its graph recorded.
   Function first_order = [&f, n_in](const std::vector<Tensor>& xu) {

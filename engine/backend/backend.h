@@ -1,6 +1,10 @@
 // The narrow interface a device implements: an allocator and one kernel entry per primitive family.
 // Kernels see raw pointers (already offset to the first element), shapes and strides; they know nothing
 // of autograd. Composite ops never reach a backend, so a new backend implements only what is listed here.
+//
+// The math of each elementwise op is not here but in functors.h, which every backend includes; a backend
+// adds only launch, indexing, reductions, matrix products and its allocator. backend.cpp picks the backend
+// of a device. The CPU backend is engine/backend/cpu/; a CUDA one would sit beside it in cuda/.
 #pragma once
 
 #include <cstddef>
@@ -10,8 +14,10 @@
 
 namespace gg {
 
-// The primitive op lists. Each X-macro keeps the enum, the printable names and the kernel dispatch in step:
-// adding an elementwise primitive is one line here, one functor per backend, and its rule in engine/ops/.
+// The primitive op lists. Each X-macro drives the enum, the printable names (op_name) and every backend's
+// dispatch, which runs the functor of the same name in functors.h. So an elementwise primitive is one line
+// here, one functor in functors.h, its forward and rule in engine/ops/ (declared in ops.h) and one row in
+// tests/test_op_table.cpp.
 #define GG_UNARY_OPS(X) X(neg) X(exp) X(log) X(sqrt) X(abs) X(tanh) X(sigmoid) X(relu) X(sin) X(cos) X(erf)
 #define GG_BINARY_OPS(X) \
   X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(eq) X(ne) X(lt) X(le) X(gt) X(ge)
@@ -79,13 +85,24 @@ class Backend {
   virtual void col2im(DType t, const ConvGeometry& g, const void* cols, void* x) = 0;
   // Counter-based: element i of a draw is a pure function of (seed, offset + i), on every backend.
   virtual void random(RandomKind kind, DType t, int64_t n, uint64_t seed, uint64_t offset, void* out) = 0;
-  // In-place Adam/AdamW update of one parameter; no graph is recorded for it.
-  virtual void adam_update(DType t, int64_t n, void* param, const void* grad, void* m, void* v, double lr,
+
+  // Optional fast paths. Each returns false when the backend has no such kernel, and the caller then runs
+  // the same update composed of ordinary ops; so a backend that implements none of them still trains.
+  //
+  // In-place Adam/AdamW step of one contiguous parameter (models/optim.cpp has the composite and the
+  // formula): g' = g + wd p unless decoupled; m = b1 m + (1 - b1) g'; v = b2 v + (1 - b2) g'^2;
+  // p = (decoupled ? 1 - lr wd : 1) p - (lr / bias1) m / (sqrt(v) / sqrt(bias2) + eps).
+  virtual bool adam_update(DType t, int64_t n, void* param, const void* grad, void* m, void* v, double lr,
                            double beta1, double beta2, double eps, double weight_decay, bool decoupled,
-                           double bias1, double bias2) = 0;
+                           double bias1, double bias2) {
+    return false;
+  }
 };
 
-// The backend for a device; throws a clear error for a device whose backend was not built.
+// The backend for a device; for a device whose backend was not built, an Error naming the device
+// ("device cuda:0: gradgrad was built without its CUDA backend").
 Backend& backend_for(Device d);
+// Whether this build has a backend for the device (backend_for(d) would not throw).
+bool has_backend(Device d);
 
 }  // namespace gg

@@ -6,8 +6,11 @@ namespace gg {
 
 namespace {
 
-Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, BackwardRule rule, bool save_inputs,
-                 bool save_output = false) {
+using detail::Saves;
+
+// Runs the kernel and records the op; `rule` sees what `saves` names: the inputs as saved(0) and saved(1),
+// the output as output().
+Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, Saves saves, BackwardRule rule) {
   const char* name = op_name(op);
   detail::check_compatible(name, a, b);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
@@ -16,71 +19,67 @@ Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, BackwardRule rul
                                broadcast_strides(b.shape(), shape), out.raw());
   if (is_comparison(op)) return out;  // a step function: no gradient flows
   std::vector<Tensor> saved;
-  if (save_inputs) saved = {a, b};
-  return record(name, out, {a, b}, std::move(rule), std::move(saved), save_output);
+  if (detail::saves_inputs(saves)) saved = {a, b};
+  return record(name, out, {a, b}, std::move(rule), std::move(saved), detail::saves_output(saves));
 }
 
 }  // namespace
 
 Tensor add(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::add, a, b, [](BackwardContext&, const Tensor& g) { return std::vector{g, g}; }, false);
+  return binary_op(BinaryOp::add, a, b, Saves::nothing,
+                   [](BackwardContext&, const Tensor& g) { return std::vector{g, g}; });
 }
 
 Tensor sub(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::sub, a, b, [](BackwardContext&, const Tensor& g) { return std::vector{g, -g}; }, false);
+  return binary_op(BinaryOp::sub, a, b, Saves::nothing,
+                   [](BackwardContext&, const Tensor& g) { return std::vector{g, -g}; });
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::mul, a, b,
-                   [](BackwardContext& c, const Tensor& g) {
-                     std::vector<Tensor> r(2);
-                     if (c.needs(0)) r[0] = g * c.saved(1);
-                     if (c.needs(1)) r[1] = g * c.saved(0);
-                     return r;
-                   },
-                   true);
+  return binary_op(BinaryOp::mul, a, b, Saves::inputs, [](BackwardContext& c, const Tensor& g) {
+    std::vector<Tensor> r(2);
+    if (c.needs(0)) r[0] = g * c.saved(1);
+    if (c.needs(1)) r[1] = g * c.saved(0);
+    return r;
+  });
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::div, a, b,
-                   [](BackwardContext& c, const Tensor& g) {
-                     std::vector<Tensor> r(2);
-                     Tensor ga = g / c.saved(1);
-                     if (c.needs(0)) r[0] = ga;
-                     if (c.needs(1)) r[1] = -(ga * c.saved(0) / c.saved(1));
-                     return r;
-                   },
-                   true);
+  return binary_op(BinaryOp::div, a, b, Saves::inputs, [](BackwardContext& c, const Tensor& g) {
+    std::vector<Tensor> r(2);
+    Tensor ga = g / c.saved(1);
+    if (c.needs(0)) r[0] = ga;
+    if (c.needs(1)) r[1] = -(ga * c.saved(0) / c.saved(1));
+    return r;
+  });
 }
 
 Tensor pow(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::pow, a, b,
-                   [](BackwardContext& c, const Tensor& g) {
-                     std::vector<Tensor> r(2);
-                     const Tensor &x = c.saved(0), &p = c.saved(1);
-                     if (c.needs(0)) r[0] = g * p * pow(x, p - 1.0);
-                     if (c.needs(1)) r[1] = g * c.output() * log(x);  // only where the exponent is trained
-                     return r;
-                   },
-                   true, true);
+  return binary_op(BinaryOp::pow, a, b, Saves::inputs_and_output, [](BackwardContext& c, const Tensor& g) {
+    std::vector<Tensor> r(2);
+    const Tensor &x = c.saved(0), &p = c.saved(1);
+    if (c.needs(0)) r[0] = g * p * pow(x, p - 1.0);
+    if (c.needs(1)) r[1] = g * c.output() * log(x);  // only where the exponent is trained
+    return r;
+  });
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
   // Ties split the gradient evenly, as max's rule does.
-  return binary_op(BinaryOp::maximum, a, b,
-                   [](BackwardContext& c, const Tensor& g) {
-                     const Tensor &x = c.saved(0), &y = c.saved(1);
-                     Tensor wa = gt(x, y) + eq(x, y) * 0.5;
-                     std::vector<Tensor> r(2);
-                     if (c.needs(0)) r[0] = g * wa;
-                     if (c.needs(1)) r[1] = g * (1.0 - wa);
-                     return r;
-                   },
-                   true);
+  return binary_op(BinaryOp::maximum, a, b, Saves::inputs, [](BackwardContext& c, const Tensor& g) {
+    const Tensor &x = c.saved(0), &y = c.saved(1);
+    Tensor wa = gt(x, y) + eq(x, y) * 0.5;
+    std::vector<Tensor> r(2);
+    if (c.needs(0)) r[0] = g * wa;
+    if (c.needs(1)) r[1] = g * (1.0 - wa);
+    return r;
+  });
 }
 
-#define GG_COMPARISON(name) \
-  Tensor name(const Tensor& a, const Tensor& b) { return binary_op(BinaryOp::name, a, b, nullptr, false); }
+#define GG_COMPARISON(name)                                               \
+  Tensor name(const Tensor& a, const Tensor& b) {                         \
+    return binary_op(BinaryOp::name, a, b, Saves::nothing, nullptr);      \
+  }
 GG_COMPARISON(eq)
 GG_COMPARISON(ne)
 GG_COMPARISON(lt)

@@ -1,6 +1,6 @@
 // Movement primitives. reshape shares storage; the others write a contiguous result through the backend's
 // strided copy. Each rule is the op's transpose: permute <-> inverse permute, slice <-> scatter_slice,
-// expand <-> sum (done by the engine), concat <-> slices, cast <-> cast back.
+// expand <-> sum (done by the engine), concat <-> slices, cast <-> cast back, to_device <-> copy back.
 #include <numeric>
 
 #include "engine/ops/op_helpers.h"
@@ -163,6 +163,26 @@ Tensor cast(const Tensor& x, DType t) {
   detail::backend_of(x).cast(x.dtype(), t, x.numel(), x.raw(), out.raw());
   return record("cast", out, {x}, [from = x.dtype()](BackwardContext&, const Tensor& g) {
     return std::vector{cast(g, from)};
+  });
+}
+
+Tensor to_device(const Tensor& x, Device d) {
+  GG_CHECK(x.defined(), "to_device: undefined tensor argument");
+  if (x.device() == d) return x;
+  Backend& to = backend_for(d);  // before any copy: names a device this build lacks
+  const size_t bytes = x.numel() * dtype_size(x.dtype());
+  Tensor host = x;  // the elements in host memory: x itself when it is on the CPU
+  if (x.device() != Device::cpu()) {
+    host = Tensor::empty(x.shape(), x.dtype(), Device::cpu());
+    detail::backend_of(x).copy_to_host(host.raw(), x.raw(), bytes);
+  }
+  Tensor out = host;
+  if (d != Device::cpu()) {
+    out = Tensor::empty(x.shape(), x.dtype(), d);
+    to.copy_from_host(out.raw(), host.raw(), bytes);
+  }
+  return record("to_device", out, {x}, [from = x.device()](BackwardContext&, const Tensor& g) {
+    return std::vector{to_device(g, from)};
   });
 }
 

@@ -23,6 +23,12 @@ inline Tensor empty_like_shape(const Tensor& like, const Shape& shape) {
 
 inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
 
+// What an elementwise primitive's rule reads back besides the incoming gradient: its inputs, its output,
+// both, or nothing (unary_op and binary_op save accordingly).
+enum class Saves : uint8_t { nothing, inputs, output, inputs_and_output };
+inline bool saves_inputs(Saves s) { return s == Saves::inputs || s == Saves::inputs_and_output; }
+inline bool saves_output(Saves s) { return s == Saves::output || s == Saves::inputs_and_output; }
+
 // A shape with `lead` leading axes of `g` put in front of `shape`.
 inline Shape with_lead(const Tensor& g, int64_t lead, const Shape& shape) {
   Shape s(g.shape().begin(), g.shape().begin() + lead);

@@ -69,6 +69,8 @@ Tensor pad(const Tensor& x, int64_t axis, int64_t before, int64_t after);
 Tensor scatter_slice(const Tensor& x, int64_t axis, int64_t length, int64_t start, int64_t step);
 Tensor concat(const std::vector<Tensor>& xs, int64_t axis);
 Tensor cast(const Tensor& x, DType t);
+// x on device d (x itself when it is there): a copy through the host whose rule copies the gradient back.
+Tensor to_device(const Tensor& x, Device d);
 
 // Convolution building blocks (conv.cpp): x [N,C,H,W] -> cols [N, C*kh*kw, Ho*Wo] and its transpose.
 Tensor im2col(const Tensor& x, int64_t kernel_h, int64_t kernel_w, int64_t stride, int64_t padding);

@@ -1,15 +1,31 @@
-// Loop templates shared by the CPU kernels: one parallel chunking rule and one strided N-ary walk.
-// Kernels pass a functor; there is no virtual call, allocation or bounds check per element.
+// Loop templates shared by the CPU kernels: the dtype dispatch, one parallel chunking rule and one strided
+// N-ary walk. Kernels pass a functor; there is no virtual call, allocation or bounds check per element.
 #pragma once
 
 #include <omp.h>
 
+#include <Eigen/Core>
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
 #include "engine/core.h"
 
 namespace gg::cpu {
+
+template <class T>
+using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+// Calls f(T{}) with T the C++ type of dtype t.
+template <class F>
+void dispatch(DType t, F&& f) {
+  if (t == DType::f32)
+    f(float{});
+  else
+    f(double{});
+}
 
 // Below this many elements a parallel region costs more than it saves.
 constexpr int64_t kParallelGrain = 32768;

@@ -1,0 +1,111 @@
+// The CPU's matrix products (Eigen, handed to OpenBLAS when the build finds it: EIGEN_USE_BLAS is set on
+// this file) and the convolution columns im2col/col2im.
+#include "engine/backend/cpu/cpu_backend.h"
+#include "engine/backend/cpu/loops.h"
+
+namespace gg::cpu {
+
+namespace {
+
+template <class T>
+using MatrixR = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// ---- Matrix multiply ----------------------------------------------------------------------------------
+template <class T>
+void gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
+  Eigen::Map<const MatrixR<T>> A(a, ta ? k : m, ta ? m : k);
+  Eigen::Map<const MatrixR<T>> B(b, tb ? n : k, tb ? k : n);
+  Eigen::Map<MatrixR<T>> C(c, m, n);
+  if (!ta && !tb)
+    C.noalias() = A * B;
+  else if (ta && !tb)
+    C.noalias() = A.transpose() * B;
+  else if (!ta && tb)
+    C.noalias() = A * B.transpose();
+  else
+    C.noalias() = A.transpose() * B.transpose();
+}
+
+template <class T>
+void matmul_kernel(const MatmulGeometry& g, const T* a, const T* b, T* c) {
+  const int64_t batch = shape_numel(g.batch);
+  // A batch of row blocks times one shared matrix is a single tall product: fold the batch into the rows.
+  bool b_shared = true;
+  for (auto s : g.b_strides) b_shared &= s == 0;
+  bool a_packed = !g.trans_a;
+  Shape packed = contiguous_strides(g.batch);
+  for (size_t i = 0; i < g.batch.size() && a_packed; ++i)
+    a_packed = g.batch[i] == 1 || g.a_strides[i] == packed[i] * g.m * g.k;
+  if (batch == 1 || (b_shared && a_packed)) {
+    gemm<T>(a, b, c, g.m * batch, g.n, g.k, g.trans_a, g.trans_b);
+    return;
+  }
+  const int64_t rank = g.batch.size();
+  for (int64_t p = 0; p < batch; ++p) {
+    int64_t rem = p, ao = 0, bo = 0;
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      int64_t idx = rem % g.batch[d];
+      rem /= g.batch[d];
+      ao += idx * g.a_strides[d];
+      bo += idx * g.b_strides[d];
+    }
+    gemm<T>(a + ao, b + bo, c + p * g.m * g.n, g.m, g.n, g.k, g.trans_a, g.trans_b);
+  }
+}
+
+// ---- Convolution columns ------------------------------------------------------------------------------
+// One walk over the (image, columns) correspondence: kToCols gathers the image into columns (im2col),
+// otherwise the columns are summed back into a zeroed image (col2im).
+template <class T, bool kToCols>
+void im2col_kernel(const ConvGeometry& g, T* img, T* cols) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), kk = g.kernel_h * g.kernel_w;
+  const int64_t planes = g.batch * g.channels;
+  parallel_for(planes, [&](int64_t pb, int64_t pe) {
+    for (int64_t plane = pb; plane < pe; ++plane) {
+      const int64_t n = plane / g.channels, ch = plane % g.channels;
+      T* im = img + plane * g.height * g.width;
+      T* cl = cols + (n * g.channels * kk + ch * kk) * oh * ow;
+      if constexpr (!kToCols) std::fill(im, im + g.height * g.width, T(0));
+      for (int64_t i = 0; i < g.kernel_h; ++i)
+        for (int64_t j = 0; j < g.kernel_w; ++j) {
+          T* row = cl + (i * g.kernel_w + j) * oh * ow;
+          for (int64_t oy = 0; oy < oh; ++oy) {
+            const int64_t y = oy * g.stride - g.padding + i;
+            for (int64_t ox = 0; ox < ow; ++ox) {
+              const int64_t x = ox * g.stride - g.padding + j;
+              const bool inside = y >= 0 && y < g.height && x >= 0 && x < g.width;
+              if constexpr (kToCols)
+                row[oy * ow + ox] = inside ? im[y * g.width + x] : T(0);
+              else if (inside)
+                im[y * g.width + x] += row[oy * ow + ox];
+            }
+          }
+        }
+    }
+  }, std::max<int64_t>(1, kParallelGrain / (kk * oh * ow)));
+}
+
+}  // namespace
+
+void CpuBackend::matmul(DType t, const MatmulGeometry& g, const void* a, const void* b, void* c) {
+  dispatch(t, [&](auto z) {
+    using T = decltype(z);
+    matmul_kernel<T>(g, static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(c));
+  });
+}
+
+void CpuBackend::im2col(DType t, const ConvGeometry& g, const void* x, void* cols) {
+  dispatch(t, [&](auto z) {
+    using T = decltype(z);
+    im2col_kernel<T, true>(g, const_cast<T*>(static_cast<const T*>(x)), static_cast<T*>(cols));
+  });
+}
+
+void CpuBackend::col2im(DType t, const ConvGeometry& g, const void* cols, void* x) {
+  dispatch(t, [&](auto z) {
+    using T = decltype(z);
+    im2col_kernel<T, false>(g, static_cast<T*>(x), const_cast<T*>(static_cast<const T*>(cols)));
+  });
+}
+
+}  // namespace gg::cpu
