@@ -12,15 +12,15 @@ second row is the same steps divided by the plain step of their size.
 jacobian_methods.png: every method's step time as a multiple of its plain step, per size (toy, mlp32,
 mlp128, conv), ours beside PyTorch's where it has the case.
 
-Only matplotlib and the JSON are needed (cli/plots.py can import this module and call plot_jacobian).
+Only matplotlib and the JSON are needed; the JSON is read by the plotting package's reader (plots/io.py), and
+plots/run.py imports this module and calls plot_jacobian for a `gradgrad bench jacobian` run.
 """
-import json
 import os
 import sys
 
-import matplotlib
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # the source root: plots/
+from plots.io import read_json  # noqa: E402  (the package also selects matplotlib's Agg backend)
 
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 OURS_STYLE = {"plain": ("C0", "o", "-"), "exact-reverse": ("C1", "s", "-"), "exact-gram": ("C2", "^", "-")}
@@ -136,8 +136,7 @@ def main(argv):
         return 2
     src = argv[1]
     path = os.path.join(src, "bench_jacobian.json") if os.path.isdir(src) else src
-    with open(path) as f:
-        data = json.load(f)
+    data = read_json(path)
     out_dir = argv[2] if len(argv) == 3 else os.path.dirname(os.path.abspath(path))
     for p in plot_jacobian(data, out_dir):
         print(f"wrote {p}", file=sys.stderr)

@@ -1,47 +1,25 @@
-// gradgrad datasets: every toy set as CSV and PNG, sample grids of the installed image sets, and a report.
-#include <cstdio>
-#include <filesystem>
-
+// gradgrad datasets: every toy set and sample grids of the image sets (experiments/datasets.h).
 #include "cli/commands.h"
-#include "cli/output.h"
-#include "datasets/batching.h"
-#include "datasets/images.h"
-#include "datasets/toy.h"
+#include "experiments/datasets.h"
 
 namespace gg::cli {
 
-int run_datasets(const Args& args) {
-  const std::string out = args.get("out", "runs/datasets");
-  const ToyOptions toy{args.get_int("n", 1024), args.get_double("noise", 0.1),
-                       static_cast<uint64_t>(args.get_int("seed", 0))};
-  args.finish();
-  std::filesystem::create_directories(out);
-  write_run_info(out, "datasets", args);
-
-  nlohmann::json summary = nlohmann::json::object();
-  for (const auto& name : toy_set_names()) {
-    const Dataset d = make_toy_set(name, toy);
-    write_points_csv(out + "/" + name + ".csv", d);
-    summary[name] = {{"samples", d.size()}, {"dim", d.x.size(1)}, {"classes", d.num_classes}};
-  }
-  // Sample grids of the real image sets, where they are installed: 10 per class, one class per row.
-  for (const std::string name : {"mnist", "fashion-mnist"}) {
-    try {
-      const Dataset d = load_dataset(name, {.split = "train"});
-      std::vector<int64_t> picked;
-      for (int c = 0; c < d.num_classes; ++c)
-        for (int64_t i = 0, got = 0; i < d.size() && got < 10; ++i)
-          if (d.labels[i] == c) picked.push_back(i), ++got;
-      write_image_grid(out + "/" + name + "_samples.png", subset(d, picked).x, 10, 2, 2);
-      summary[name] = {{"samples", d.size()}, {"shape", d.x.shape()}, {"classes", d.num_classes}};
-    } catch (const Error& e) {
-      std::fprintf(stderr, "gradgrad datasets: skipping %s: %s\n", name.c_str(), e.what());
-    }
-  }
-  write_json(out + "/metrics.json", summary);
-  draw_figures(out);
-  std::printf("wrote %s/report.html\n", out.c_str());
-  return 0;
+Action add_datasets(CLI::App& app, const std::string& command) {
+  auto o = std::make_shared<DatasetsOptions>();
+  auto out = std::make_shared<std::string>("runs/datasets");
+  CLI::App* sub = app.add_subcommand(
+      "datasets", "draw every toy set and sample grids of the image sets (CSV, PNG, report.html)");
+  sub->add_option("--out", *out, "the folder")->type_name("DIR")->capture_default_str();
+  sub->add_option("--n", o->toy.n, "points per toy set")->check(at_least(1))->capture_default_str();
+  sub->add_option("--noise", o->toy.noise, "std of the Gaussian noise on every coordinate")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  add_seed_option(*sub, o->toy.seed);
+  return [o, out, &command] {
+    o->command = command;
+    datasets_experiment(*o, *out);
+    return report(*out);
+  };
 }
 
 }  // namespace gg::cli

@@ -1,17 +1,15 @@
 // gradgrad plot RUN_DIR: redraw a finished run's figures and report from its data files.
-#include <cstdio>
-
 #include "cli/commands.h"
-#include "cli/output.h"
 
 namespace gg::cli {
 
-int run_plot(const Args& args) {
-  args.finish();
-  GG_CHECK(args.positional().size() == 1, "expects exactly one run folder");
-  draw_figures(args.positional()[0]);
-  std::printf("wrote %s/report.html\n", args.positional()[0].c_str());
-  return 0;
+Action add_plot(CLI::App& app, const std::string&) {
+  auto dir = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand("plot", "redraw a finished run's figures and report.html from its data files");
+  sub->add_option("RUN_DIR", *dir, "a folder any command wrote (it holds run.json)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  return [dir] { return report(*dir); };
 }
 
 }  // namespace gg::cli

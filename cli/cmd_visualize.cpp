@@ -1,99 +1,34 @@
-// gradgrad visualize: the visualization protocol of paper 000, section 5. For a trained run and each
-// corruption Pi, clean against corrupted inputs: a 2-D PCA of the codes z = f(x), and histograms of the
-// contractive source s_phi (eq. 3), the potential v (eq. 10) and ||grad v|| (the figures 1-4 of the paper).
+// gradgrad visualize: paper 000's section 5 protocol on a trained run (experiments/visualize.h).
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "cli/commands.h"
-#include "cli/output.h"
-#include "datasets/batching.h"
-#include "datasets/pca.h"
-#include "models/training.h"
-#include "regularizers/poisson.h"
-#include "regularizers/regularizer.h"
+#include "experiments/visualize.h"
 
 namespace gg::cli {
 
-using nlohmann::json;
-
-namespace {
-
-double mean_of(const Tensor& t) { return mean(t.to(DType::f64)).item(); }
-
-}  // namespace
-
-int run_visualize(const Args& args) {
-  const std::string run = args.require("run");
-  const std::string out = args.get("out", run + "/visualize");
-  const int64_t samples = args.get_int("samples", 512);
-  const uint64_t seed = static_cast<uint64_t>(args.get_int("seed", 0));
-  const std::string default_corruptions = "noise:0.1,rotation:30";
-  std::vector<std::string> corruptions = split_list(args.get("corruptions", default_corruptions));
-  args.finish();
-
-  // The trained model and the data it was trained on, normalized the same way.
-  Trainer trainer(read_json_file(run + "/config.json"), make_regularizer_loss);
-  trainer.resume(run + "/checkpoint.safetensors");
-  Autoencoder& model = trainer.model();
-  const Dataset& test = trainer.test_set();
-  std::vector<int64_t> rows;
-  for (int64_t i = 0; i < std::min<int64_t>(samples, test.size()); ++i) rows.push_back(i);
-  const Tensor x = subset(test, rows).x.to(model.config().dtype);
-
-  // The regularizer's own options when it was trained with one, else the defaults; no graph is kept.
-  const json& reg = trainer.config()["regularizer"];
-  PoissonOptions base = reg["kind"] == "poisson" ? reg.get<PoissonOptions>() : PoissonOptions{};
-  base.source.create_graph = false;
-
-  std::filesystem::create_directories(out);
-  write_run_info(out, "visualize", args);
-  json metrics = json::object();
-  for (const std::string& spec : corruptions) {
-    PoissonOptions options = base;
-    options.corruption = spec;
-    Generator gen(seed);
-    const PoissonTerms t = poisson_regularizer(model, x, options, gen);
-    // s_phi at every clean and corrupted sample (the quadrature holds only M of them).
-    Generator source_gen(seed + 1);
-    const Tensor s_clean = contractive_source(model, x, options.source, source_gen).s;
-    const Tensor s_corrupt = contractive_source(model, t.x_corrupted, options.source, source_gen).s;
-    const Pca pca = Pca::fit(t.clean.z.detach(), std::min<int64_t>(2, t.clean.z.size(1)));
-    const Tensor pc_clean = pca.project(t.clean.z.detach()), pc_corrupt = pca.project(t.corrupted.z.detach());
-
-    // One row per sample and condition: pc0, pc1, s, v, ||grad v||, corrupted (0/1).
-    std::ostringstream csv;
-    csv << "pc0,pc1,s,v,grad_norm,corrupted\n";
-    const int64_t n = x.size(0), k = pc_clean.size(1);
-    for (int corrupted = 0; corrupted < 2; ++corrupted) {
-      const auto pc = (corrupted ? pc_corrupt : pc_clean).to_vector();
-      const auto s = (corrupted ? s_corrupt : s_clean).to_vector();
-      const auto v = (corrupted ? t.corrupted.v : t.clean.v).to_vector();
-      const auto g = (corrupted ? t.grad_norm_corrupted : t.grad_norm_clean).to_vector();
-      for (int64_t i = 0; i < n; ++i)
-        csv << pc[i * k] << "," << (k > 1 ? pc[i * k + 1] : 0.0) << "," << s[i] << "," << v[i] << "," << g[i] << ","
-            << corrupted << "\n";
-    }
-    std::string name = spec;
-    for (char& c : name) c = c == ':' ? '_' : c;
-    write_file_atomic(out + "/viz_" + name + ".csv", csv.str());
-    metrics[spec] = {{"s_clean", mean_of(s_clean)},        {"s_corrupted", mean_of(s_corrupt)},
-                     {"v_clean", mean_of(t.clean.v)},      {"v_corrupted", mean_of(t.corrupted.v)},
-                     {"grad_v_clean", mean_of(t.grad_norm_clean)},
-                     {"grad_v_corrupted", mean_of(t.grad_norm_corrupted)},
-                     {"flux_eq7", t.flux.item()},          {"coupling_eq13", t.coupling.item()},
-                     {"L_pois_eq9", t.loss.item()}};
-    std::printf("%-14s s %.4g -> %.4g   v %.4g -> %.4g   |grad v| %.4g -> %.4g   L_Pois %.4g\n", spec.c_str(),
-                metrics[spec]["s_clean"].get<double>(), metrics[spec]["s_corrupted"].get<double>(),
-                metrics[spec]["v_clean"].get<double>(), metrics[spec]["v_corrupted"].get<double>(),
-                metrics[spec]["grad_v_clean"].get<double>(), metrics[spec]["grad_v_corrupted"].get<double>(),
-                t.loss.item());
-  }
-  write_json(out + "/metrics.json", metrics);
-  draw_figures(out);
-  std::printf("wrote %s/report.html\n", out.c_str());
-  return 0;
+Action add_visualize(CLI::App& app, const std::string& command) {
+  auto o = std::make_shared<VisualizeOptions>();
+  auto out = std::make_shared<std::string>();
+  CLI::App* sub = app.add_subcommand(
+      "visualize", "paper 000's protocol: clean vs corrupted codes (PCA), histograms of s, v, |grad v|");
+  add_run_options(*sub, o->run, *out, "visualize");
+  sub->add_option("--corruptions", o->corruptions, "corruptions, each KIND:AMOUNT (datasets/corruption.h)")
+      ->delimiter(',')
+      ->type_name("SPEC,...")
+      ->capture_default_str();
+  sub->add_option("--samples", o->samples, "the first test samples")->check(at_least(1))->capture_default_str();
+  add_seed_option(*sub, o->seed);
+  return [o, out, &command] {
+    o->command = command;
+    const std::string dir = out->empty() ? o->run + "/visualize" : *out;
+    const VisualizeResult r = visualize_experiment(*o, dir);
+    for (const auto& [spec, m] : r.metrics.items())
+      std::printf("%-14s s %.4g -> %.4g   v %.4g -> %.4g   |grad v| %.4g -> %.4g   L_Pois %.4g\n", spec.c_str(),
+                  m["s_clean"].get<double>(), m["s_corrupted"].get<double>(), m["v_clean"].get<double>(),
+                  m["v_corrupted"].get<double>(), m["grad_v_clean"].get<double>(), m["grad_v_corrupted"].get<double>(),
+                  m["L_pois_eq9"].get<double>());
+    return report(dir);
+  };
 }
 
 }  // namespace gg::cli

@@ -1,29 +1,53 @@
-// The `gradgrad` subcommands, one file each; main.cpp holds the table that names them.
+// The `gradgrad` subcommands, one file each: each declares its options on a CLI11 subcommand and returns
+// the action that runs it once the whole command line is parsed. An action calls the library (experiments/,
+// bench/) and draws the figures; main.cpp holds the list and the error handling.
 #pragma once
 
-#include <set>
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
-#include "cli/args.h"
+#include "dynamics/field.h"
 
 namespace gg::cli {
 
-struct Command {
-  const char* name;
-  const char* summary;
-  const char* usage;
-  int (*run)(const Args&);
-  std::set<std::string> flags;  // its options that take no value
-};
+using Action = std::function<int()>;
 
-int run_bench(const Args& args);
-int run_datasets(const Args& args);
-int run_plot(const Args& args);
-int run_train(const Args& args);
-int run_visualize(const Args& args);
-int run_field(const Args& args);
-int run_ood(const Args& args);
-int run_probe(const Args& args);
-int run_sweep(const Args& args);
+// `command` is the command line as given (recorded in each run's run.json); it outlives the actions.
+Action add_datasets(CLI::App& app, const std::string& command);
+Action add_train(CLI::App& app, const std::string& command);
+Action add_visualize(CLI::App& app, const std::string& command);
+Action add_field(CLI::App& app, const std::string& command);
+Action add_ood(CLI::App& app, const std::string& command);
+Action add_probe(CLI::App& app, const std::string& command);
+Action add_sweep(CLI::App& app, const std::string& command);
+Action add_plot(CLI::App& app, const std::string& command);
+Action add_bench(CLI::App& app, const std::string& command);
+
+// What `gradgrad help` lists after the commands: the names the configs may use.
+void print_registries();
+
+// ---- Option blocks more than one command declares ---------------------------------------------------------
+// A usage mistake found after parsing (two options that go together...): main prints it with a hint to --help.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+// Integers >= n; numbers > 0.
+CLI::Validator at_least(int64_t n);
+CLI::Validator positive();
+// --run RUN (a finished training run, required) and --out DIR (default RUN/<name>).
+void add_run_options(CLI::App& sub, std::string& run, std::string& out, const std::string& name);
+// --tol and --max-iters of the latent iteration, over the defaults already in `it`.
+void add_iterate_options(CLI::App& sub, IterateOptions& it);
+// --set KEY.PATH=VALUE, repeatable.
+void add_set_option(CLI::App& sub, std::vector<std::string>& sets);
+// --seed N.
+void add_seed_option(CLI::App& sub, uint64_t& seed);
+
+// Draws the figures of a finished run folder and says where its report is.
+int report(const std::string& dir);
 
 }  // namespace gg::cli

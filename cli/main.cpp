@@ -1,68 +1,73 @@
-// gradgrad: the command-line front end. `gradgrad <command> [options]`; `gradgrad help` lists the commands.
+// gradgrad: the command-line front end. `gradgrad <command> [options]`; `gradgrad help` lists the commands,
+// `gradgrad <command> --help` the options of one. Parsing is CLI11's; each command is a file of cli/.
 #include <cstdio>
-#include <cstring>
+#include <utility>
 #include <vector>
 
 #include "cli/commands.h"
-#include "engine/core.h"
 
 using namespace gg::cli;
 
 namespace {
 
-const std::vector<Command>& commands() {
-  static const std::vector<Command> table = {
-      {"datasets", "draw every toy set and sample grids of the image sets (CSV, PNG, report.html)",
-       "gradgrad datasets [--out DIR] [--n 1024] [--noise 0.1] [--seed 0]", run_datasets, {}},
-      {"train", "train an autoencoder from a JSON config; leaves metrics, checkpoint, figures, report.html",
-       "gradgrad train --config FILE --out DIR [--set key.path=value ...] [--resume] [--track-dynamics N]", run_train,
-       {"resume"}},
-      {"visualize", "paper 000's protocol: clean vs corrupted codes (PCA), histograms of s, v, |grad v|",
-       "gradgrad visualize --run RUN_DIR [--corruptions noise:0.1,rotation:30] [--samples 512] [--out DIR]",
-       run_visualize, {}},
-      {"field", "paper 002: the latent field f(z) - z of a trained run, attractors, spectra, memorization",
-       "gradgrad field --run RUN_DIR [--out DIR] [--grid 80] [--starts 512] [--noise-starts 512] [--tol 1e-6] "
-       "[--tol-units code|absolute] [--max-iters 3000] [--seed 0]",
-       run_field, {}},
-      {"ood", "paper 002, section 4.2: trajectory-distance OOD scores, AUROC, FPR95, k-NN baseline",
-       "gradgrad ood --run RUN_DIR [--out DIR]", run_ood, {}},
-      {"probe", "paper 002, section 4.1: attractors of noise codes as an OMP dictionary",
-       "gradgrad probe --run RUN_DIR [--out DIR]", run_probe, {}},
-      {"sweep", "paper 002, figure 2: train over bottleneck sizes k and measure the dynamics of each",
-       "gradgrad sweep --config FILE --out DIR [--k 2,4,8,16,32] [--set key.path=value ...]", run_sweep, {}},
-      {"plot", "redraw a finished run's figures and report.html from its data files", "gradgrad plot RUN_DIR",
-       run_plot, {}},
-      {"bench", "time a training step with each Jacobian penalty (exact, Hutchinson, closed form) against PyTorch",
-       "gradgrad bench jacobian [--out DIR] [--json FILE] [--repeats 10] [--warmup 2] [--threads N] [--quick] "
-       "[--no-peer] [--cases toy,mlp32,mlp128,conv,scale-m,scale-batch]",
-       run_bench, {"quick", "no-peer"}},
-  };
-  return table;
+// A usage mistake: its message, and where the options are explained.
+std::string usage_hint(const CLI::App* app, const std::string& message) {
+  std::string name = "gradgrad";
+  for (const CLI::App* a = app; a && !a->get_subcommands().empty();) {
+    a = a->get_subcommands().front();
+    name += " " + a->get_name();
+  }
+  return "gradgrad: " + message + "\nRun `" + name + " --help` for the options.\n";
 }
 
-void print_help() {
-  std::printf("gradgrad: autoencoders, Jacobian penalties and latent dynamics on a double-backward engine\n\n");
-  for (const auto& c : commands()) std::printf("  %-10s %s\n      %s\n", c.name, c.summary, c.usage);
+// The top level's help (App::help would show the chosen subcommand's), then the registries.
+void print_overview(const CLI::App& app) {
+  std::printf("%s", app.get_formatter()->make_help(&app, "gradgrad", CLI::AppFormatMode::Normal).c_str());
+  std::printf("Run `gradgrad COMMAND --help` for the options of one.\n");
+  print_registries();
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "help") || !std::strcmp(argv[1], "--help")) {
-    print_help();
-    return argc < 2 ? 2 : 0;
+  CLI::App app("gradgrad: autoencoders, Jacobian penalties and latent dynamics on a double-backward engine",
+               "gradgrad");
+  app.require_subcommand(0, 1);
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) { return usage_hint(a, e.what()); });
+  std::string command = "gradgrad";
+  for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
+
+  std::vector<std::pair<CLI::App*, Action>> commands;
+  for (auto add : {add_datasets, add_train, add_visualize, add_field, add_ood, add_probe, add_sweep, add_plot,
+                   add_bench}) {
+    Action run = add(app, command);
+    commands.emplace_back(app.get_subcommand(int(commands.size())), std::move(run));
   }
-  for (const auto& c : commands()) {
-    if (c.name != std::string(argv[1])) continue;
+  CLI::App* help = app.add_subcommand("help", "list the commands and the registered names");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    if (!app.get_subcommands().empty()) return app.exit(e);
+    print_overview(app);  // gradgrad --help: the same as gradgrad help
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (app.get_subcommands().empty() || help->parsed()) {
+    print_overview(app);
+    return help->parsed() ? 0 : 2;
+  }
+  for (const auto& [sub, run] : commands) {
+    if (!sub->parsed()) continue;
     try {
-      const Args args(argc - 2, argv + 2, c.flags);
-      return c.run(args);
+      return run();
+    } catch (const UsageError& e) {
+      std::fprintf(stderr, "%s", usage_hint(&app, e.what()).c_str());
+      return 2;
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "gradgrad %s: %s\nusage: %s\n", c.name, e.what(), c.usage);
+      std::fprintf(stderr, "gradgrad %s: %s\n", sub->get_name().c_str(), e.what());
       return 1;
     }
   }
-  std::fprintf(stderr, "gradgrad: unknown command '%s'\n\n", argv[1]);
-  print_help();
   return 2;
 }

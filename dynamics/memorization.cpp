@@ -155,7 +155,8 @@ MemorizationReport memorization_report(Autoencoder& model, const Tensor& train_x
   const Tensor z_star_train = select_rows(r.train.trajectories.final, conv);
 
   Generator gen(o.seed);
-  const Tensor z_noise = Tensor::randn({o.samples, model.config().code_dim}, gen, model.config().dtype, model.device());
+  const int64_t n_noise = o.noise_samples > 0 ? o.noise_samples : o.samples;
+  const Tensor z_noise = Tensor::randn({n_noise, model.config().code_dim}, gen, model.config().dtype, model.device());
   std::vector<double> noise_scores;
   if (o.trajectory_fpr && !conv.empty()) {
     // The noise run doubles as the census: its trajectories are scored against Z*_train as they go.
@@ -183,6 +184,16 @@ MemorizationReport memorization_report(Autoencoder& model, const Tensor& train_x
                               ? chamfer_similarity(r.noise.attractors.points, r.train.attractors.points)
                               : nan;
   return r;
+}
+
+double nearest_distance_mean(Autoencoder& model, const Tensor& attractors, const Tensor& train_x) {
+  if (!attractors.defined() || attractors.size(0) == 0) return std::numeric_limits<double>::quiet_NaN();
+  const int64_t n = train_x.size(0);
+  const Tensor decoded = reshape(decode_batched(model, attractors).to(DType::f64), {attractors.size(0), -1});
+  const SetDistances d = distance_to_set(decoded, reshape(train_x.to(DType::f64), {n, -1}));
+  double s = 0;
+  for (double x : d.distance) s += x;
+  return s / double(d.distance.size());
 }
 
 }  // namespace gg

@@ -59,6 +59,7 @@ AttractorCensus attractor_census(Autoencoder& model, const Tensor& z0, const Ite
 // ---- Everything Figures 2, 3b-d and 12 plot for one model -------------------------------------------------
 struct MemorizationReportOptions {
   int64_t samples = 5000;      // starts drawn from each of train, test and N(0, I) (section 3.2)
+  int64_t noise_samples = 0;   // draws of N(0, I_k) when not `samples` (0: `samples`)
   uint64_t seed = 0;           // picks the train/test samples and draws the noise codes
   IterateOptions iterate;      // appendix D: tol 1e-6, 3000 iterations
   AttractorMerge merge;        // cos > 0.99
@@ -80,5 +81,11 @@ struct MemorizationReport {
 // train_x, test_x: input samples [N, ...] (test_x may be undefined or empty: its census is left empty).
 MemorizationReport memorization_report(Autoencoder& model, const Tensor& train_x, const Tensor& test_x,
                                        const MemorizationReportOptions& options = {});
+
+// A memorization measure that means something in low dimensions, where the cosine of section 3.2 is ~1 for
+// any point (some training sample always lies in almost the same direction): the mean Euclidean distance
+// from each decoded attractor D(z*) of attractors [A, k] to its nearest training sample (rows of train_x, in
+// the units train_x is in); NaN with no attractor.
+double nearest_distance_mean(Autoencoder& model, const Tensor& attractors, const Tensor& train_x);
 
 }  // namespace gg

@@ -1,22 +1,16 @@
-// What the paper-002 experiment commands (ood, probe, sweep) share: reading a finished run back, picking
-// seeded samples, parsing lists of options, and image sets compatible with a run's model.
+// What the experiments on a finished training run share: reading the run back, picking seeded samples, and
+// image sets compatible with the run's model.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "datasets/dataset.h"
-#include "cli/output.h"
-#include "dynamics/field.h"
 #include "models/training.h"
 
-namespace gg::cli {
-
-// "1,2,4" -> {1, 2, 4}; every item must be an integer >= min_value (what names the option in errors).
-std::vector<int64_t> parse_int_list(const std::string& s, const std::string& what, int64_t min_value = 1);
+namespace gg {
 
 // A run folder's model as trained: Trainer(RUN/config.json) with the checkpoint's weights and the data
 // normalized as in training (a Trainer holds references into itself, hence the pointer).
@@ -34,7 +28,4 @@ Dataset load_compatible_set(Trainer& trainer, const std::string& name, const std
 // The other 28x28 grey set for an MNIST-like run: "fashion-mnist" for mnist and the reverse; "" otherwise.
 std::string companion_set(const Trainer& trainer);
 
-// Iteration caps from --max-iters / --tol over the given defaults (recorded in metrics as JSON).
-nlohmann::json iterate_json(const IterateOptions& o);
-
-}  // namespace gg::cli
+}  // namespace gg

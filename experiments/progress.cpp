@@ -1,11 +1,11 @@
-#include "cli/progress.h"
+#include "experiments/progress.h"
 
 #include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
 
-namespace gg::cli {
+namespace gg {
 
 namespace {
 std::string clock_str(double seconds) {
@@ -56,4 +56,4 @@ void ProgressBar::finish(const std::string& status) {
   std::fprintf(stderr, terminal_ ? "\r%s\033[K\n" : "%s\n", line(total_, status).c_str());
 }
 
-}  // namespace gg::cli
+}  // namespace gg

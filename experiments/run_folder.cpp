@@ -1,33 +1,14 @@
-#include "cli/experiments_common.h"
+#include "experiments/run_folder.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "datasets/batching.h"
+#include "experiments/output.h"
 #include "regularizers/regularizer.h"
 
-namespace gg::cli {
+namespace gg {
 
 using nlohmann::json;
-
-std::vector<int64_t> parse_int_list(const std::string& s, const std::string& what, int64_t min_value) {
-  std::vector<int64_t> out;
-  for (const std::string& item : split_list(s)) {
-    size_t used = 0;
-    int64_t v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    GG_CHECK(used == item.size() && used > 0, what + ": '" + item + "' is not an integer");
-    GG_CHECK(v >= min_value, what + ": " + item + " is below " + std::to_string(min_value));
-    out.push_back(v);
-  }
-  GG_CHECK(!out.empty(), what + ": expected a comma-separated list of integers, got '" + s + "'");
-  return out;
-}
 
 std::unique_ptr<Trainer> load_run(const std::string& run_dir) {
   namespace fs = std::filesystem;
@@ -79,6 +60,4 @@ std::string companion_set(const Trainer& trainer) {
   return "";
 }
 
-json iterate_json(const IterateOptions& o) { return {{"tol", o.tol}, {"max_iters", o.max_iters}}; }
-
-}  // namespace gg::cli
+}  // namespace gg

@@ -1,17 +1,18 @@
-#include "cli/output.h"
+#include "experiments/output.h"
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "engine/core.h"
 
-namespace gg::cli {
+namespace gg {
 
 namespace fs = std::filesystem;
+using nlohmann::json;
 
 void write_file_atomic(const std::string& path, const std::string& text) {
   const fs::path target(path);
@@ -27,8 +28,6 @@ void write_file_atomic(const std::string& path, const std::string& text) {
   fs::rename(tmp, target);
 }
 
-using nlohmann::json;
-
 json read_json_file(const std::string& path) {
   std::ifstream in(path);
   GG_CHECK(in.good(), "cannot read " + path);
@@ -39,15 +38,7 @@ json read_json_file(const std::string& path) {
   }
 }
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
-void write_json(const std::string& path, const nlohmann::json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
+void write_json(const std::string& path, const json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
 
 void write_points_csv(const std::string& path, const Dataset& d) {
   const int64_t n = d.size(), dim = d.x.numel() / std::max<int64_t>(n, 1);
@@ -64,6 +55,8 @@ void write_points_csv(const std::string& path, const Dataset& d) {
   write_file_atomic(path, csv.str());
 }
 
+json json_number(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
+
 namespace {
 // Debian's python3 is the one with matplotlib; a pyenv or venv python3 earlier on PATH may lack it.
 std::string python() {
@@ -77,16 +70,15 @@ std::string quoted(const std::string& s) {
 }
 }  // namespace
 
-void write_run_info(const std::string& dir, const std::string& kind, const Args& args) {
-  std::string command = "gradgrad " + kind;
-  for (const auto& t : args.tokens()) command += " " + t;
-  write_json(dir + "/run.json", {{"kind", kind}, {"command", command}});
+void write_run_info(const std::string& dir, const std::string& kind, const std::string& command) {
+  write_json(dir + "/run.json", {{"kind", kind}, {"command", command.empty() ? "gradgrad " + kind : command}});
 }
 
 void draw_figures(const std::string& dir) {
-  const std::string script = std::string(GG_SOURCE_DIR) + "/cli/plots.py";
-  GG_CHECK(fs::exists(script), "the plotting module " + script + " is missing");
-  const std::string cmd = python() + " " + quoted(script) + " " + quoted(dir) + " 2>&1";
+  // python3 runs a folder by its __main__.py: plots/__main__.py puts the source root on sys.path.
+  const std::string package = std::string(GG_SOURCE_DIR) + "/plots";
+  GG_CHECK(fs::exists(package + "/__main__.py"), "the plotting package " + package + " is missing");
+  const std::string cmd = python() + " " + quoted(package) + " " + quoted(dir) + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   GG_CHECK(pipe, "cannot start " + cmd);
   std::string out;
@@ -97,4 +89,4 @@ void draw_figures(const std::string& dir) {
                             "(scripts/setup installs python3-matplotlib; `gradgrad plot` redraws a finished run)");
 }
 
-}  // namespace gg::cli
+}  // namespace gg

@@ -1,11 +1,11 @@
-// The helpers `gradgrad field` and `gradgrad train --track-dynamics` share (cli/field_common.h): the code
-// scale, the stopping tolerance in code units, the merge rule for low-dimensional codes, the picture frame
-// and the thinning of recorded paths.
-#include "cli/field_common.h"
+// What `gradgrad field` and `gradgrad train --track-dynamics` share (dynamics/merge_rule.h, dynamics/plane.h):
+// the code scale, the stopping tolerance in code units, the merge rule for low-dimensional codes, the pooling
+// of several sources' endpoints, the picture frame, the picture plane and the thinning of recorded paths.
+#include "dynamics/merge_rule.h"
+#include "dynamics/plane.h"
 #include "tests/helpers.h"
 
 using namespace gg;
-using namespace gg::cli;
 
 TEST_CASE("code_scale is the RMS of the per-coordinate standard deviations") {
   // Corners of a square of side 2: each coordinate has population variance 1.
@@ -44,7 +44,7 @@ TEST_CASE("merge_rule_for: Euclidean for k <= 3, section 3.2's cosine above") {
   CHECK(by_distance.assignment == std::vector<int64_t>{0, 1, 1});
 }
 
-TEST_CASE("frame_around: the box widened by a margin of the larger span; degenerate clouds get an area") {
+TEST_CASE("frame_around: the box widened by a margin of the larger span - degenerate clouds get an area") {
   const Grid2d g = frame_around({0, 0, 4, 2}, 10, 0.5);  // spans 4 and 2; pad 2 on every side
   CHECK(g.nx == 10);
   CHECK(g.ny == 10);

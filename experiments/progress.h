@@ -1,11 +1,12 @@
 // A progress bar on stderr for long work: position, the caller's numbers (loss...), items per second and
-// time left. On a terminal it redraws one line; into a log it prints a line every few seconds instead.
+// time left. On a terminal it redraws one line; into a log it prints a line every few seconds instead. And a
+// stopwatch for the seconds an experiment records per stage.
 #pragma once
 
 #include <chrono>
 #include <string>
 
-namespace gg::cli {
+namespace gg {
 
 class ProgressBar {
  public:
@@ -23,4 +24,18 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 
-}  // namespace gg::cli
+// Seconds since construction or since the last lap.
+class Stopwatch {
+ public:
+  double lap() {
+    const auto now = std::chrono::steady_clock::now();
+    const double s = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    return s;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace gg

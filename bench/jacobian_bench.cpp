@@ -1,0 +1,271 @@
+// The harness of `gradgrad bench jacobian` (bench/jacobian_bench.h): fork per case, the GEMM rate, the
+// PyTorch peer, and the rows and table that compare them.
+#include "bench/jacobian_bench.h"
+
+#include <omp.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "bench/timing.h"
+#include "experiments/output.h"
+
+namespace gg {
+
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+// SGEMM rates at n = 1024: OpenBLAS called directly (the floor's rate) and our matmul.
+json gemm_rate(int repeats) {
+  const int64_t n = 1024;
+  Generator gen(1);
+  const Tensor a = Tensor::rand({n, n}, gen), b = Tensor::rand({n, n}, gen), c = Tensor::empty({n, n});
+  const double flop = 2.0 * double(n) * double(n) * double(n);
+  json out = {{"n", n}};
+  const bench::Stats ours = bench::time_runs([&] { Tensor r = matmul(a, b); }, 2, repeats);
+  out["ours_gflops"] = flop / ours.median_ms / 1e6;
+  if (bench::SgemmFn sgemm = bench::find_sgemm()) {
+    const bench::Stats blas = bench::time_runs([&] {
+      sgemm(bench::kCblasRowMajor, bench::kCblasNoTrans, bench::kCblasNoTrans, int(n), int(n), int(n), 1.0f,
+            a.data<float>(), int(n), b.data<float>(), int(n), 0.0f, c.data<float>(), int(n));
+    }, 2, repeats);
+    out["openblas_gflops"] = flop / blas.median_ms / 1e6;
+    out["floor_gflops"] = out["openblas_gflops"];
+    out["floor_source"] = "openblas cblas_sgemm";
+  } else {
+    out["floor_gflops"] = out["ours_gflops"];
+    out["floor_source"] = "our matmul (cblas_sgemm not found)";
+  }
+  return out;
+}
+
+// bench/torch_jacobian.py on the same cases: its JSON, or null when PyTorch or the script fails.
+json run_peer(const std::vector<JacobianCase>& cases, int threads, bool quick) {
+  const std::string py = "/usr/bin/python3", script = std::string(GG_SOURCE_DIR) + "/bench/torch_jacobian.py";
+  if (std::system((py + " -c 'import torch' 2>/dev/null").c_str()) != 0) {
+    std::fprintf(stderr, "peer: PyTorch is not importable by %s (scripts/setup --bench installs python3-torch)\n",
+                 py.c_str());
+    return nullptr;
+  }
+  json list = json::array();
+  std::set<std::string> seen;
+  for (const JacobianCase& c : cases) {
+    if (c.peer.empty() || !seen.insert(c.peer).second) continue;
+    json model;
+    to_json(model, c.model);
+    list.push_back({{"key", c.peer}, {"model", model}, {"batch", c.batch}, {"data", c.data},
+                    {"method", c.peer_method}, {"probes", c.probes}, {"lambda", kBenchPenaltyWeight},
+                    {"weight_decay", kBenchWeightDecay}, {"repeats", c.repeats}, {"warmup", c.warmup}});
+  }
+  const std::string base = (fs::temp_directory_path() / ("gg_bench_jacobian_" + std::to_string(getpid()))).string();
+  std::ofstream(base + "_cases.json") << list.dump();
+  const std::string cmd = bench::peer_environment(threads) + py + " " + script + " --cases " + base +
+                          "_cases.json --json " + base + "_peer.json --threads " + std::to_string(threads) +
+                          (quick ? " --quick" : "");
+  std::fprintf(stderr, "peer: %s\n", cmd.c_str());
+  const int rc = std::system(cmd.c_str());
+  json out = nullptr;
+  if (rc == 0) {
+    out = read_json_file(base + "_peer.json");
+  } else {
+    std::fprintf(stderr, "peer: the PyTorch script failed (exit status %d)\n", rc);
+  }
+  std::remove((base + "_cases.json").c_str());
+  std::remove((base + "_peer.json").c_str());
+  return out;
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+// Rows: ours, the cost model's FLOPs, and the peer's matching case.
+json make_rows(const std::vector<JacobianCase>& cases, const std::vector<json>& results, const json& peer,
+               double floor_gflops) {
+  std::map<std::string, double> plain_ms;  // size/method -> median (the "x plain" references)
+  for (size_t i = 0; i < cases.size(); ++i)
+    if (!results[i].contains("error")) plain_ms[cases[i].size + "/" + cases[i].method] = results[i]["median_ms"];
+  auto peer_case = [&](const std::string& key) -> json {
+    if (peer.is_null() || key.empty() || !peer["cases"].contains(key)) return nullptr;
+    return peer["cases"][key];
+  };
+  json rows = json::array();
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const JacobianCase& c = cases[i];
+    json model;
+    to_json(model, c.model);
+    json row = {{"group", c.group}, {"size", c.size}, {"method", c.method}, {"batch", c.batch}, {"model", model}};
+    const json& r = results[i];
+    if (r.contains("error")) {
+      row["error"] = r["error"];
+      rows.push_back(row);
+      continue;
+    }
+    row["ours"] = r;
+    const double ms = r["median_ms"];
+    if (plain_ms.count(c.size + "/" + c.plain_of)) row["ratio_to_plain"] = ms / plain_ms[c.size + "/" + c.plain_of];
+    if (c.method != "poisson") {
+      const bool penalty = c.method != "plain" && c.method != "plain-1layer" && c.method != "weight-decay";
+      const ContractiveCost cost = contractive_cost(c.model, c.batch, c.penalty);
+      const double flops = cost.plain_step + (penalty ? cost.planned : 0.0);
+      row["plan"] = penalty ? cost.plan.method + (cost.plan.route.empty() ? "" : "/" + cost.plan.route) : "";
+      row["gflop"] = flops / 1e9;
+      row["floor_ms"] = flops / floor_gflops / 1e6;
+      row["x_floor"] = ms / (flops / floor_gflops / 1e6);
+    }
+    const json p = peer_case(c.peer);
+    if (!p.is_null() && !p.contains("error")) {
+      row["torch"] = p;
+      row["speedup"] = p["median_ms"].get<double>() / ms;
+      const json pp = peer_case(c.size + "/" + (c.plain_of == "plain-1layer" ? "plain-1layer" : "plain"));
+      if (!pp.is_null() && !pp.contains("error"))
+        row["torch"]["ratio_to_plain"] = p["median_ms"].get<double>() / pp["median_ms"].get<double>();
+    } else if (!p.is_null()) {
+      row["torch_error"] = p["error"];
+    }
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::string format_table(const json& rows, const json& gemm, const json& peer, const std::vector<JacobianCase>& cases,
+                         int threads, bool peer_asked) {
+  std::string t;
+  char line[512];
+  std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10s %19s %7s %8s %8s %8s %7s | %10s %7s %-16s %8s %7s\n", "size",
+                "method", "plan", "median ms", "min-max ms", "x plain", "RSS+ MB", "tens. MB", "GFLOP", "x floor",
+                "torch ms", "x plain", "torch way", "RSS+ MB", "speedup");
+  t += line;
+  auto opt = [](const json& j, const char* key, const char* f) {
+    return j.contains(key) ? fmt(f, j[key].get<double>()) : std::string("-");
+  };
+  for (const json& row : rows) {
+    const std::string size = row["size"], method = row["method"];
+    if (row.contains("error")) {
+      t += size + " " + method + ": FAILED: " + row["error"].get<std::string>() + "\n";
+      continue;
+    }
+    const json& o = row["ours"];
+    const std::string spread = fmt("%.3f", o["min_ms"].get<double>()) + "-" + fmt("%.3f", o["max_ms"].get<double>());
+    const json torch = row.value("torch", json::object());
+    std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10.3f %19s %7s %8.1f %8.1f %8s %7s | %10s %7s %-16s %8s %7s\n",
+                  size.c_str(), method.c_str(), row.value("plan", std::string()).c_str(), o["median_ms"].get<double>(),
+                  spread.c_str(), opt(row, "ratio_to_plain", "%.2f").c_str(), o["rss_growth_mb"].get<double>(),
+                  o["tensor_peak_mb"].get<double>(), opt(row, "gflop", "%.3f").c_str(),
+                  opt(row, "x_floor", "%.1f").c_str(), opt(torch, "median_ms", "%.3f").c_str(),
+                  opt(torch, "ratio_to_plain", "%.2f").c_str(), torch.value("way", std::string("-")).c_str(),
+                  opt(torch, "rss_growth_mb", "%.1f").c_str(), opt(row, "speedup", "%.2fx").c_str());
+    t += line;
+  }
+  t += "\nSGEMM n=1024 f32: OpenBLAS " + opt(gemm, "openblas_gflops", "%.1f") + " GFLOP/s, ours " +
+       opt(gemm, "ours_gflops", "%.1f") + " GFLOP/s; floor at " + opt(gemm, "floor_gflops", "%.1f") + " GFLOP/s (" +
+       gemm["floor_source"].get<std::string>() + ")\n";
+  if (!peer.is_null())
+    t += "peer: torch " + peer.value("torch_version", std::string("?")) + ", " + std::to_string(threads) +
+         " threads, settings " + peer.value("settings", json::object()).dump() + "\n";
+  else
+    t += std::string("peer: not run") + (peer_asked ? " (see the messages above)" : " (--no-peer)") + "\n";
+  t += "auto picks:";
+  for (const JacobianCase& c : cases)
+    if (c.method == "plain" && c.group != "scale-batch") {
+      const ContractivePlan p = contractive_cost(c.model, c.batch, {}).plan;
+      t += " " + c.size + " " + p.method + (p.route.empty() ? "" : "/" + p.route) + ";";
+    }
+  t += "\npoisson rows have no PyTorch counterpart. Times in ms per Adam step; see bench/jacobian_bench.h for what "
+       "each column measures.\n";
+  return t;
+}
+
+}  // namespace
+
+json run_in_child(const std::function<json()>& f) {
+  int fd[2];
+  GG_CHECK(pipe(fd) == 0, "bench: pipe() failed");
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  GG_CHECK(pid >= 0, "bench: fork() failed");
+  if (pid == 0) {
+    close(fd[0]);
+    std::string text;
+    try {
+      text = f().dump();
+    } catch (const std::exception& e) {
+      text = json{{"error", e.what()}}.dump();
+    }
+    for (size_t done = 0; done < text.size();) {
+      const ssize_t n = write(fd[1], text.data() + done, text.size() - done);
+      if (n <= 0) break;
+      done += size_t(n);
+    }
+    close(fd[1]);
+    _exit(0);
+  }
+  close(fd[1]);
+  std::string text;
+  char buf[65536];
+  for (ssize_t n; (n = read(fd[0], buf, sizeof buf)) > 0;) text.append(buf, size_t(n));
+  close(fd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (text.empty())
+    return {{"error", "the child process died (status " + std::to_string(status) + ", signal " +
+                          std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0) + ")"}};
+  return json::parse(text);
+}
+
+JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std::string& out_dir) {
+  GG_CHECK(o.repeats >= 1 && o.warmup >= 1 && o.threads >= 0, "bench jacobian: repeats and warmup must be >= 1");
+  const std::set<std::string> groups =
+      o.groups.empty() ? std::set<std::string>(jacobian_bench_groups().begin(), jacobian_bench_groups().end())
+                       : std::set<std::string>(o.groups.begin(), o.groups.end());
+  const int repeats = o.quick ? std::min(o.repeats, 3) : o.repeats, warmup = o.quick ? std::min(o.warmup, 1) : o.warmup;
+  const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
+  omp_set_num_threads(threads);  // an ICV only: the parent starts no threads (children inherit it)
+  const std::vector<JacobianCase> cases = jacobian_cases(groups, o.quick, repeats, warmup);
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  std::fprintf(stderr, "bench jacobian: %d threads, OPENBLAS_CORETYPE=%s%s\n", threads, coretype ? coretype : "(unset)",
+               o.quick ? ", --quick" : "");
+
+  const json gemm = run_in_child([&] { return gemm_rate(o.quick ? 5 : 20); });
+  GG_CHECK(!gemm.contains("error"), "bench: measuring the GEMM rate failed: " + gemm.value("error", std::string()));
+  const double floor_gflops = gemm["floor_gflops"];
+  std::fprintf(stderr, "SGEMM n=1024: %.0f GFLOP/s (%s)\n", floor_gflops, gemm["floor_source"].get<std::string>().c_str());
+  std::vector<json> results;
+  for (const JacobianCase& c : cases) {
+    json r = run_in_child([&] { return run_jacobian_case(c); });
+    if (r.contains("error"))
+      std::fprintf(stderr, "ours %-6s %-14s: FAILED: %s\n", c.size.c_str(), c.method.c_str(),
+                   r["error"].get<std::string>().c_str());
+    else
+      std::fprintf(stderr, "ours %-6s %-14s: %9.3f ms\n", c.size.c_str(), c.method.c_str(), r["median_ms"].get<double>());
+    results.push_back(r);
+  }
+  const json peer = o.peer ? run_peer(cases, threads, o.quick) : json(nullptr);
+
+  JacobianBenchResult res;
+  const json rows = make_rows(cases, results, peer, floor_gflops);
+  res.table = format_table(rows, gemm, peer, cases, threads, o.peer);
+  res.doc = {{"benchmark", "jacobian"},
+             {"settings",
+              {{"threads", threads}, {"openblas_coretype", coretype ? coretype : ""}, {"quick", o.quick},
+               {"repeats", repeats}, {"warmup", warmup}, {"penalty_weight", kBenchPenaltyWeight},
+               {"weight_decay", kBenchWeightDecay}}},
+             {"gemm", gemm},
+             {"rows", rows},
+             {"peer", peer}};
+  fs::create_directories(out_dir);
+  write_json(out_dir + "/bench_jacobian.json", res.doc);
+  write_file_atomic(out_dir + "/table.txt", res.table);
+  write_run_info(out_dir, "bench", o.command);
+  return res;
+}
+
+}  // namespace gg

@@ -1,0 +1,80 @@
+// The option blocks several commands share, and the registries `gradgrad help` prints.
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "experiments/output.h"
+#include "models/variants.h"
+
+namespace gg::cli {
+
+void print_registries() {
+  std::printf("\nRegistered names (for the configs' sections):\n  variants (variant.kind):");
+  for (const std::string& k : variant_kinds()) std::printf(" %s", k.c_str());
+  std::printf("\n");
+}
+
+CLI::Validator at_least(int64_t n) {
+  return CLI::Validator(
+      [n](std::string& s) -> std::string {
+        size_t used = 0;
+        long long v = 0;
+        try {
+          v = std::stoll(s, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != s.size()) return "'" + s + "' is not an integer";
+        return v < n ? s + " is below " + std::to_string(n) : std::string();
+      },
+      "INT>=" + std::to_string(n));
+}
+
+CLI::Validator positive() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        size_t used = 0;
+        double v = 0;
+        try {
+          v = std::stod(s, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != s.size()) return "'" + s + "' is not a number";
+        return v > 0 ? std::string() : s + " is not positive";
+      },
+      "NUMBER>0");
+}
+
+void add_run_options(CLI::App& sub, std::string& run, std::string& out, const std::string& name) {
+  sub.add_option("--run", run, "a finished training run (config.json, checkpoint.safetensors)")
+      ->required()
+      ->type_name("RUN_DIR");
+  sub.add_option("--out", out, "where the results go (default RUN_DIR/" + name + ")")->type_name("DIR");
+}
+
+void add_iterate_options(CLI::App& sub, IterateOptions& it) {
+  sub.add_option("--tol", it.tol, "stop a trajectory at ||z_{t+1} - z_t||^2 < tol")
+      ->check(positive())
+      ->capture_default_str();
+  sub.add_option("--max-iters", it.max_iters, "at most this many applications of f")
+      ->check(at_least(1))
+      ->capture_default_str();
+}
+
+void add_set_option(CLI::App& sub, std::vector<std::string>& sets) {
+  sub.add_option("--set", sets, "override a config value (repeatable), e.g. --set training.epochs=20")
+      ->type_name("KEY.PATH=VALUE")
+      ->allow_extra_args(false);
+}
+
+void add_seed_option(CLI::App& sub, uint64_t& seed) {
+  sub.add_option("--seed", seed, "fixes every draw")->capture_default_str();
+}
+
+int report(const std::string& dir) {
+  draw_figures(dir);
+  std::printf("wrote %s/report.html\n", dir.c_str());
+  return 0;
+}
+
+}  // namespace gg::cli

@@ -1,0 +1,34 @@
+"""python3 plots RUN_DIR: draws the figures of RUN_DIR's kind (its run.json) and rewrites its report.html."""
+import os
+import sys
+
+if not __package__:  # run as a folder (python3 plots RUN): import the package from the source root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+
+from plots import dynamics, experiments, field, io, report, run  # noqa: E402
+
+PLOTTERS = {"datasets": run.plot_datasets, "train": run.plot_train, "visualize": run.plot_visualize,
+            "bench": run.plot_bench, "field": field.plot_field, "ood": experiments.plot_ood,
+            "probe": experiments.plot_probe, "sweep": experiments.plot_sweep}
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.exit("usage: python3 plots RUN_DIR")
+    folder = argv[1]
+    info = io.read_json(os.path.join(folder, "run.json"))
+    kind = info["kind"]
+    if kind not in PLOTTERS:
+        sys.exit(f"plots: no plotter for runs of kind '{kind}' (known: {', '.join(PLOTTERS)})")
+    PLOTTERS[kind](folder)
+    if kind == "train" and io.read_json(os.path.join(folder, "metrics.json")).get("dynamics"):
+        dynamics.plot_training_dynamics(folder)  # gradgrad train --track-dynamics: paper 002's figure 3
+    report.write_report(folder, info)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

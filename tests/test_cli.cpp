@@ -1,0 +1,88 @@
+// The `gradgrad` command line (cli/, CLI11): every subcommand answers --help with its usage and exit status 0,
+// `gradgrad help` lists them all, and mistakes are refused with a message that names them.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "tests/models_helpers.h"
+
+using namespace gg::test;
+
+namespace {
+
+struct Outcome {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+
+Outcome gradgrad(const std::string& args) {
+  const std::string cmd = std::string(GG_GRADGRAD) + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  Outcome o;
+  std::array<char, 4096> buf;
+  while (size_t got = fread(buf.data(), 1, buf.size(), pipe)) o.output.append(buf.data(), got);
+  const int status = pclose(pipe);
+  o.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+const std::vector<std::string> kCommands = {"datasets", "train", "visualize", "field", "ood",
+                                            "probe",    "sweep", "plot",      "bench", "bench jacobian"};
+
+}  // namespace
+
+TEST_CASE("gradgrad SUB --help prints SUB's usage and exits 0, for every subcommand") {
+  for (const std::string& sub : kCommands) {
+    CAPTURE(sub);
+    const Outcome o = gradgrad(sub + " --help");
+    CHECK(o.status == 0);
+    CHECK(contains(o.output, "Usage: gradgrad " + sub));
+    CHECK(contains(o.output, "--help"));
+  }
+  const Outcome field = gradgrad("field --help");  // typed options with their defaults
+  CHECK(contains(field.output, "--grid"));
+  CHECK(contains(field.output, "=80"));
+}
+
+TEST_CASE("gradgrad help and gradgrad --help list every command and the registered variants") {
+  for (const std::string& args : {"help", "--help"}) {
+    CAPTURE(args);
+    const Outcome o = gradgrad(args);
+    CHECK(o.status == 0);
+    for (const std::string& sub : kCommands)
+      if (sub.find(' ') == std::string::npos) CHECK(contains(o.output, "  " + sub + " "));
+    CHECK(contains(o.output, "variants"));
+    CHECK(contains(o.output, "contractive"));
+  }
+  CHECK(gradgrad("").status != 0);  // no command: the overview, and a failure status
+}
+
+TEST_CASE("usage mistakes exit non-zero naming the option, with a hint to --help") {
+  const Outcome unknown = gradgrad("field --run /nonexistent --bogus 3");
+  CHECK(unknown.status != 0);
+  CHECK(contains(unknown.output, "--bogus"));
+  CHECK(contains(unknown.output, "gradgrad field --help"));
+  const Outcome range = gradgrad("field --run /nonexistent --grid 1");
+  CHECK(range.status != 0);
+  CHECK(contains(range.output, "--grid"));
+  const Outcome tol = gradgrad("ood --run /nonexistent --tol -1");
+  CHECK(tol.status != 0);
+  CHECK(contains(tol.output, "--tol"));
+  const Outcome missing = gradgrad("train --out /nonexistent");
+  CHECK(missing.status != 0);
+  CHECK(contains(missing.output, "--config"));
+  CHECK(gradgrad("bench jacobian --cases toy,nope").status != 0);
+  CHECK(gradgrad("no-such-command").status != 0);
+}
+
+TEST_CASE("a runtime error prints the error alone, not the usage") {
+  const Outcome o = gradgrad("field --run /nonexistent/run");
+  CHECK(o.status == 1);
+  CHECK(contains(o.output, "is not a finished training run"));
+  CHECK_FALSE(contains(o.output, "Usage:"));
+  CHECK_FALSE(contains(o.output, "--help"));
+}
