@@ -1,5 +1,7 @@
 // The autoencoder the benchmarks time, here and in bench/torch_peer.py: encoder d -> h -> m with tanh on
-// both layers, decoder m -> h (tanh) -> d (linear), loss = MSE (+ lambda * mean_b ||J_E(x_b)||_F^2).
+// both layers, decoder m -> h (tanh) -> d (linear), loss = MSE (+ lambda * mean_b ||J_E(x_b)||_F^2). The
+// penalty is the regularizers' one implementation (regularizers/jacobian_penalty.h), by the route each
+// benchmark row names: the vectorized reverse pass, the Gram route through the first layer, the m-pass loop.
 #pragma once
 
 #include <cmath>
@@ -7,6 +9,7 @@
 
 #include "engine/gradgrad.h"
 #include "models/optim.h"
+#include "regularizers/jacobian_penalty.h"
 
 namespace gg::bench {
 
@@ -38,30 +41,30 @@ struct Autoencoder {
     layer(h, d);
   }
 
-  // Loss of one batch; x must require grad when a penalty is asked for.
-  Tensor loss(const Tensor& x, Penalty penalty, double lambda = 0.1) const {
+  // The code z = E(x) and the first layer's pre-activation h = x W1^T + b1 (the Gram route's h).
+  struct Encoded {
+    Tensor h, z;
+  };
+  Encoded encode(const Tensor& x) const {
     const auto& p = params;
-    Tensor pre = linear(x, p[0], p[1]);
-    Tensor z = tanh(linear(tanh(pre), p[2], p[3]));
-    Tensor xhat = linear(tanh(linear(z, p[4], p[5])), p[6], p[7]);
+    Tensor h = linear(x, p[0], p[1]);
+    return {h, tanh(linear(tanh(h), p[2], p[3]))};
+  }
+
+  // mean_b ||J_E(x_b)||_F^2 by the route `method` names (none: undefined); x must require grad.
+  Tensor penalty(const Tensor& x, const Encoded& e, Penalty method) const {
+    if (method == Penalty::none) return {};
+    const char* route = method == Penalty::exact_vectorized ? "reverse" : method == Penalty::exact_gram ? "gram" : "loop";
+    return mean(jacobian_sq({e.z, x, e.h, params[0]}, {"exact", route}));
+  }
+
+  // Loss of one batch; x must require grad when a penalty is asked for.
+  Tensor loss(const Tensor& x, Penalty method, double lambda = 0.1) const {
+    const auto& p = params;
+    const Encoded e = encode(x);
+    Tensor xhat = linear(tanh(linear(e.z, p[4], p[5])), p[6], p[7]);
     Tensor l = mse(xhat, x);
-    switch (penalty) {
-      case Penalty::none: return l;
-      case Penalty::exact_vectorized: return l + jacobian_frobenius_sq(z, x) * lambda;
-      case Penalty::exact_gram: return l + jacobian_frobenius_sq_through_linear(z, pre, p[0]) * lambda;
-      case Penalty::exact_loop: {
-        // The m-pass baseline: one backward pass per code unit.
-        Tensor s = scalar_like(0.0, x);
-        GradOptions o;
-        o.create_graph = true;
-        for (int64_t k = 0; k < z.size(1); ++k) {
-          Tensor gk = grad(sum(slice(z, 1, k, k + 1)), x, {}, o);
-          s = s + sum(gk * gk);
-        }
-        return l + s * (lambda / double(x.size(0)));
-      }
-    }
-    return l;
+    return method == Penalty::none ? l : l + penalty(x, e, method) * lambda;
   }
 };
 

@@ -11,6 +11,7 @@
 #include "engine/gradgrad.h"
 #include "datasets/toy.h"
 #include "models/optim.h"
+#include "regularizers/jacobian_penalty.h"
 
 using namespace gg;
 
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
   for (int epoch = 0; epoch <= epochs; ++epoch) {
     Tensor logits = net(x);
     Tensor ce = -mean(sum(log_softmax(logits, 1) * y, {1}));
-    Tensor penalty = jacobian_frobenius_sq(logits, x);  // differentiable: its gradient is a second derivative
+    Tensor penalty = mean(jacobian_sq({logits, x}));  // differentiable: its gradient is a second derivative
     Tensor loss = ce + penalty * lambda;
     opt.step(grad({loss}, params));
     {

@@ -50,9 +50,14 @@ def plot_train(run):
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
         axes[0].plot(x, [e["loss"] for e in epochs], label="training loss")
         axes[0].plot(x, [e["reconstruction"] for e in epochs], label="reconstruction term")
-        if any(e["regularizer"] > 0 for e in epochs):
-            axes[0].plot(x, [e["regularizer"] for e in epochs], label="variant's regularizer")
-        if any(e.get("extra", 0) != 0 for e in epochs):
+        # Older metrics.json files name the variant's term "regularizer" and the config's terms' sum "extra".
+        variant = [e.get("variant_term", e.get("regularizer", 0)) for e in epochs]
+        if any(v > 0 for v in variant):
+            axes[0].plot(x, variant, label="variant's term")
+        kinds = sorted({k for e in epochs for k in e.get("regularizers", {})})
+        for kind in kinds:
+            axes[0].plot(x, [abs(e["regularizers"].get(kind, 0)) for e in epochs], label=f"|{kind} term| (lambda R)")
+        if not kinds and any(e.get("extra", 0) != 0 for e in epochs):
             axes[0].plot(x, [abs(e["extra"]) for e in epochs], label="|config regularizer| (e.g. lambda L_Pois)")
         axes[1].plot(x, [e["test_mse"] for e in epochs], color="#d62728", label="test MSE")
         for ax in axes:

@@ -2,36 +2,27 @@
 // sample, and the penalty R_CAE = E[s_phi(x)] (the batch mean), differentiable with respect to the encoder's
 // parameters (every path keeps its graph, so the penalty can sit in a loss and be trained).
 //
-// Methods (PenaltyOptions::method) and their routes (PenaltyOptions::route). B is the batch, d the input
-// width (numel of one sample), m the code width, H the first Linear layer's width (mlp encoders).
+// Methods (PenaltyOptions::method, regularizers/jacobian_penalty.h) and their routes (PenaltyOptions::route).
+// B is the batch, d the input width (numel of one sample), m the output width (the code width k for the
+// encoder; d for the whole map D o E), H the first Linear layer's width (mlp encoders).
 //
-//   exact        the whole per-sample Jacobian J_b (m x d), one of four routes:
-//                  reverse  one backward pass with m one-hot cotangents [m, B, m] batched (is_grads_batched):
-//                           m rows of every J_b at once; s_b = sum of their squares
-//                  forward  d forward-mode columns of every J_b by the double-vjp trick (the engine's
-//                           batch_jacobian_forward): a d-wide pass instead of an m-wide one
-//                  gram     mlp encoders only. With h = W x + b the first Linear layer, J_x = J_h W, so
-//                           ||J_x,b||_F^2 = sum_k r_bk (W W^T) r_bk^T over the m rows r_bk of J_h,b. The
-//                           batched pass stops at h (rows [m B, H]) and rowwise_quadratic_form contracts them
-//                           with W W^T: products of width H instead of d, and nothing [m, B, d] is formed
-//                  loop     m separate backward passes, one per code unit: the textbook baseline (benchmarks;
-//                           never picked by auto)
-//   hutchinson   s_b ~ (1/k) sum_p ||J_b^T u_bp||^2 with k probes u (E[u u^T] = I: Rademacher +-1 or
-//                Gaussian, drawn from `gen`), all k through one batched pass. Unbiased per sample: for one
-//                probe Var = 2 sum_{i != j} (J J^T)_ij^2 (Rademacher) or 2 ||J J^T||_F^2 (Gaussian), divided by
-//                k. Routes reverse or gram (the same two ways as exact, with k random cotangents instead of
-//                m one-hot ones)
+//   exact        the whole per-sample Jacobian J_b (m x d) by route reverse, forward, gram (mlp encoders
+//                only: through the first Linear layer) or loop (benchmarks; never picked by auto), computed by
+//                jacobian_sq (jacobian_penalty.h, where the routes are described)
+//   hutchinson   Hutchinson's estimate with k probes, route reverse or gram (jacobian_penalty.h)
 //   closed_form  Rifai et al. 2011's formula for a one-layer sigmoid encoder h = sigmoid(W x + b):
 //                s = sum_i (h_i (1 - h_i))^2 sum_j W_ij^2. Applies to arch "mlp", hidden [], code_activation
 //                "sigmoid" (not variational); any other model is refused with an error saying why
 //   auto         the cost model below picks the method and the route
 //
-// A variational encoder's f is its mean (Autoencoder::encode).
+// Whose Jacobian (JacobianOf): the encoder f = E (the default; s_phi of eq. 3, R_CAE its batch mean) or the
+// whole map D o E (the "R-Contractive" penalty, m = d). A variational encoder's f is its mean
+// (Autoencoder::encode). The closed form is the encoder's only.
 //
 // Cost model (contractive_cost; FLOPs of one training step's penalty part, forward and backward, on top of
-// the plain reconstruction step 3 B (F_enc + F_dec)). F is one sample's encoder forward FLOPs from the
-// model's layer widths (2 in out per Linear, 2 C_in C_out 9 H_out W_out per 3x3 conv), F_rest the same
-// without the first Linear layer (d -> H). A batched backward pass of P cotangents costs about P B F (input
+// the plain reconstruction step 3 B (F_enc + F_dec)). F is one sample's forward FLOPs through the map (the
+// encoder, or encoder and decoder) from the model's layer widths (2 in out per Linear, 2 C_in C_out 9 H_out
+// W_out per 3x3 conv), F_rest the same without the first Linear layer (d -> H). A batched backward pass of P cotangents costs about P B F (input
 // gradients only), and the loss's backward through that recorded pass twice as much again, hence 3 P B F:
 //
 //   reverse      3 m B F
@@ -58,26 +49,13 @@
 #include <string>
 
 #include "models/autoencoder.h"
+#include "regularizers/jacobian_penalty.h"
 
 namespace gg {
 
-struct PenaltyOptions {
-  std::string method = "auto";  // "exact", "hutchinson", "closed_form" or "auto" (picked by the cost model)
-  int64_t probes = 1;           // hutchinson: number of random probes
-  std::string probe_kind = "rademacher";  // hutchinson: "rademacher" or "gaussian"
-  bool create_graph = true;     // keep the graph, so the result can be differentiated (it sits in a loss);
-                                // a run-time switch, not part of the JSON
-  std::string route = "auto";   // exact: "auto", "reverse", "forward", "gram", "loop"; hutchinson: "auto",
-                                // "reverse", "gram"; closed_form: "auto"
-  int64_t auto_max_width = 64;  // auto: Hutchinson only when min(m, d) exceeds this
-};
-
-// Throws an Error naming the key unless every field holds a valid value (method, route and their pairing).
-void validate(const PenaltyOptions& o);
-// JSON with keys method, probes, probe_kind, route, auto_max_width. from_json fills missing keys with the
-// defaults and refuses an unknown key (naming it and the valid ones), a wrongly typed or a bad value.
-void to_json(nlohmann::json& j, const PenaltyOptions& o);
-void from_json(const nlohmann::json& j, PenaltyOptions& o);
+// Whose Jacobian a contractive penalty measures.
+enum class JacobianOf { encoder, autoencoder };
+const char* jacobian_of_name(JacobianOf of);  // "encoder" or "autoencoder"
 
 // True for the one-layer sigmoid encoder the closed form covers (mlp, hidden [], code_activation sigmoid,
 // not variational); otherwise false, with the reason in *why when given.
@@ -85,40 +63,57 @@ bool has_closed_form(const AutoencoderConfig& model, std::string* why = nullptr)
 
 // What a call computes: method "exact", "hutchinson" or "closed_form"; route "reverse", "forward", "gram",
 // "loop" (exact), "reverse" or "gram" (hutchinson), "" (closed_form).
-struct ContractivePlan {
-  std::string method, route;
-};
+using ContractivePlan = JacobianPlan;
 
 // The cost model's numbers for a model and batch: FLOPs per training step as described above (< 0 where a
 // path does not apply to the model), and the plan that `options` resolves to (auto resolved by them).
 struct ContractiveCost {
   int64_t batch = 0, m = 0, d = 0;
   int64_t first_linear_width = 0;  // H where the gram route applies (mlp), 0 otherwise
-  double encoder_flops = 0;        // F: one sample's forward through the encoder
-  double encoder_rest_flops = 0;   // F_rest: the same after the first Linear layer (mlp), else F
+  double encoder_flops = 0;        // one sample's forward through the encoder
+  double encoder_rest_flops = 0;   // the same after the first Linear layer (mlp), else the same
   double decoder_flops = 0;        // one sample's forward through the decoder
+  double map_flops = 0;            // F: through the map differentiated (the encoder, or encoder and decoder)
   double plain_step = 0;           // 3 B (F_enc + F_dec): a reconstruction step's forward and backward
   double reverse = 0, forward = 0, gram = -1, loop = 0, hutchinson_reverse = 0, hutchinson_gram = -1,
          closed_form = -1;
   ContractivePlan plan;
   double planned = 0;  // the cost of `plan`
 };
-// Validates `options` against the model (closed_form on a model without one, gram on a conv encoder and
-// route/method mismatches are Errors saying why).
-ContractiveCost contractive_cost(const AutoencoderConfig& model, int64_t batch, const PenaltyOptions& options);
+// Validates `options` against the model (closed_form on a model without one or of the whole map, gram on a
+// conv encoder and route/method mismatches are Errors saying why).
+ContractiveCost contractive_cost(const AutoencoderConfig& model, int64_t batch, const PenaltyOptions& options,
+                                 JacobianOf of = JacobianOf::encoder);
 
 struct ContractiveSource {
   Tensor x;  // the input leaf the Jacobian is taken against (x detached, requiring grad)
-  Tensor z;  // f(x) = model.encode(x): [B, m]
-  Tensor s;  // s_phi(x_b) = ||J_f(x_b)||_F^2 per sample: [B], differentiable with respect to the parameters
+  Tensor z;  // the code model.encode(x): [B, k]
+  Tensor y;  // the map's output whose Jacobian is measured: z (encoder) or D(z) flattened [B, d] (autoencoder)
+  Tensor s;  // ||J(x_b)||_F^2 per sample (s_phi of eq. 3 for the encoder): [B], differentiable with respect to
+             // the parameters
   ContractivePlan plan;  // the method and route used
 };
 
-// Encodes x [B, input_shape...] and returns its per-sample source s_phi (eq. 3). `gen` draws the Hutchinson
-// probes (other methods do not touch it).
+// Encodes x [B, input_shape...] and returns the per-sample source (eq. 3 for the encoder). `gen` draws the
+// Hutchinson probes (other methods do not touch it).
 ContractiveSource contractive_source(Autoencoder& model, const Tensor& x, const PenaltyOptions& options,
-                                     Generator& gen);
-// R_CAE on the batch: the mean of contractive_source(...).s, a scalar.
-Tensor contractive_penalty(Autoencoder& model, const Tensor& x, const PenaltyOptions& options, Generator& gen);
+                                     Generator& gen, JacobianOf of = JacobianOf::encoder);
+// R_CAE on the batch (eq. 3's batch mean): the mean of contractive_source(...).s, a scalar.
+Tensor contractive_penalty(Autoencoder& model, const Tensor& x, const PenaltyOptions& options, Generator& gen,
+                           JacobianOf of = JacobianOf::encoder);
+
+// The contractive term of a config's "regularizer" section (regularizer.h):
+//   {"kind": "contractive", "lambda": L, "of": "encoder" | "autoencoder", "penalty": PenaltyOptions}
+// lambda * mean_b ||J(x_b)||_F^2; "of" defaults to "encoder" (R_CAE, eq. 3), "autoencoder" is the Jacobian of
+// D o E. lambda is required; an unknown key or a bad value is an Error naming it.
+struct ContractiveTerm {
+  double lambda = 0;
+  JacobianOf of = JacobianOf::encoder;
+  PenaltyOptions penalty;
+};
+void to_json(nlohmann::json& j, const ContractiveTerm& t);
+void from_json(const nlohmann::json& j, ContractiveTerm& t);
+// lambda * contractive_penalty(...) for one batch.
+Tensor contractive_term(Autoencoder& model, const Tensor& x, const ContractiveTerm& term, Generator& gen);
 
 }  // namespace gg

@@ -89,19 +89,6 @@ Tensor batch_jacobian(const Tensor& y, const Tensor& x, bool create_graph = fals
 // when x is narrower than y.
 Tensor batch_jacobian_forward(const Tensor& y, const Tensor& x, bool create_graph = false);
 
-// Mean over the batch of ||J_b||_F^2 for y [B, m] = f(x [B, d]) row by row; exact, differentiable when
-// create_graph (the default, so it can sit in a loss).
-Tensor jacobian_frobenius_sq(const Tensor& y, const Tensor& x, bool create_graph = true);
-// The same through a first linear layer: with h = x W^T (+ b) and y depending on x only through h,
-// J_x = J_h W, so ||J_x||^2 = <J_h^T J_h, W W^T>. Cheaper when W is wider in than out.
-Tensor jacobian_frobenius_sq_through_linear(const Tensor& y, const Tensor& h, const Tensor& weight,
-                                            bool create_graph = true);
-// Hutchinson's unbiased estimate with `probes` random cotangents u (E ||J^T u||^2 = ||J||_F^2),
-// Gaussian or Rademacher, drawn from `gen`; all probes go through one batched backward pass.
-enum class ProbeKind { gaussian, rademacher };
-Tensor jacobian_frobenius_sq_hutchinson(const Tensor& y, const Tensor& x, int64_t probes, Generator& gen,
-                                        ProbeKind kind = ProbeKind::rademacher, bool create_graph = true);
-
 // ---- Gradient checking (gradcheck.cpp) ----------------------------------------------------------------
 struct GradcheckOptions {
   double eps = 1e-6;

@@ -123,36 +123,4 @@ Tensor batch_jacobian_forward(const Tensor& y, const Tensor& x, bool create_grap
   return reshape(permute(cols, {1, 2, 0}), out);
 }
 
-Tensor jacobian_frobenius_sq(const Tensor& y, const Tensor& x, bool create_graph) {
-  check_rows(y, x, "jacobian_frobenius_sq");
-  const int64_t b = y.size(0), m = y.size(1), d = x.numel() / std::max<int64_t>(b, 1);
-  // Reverse mode costs m passes' worth of work, forward mode d: go through the narrower side.
-  Tensor j = d < m ? batch_jacobian_forward(y, x, create_graph) : batched_vjp(y, x, one_hot_cotangents(y), create_graph);
-  return sum(j * j) / double(b);
-}
-
-Tensor jacobian_frobenius_sq_through_linear(const Tensor& y, const Tensor& h, const Tensor& weight,
-                                            bool create_graph) {
-  check_rows(y, h, "jacobian_frobenius_sq_through_linear");
-  GG_CHECK(weight.dim() == 2 && weight.size(0) == h.size(1),
-           "jacobian_frobenius_sq_through_linear: weight " + weight.str() + " does not produce h " + h.str());
-  const int64_t b = y.size(0);
-  Tensor jh = reshape(batched_vjp(y, h, one_hot_cotangents(y), create_graph), {-1, h.size(1)});  // [m*B, H]
-  // sum_b ||J_h,b W||_F^2 = sum over rows r of J_h of r^T (W W^T) r = <J_h^T J_h, W W^T>: both Gram
-  // matrices are H x H, so nothing of the size of J_h is formed beyond J_h itself.
-  Tensor w_gram = matmul(weight, weight, false, true);
-  return sum(gram(jh) * w_gram) / double(b);
-}
-
-Tensor jacobian_frobenius_sq_hutchinson(const Tensor& y, const Tensor& x, int64_t probes, Generator& gen,
-                                        ProbeKind kind, bool create_graph) {
-  check_rows(y, x, "jacobian_frobenius_sq_hutchinson");
-  GG_CHECK(probes > 0, "jacobian_frobenius_sq_hutchinson: probes must be positive");
-  Shape s{probes, y.size(0), y.size(1)};
-  Tensor u = kind == ProbeKind::gaussian ? Tensor::randn(s, gen, y.dtype(), y.device())
-                                         : lt(Tensor::rand(s, gen, y.dtype(), y.device()), scalar_like(0.5, y)) * 2.0 - 1.0;
-  Tensor g = batched_vjp(y, x, u, create_graph);  // [k, B, ...x]: J_b^T u for each probe
-  return sum(g * g) / double(probes * y.size(0));
-}
-
 }  // namespace gg
