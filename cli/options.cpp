@@ -3,14 +3,29 @@
 
 #include "cli/commands.h"
 #include "experiments/output.h"
+#include "datasets/corruption.h"
+#include "models/optim.h"
 #include "models/variants.h"
+#include "regularizers/regularizer.h"
+#include "regularizers/score.h"
 
 namespace gg::cli {
 
+namespace {
+template <class Factory>
+void print_registry(const Registry<Factory>& registry, const char* key) {
+  std::printf("\n  %ss (%s):\n", registry.what().c_str(), key);
+  for (const auto& e : registry.entries()) std::printf("    %-13s %s\n", e.name.c_str(), e.summary.c_str());
+}
+}  // namespace
+
 void print_registries() {
-  std::printf("\nRegistered names (for the configs' sections):\n  variants (variant.kind):");
-  for (const std::string& k : variant_kinds()) std::printf(" %s", k.c_str());
-  std::printf("\n");
+  std::printf("\nRegistered names, for the configs' sections and the commands' options:\n");
+  print_registry(variant_registry(), "variant.kind");
+  print_registry(regularizer_registry(), "regularizer[].kind; \"none\" or [] for none");
+  print_registry(score_registry(), "the poisson regularizer's score");
+  print_registry(corruption_registry(), "\"kind:amount\" in variant.corruption, the poisson corruption, --corruptions");
+  print_registry(optimizer_registry(), "optimizer.name");
 }
 
 CLI::Validator at_least(int64_t n) {

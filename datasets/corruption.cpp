@@ -3,10 +3,7 @@
 #include "datasets/corruption.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
-#include <cstdlib>
-#include <limits>
 #include <numbers>
 #include <sstream>
 
@@ -49,32 +46,10 @@ void check_per_sample(const char* op, const Tensor& x, const std::vector<double>
   for (double p : parameters) GG_CHECK(std::isfinite(p), std::string(op) + ": " + what + " must be finite");
 }
 
-// The valid range of each kind's amount, shared by the random operators and parse_corruption.
-struct KindRule {
-  const char* kind;
-  const char* amount_meaning;
-  double upper;         // amount in [0, upper) or [0, upper]
-  bool upper_included;
-};
-constexpr double kUnbounded = std::numeric_limits<double>::infinity();
-const KindRule kNoiseRule{"noise", "sigma", kUnbounded, false};
-const KindRule kMaskRule{"mask", "drop probability", 1.0, true};
-const KindRule kRotationRule{"rotation", "max degrees", kUnbounded, false};
-const KindRule kZoomRule{"zoom", "max scale change", 1.0, false};
-const KindRule* const kRules[] = {&kNoiseRule, &kMaskRule, &kRotationRule, &kZoomRule};
-
 std::string number_text(double v) {
   std::ostringstream text;
   text << v;
   return text.str();
-}
-
-void check_amount(const char* op, const KindRule& rule, double amount) {
-  const bool ok = std::isfinite(amount) && amount >= 0 && (rule.upper_included ? amount <= rule.upper : amount < rule.upper);
-  const std::string range = rule.upper == kUnbounded
-                                ? std::string("a finite number >= 0")
-                                : "in [0, " + number_text(rule.upper) + (rule.upper_included ? "]" : ")");
-  GG_CHECK(ok, std::string(op) + ": " + rule.amount_meaning + " must be " + range + ", got " + number_text(amount));
 }
 
 // One uniform draw per sample in [lo, hi], in double whatever x's dtype.
@@ -261,7 +236,7 @@ Tensor zoom_points(const Tensor& x, const std::vector<double>& factors, const st
 
 Corrupted gaussian_noise(const Tensor& x, double sigma, Generator& gen) {
   batch_kind("gaussian_noise", x);
-  check_amount("gaussian_noise", kNoiseRule, sigma);
+  check_corruption_amount("gaussian_noise", "noise", sigma);
   Tensor clean = x.detach();
   Tensor noise = Tensor::randn(x.shape(), gen, x.dtype(), x.device());
   return with_displacement(clean, clean + noise * sigma);
@@ -269,7 +244,7 @@ Corrupted gaussian_noise(const Tensor& x, double sigma, Generator& gen) {
 
 Corrupted random_mask(const Tensor& x, double drop_probability, Generator& gen) {
   const BatchKind kind = batch_kind("random_mask", x);
-  check_amount("random_mask", kMaskRule, drop_probability);
+  check_corruption_amount("random_mask", "mask", drop_probability);
   Tensor clean = x.detach();
   const Shape& s = x.shape();
   const Shape mask_shape = kind == BatchKind::images ? Shape{s[0], 1, s[2], s[3]} : s;
@@ -282,7 +257,7 @@ Corrupted random_mask(const Tensor& x, double drop_probability, Generator& gen) 
 
 Corrupted random_rotation(const Tensor& x, double max_degrees, Generator& gen, const std::vector<double>& center) {
   const BatchKind kind = batch_kind("random_rotation", x);
-  check_amount("random_rotation", kRotationRule, max_degrees);
+  check_corruption_amount("random_rotation", "rotation", max_degrees);
   if (kind == BatchKind::points) check_points_2d("random_rotation", x);
   else check_images_without_center("random_rotation", x, center);
   const std::vector<double> degrees = uniform_per_sample(x.size(0), -max_degrees, max_degrees, gen);
@@ -293,70 +268,13 @@ Corrupted random_rotation(const Tensor& x, double max_degrees, Generator& gen, c
 
 Corrupted random_zoom(const Tensor& x, double max_scale_change, Generator& gen, const std::vector<double>& center) {
   const BatchKind kind = batch_kind("random_zoom", x);
-  check_amount("random_zoom", kZoomRule, max_scale_change);
+  check_corruption_amount("random_zoom", "zoom", max_scale_change);
   if (kind == BatchKind::points) check_points_2d("random_zoom", x);
   else check_images_without_center("random_zoom", x, center);
   const std::vector<double> factors = uniform_per_sample(x.size(0), 1 - max_scale_change, 1 + max_scale_change, gen);
   Tensor clean = x.detach();
   return with_displacement(clean, kind == BatchKind::images ? zoom_images(clean, factors)
                                                             : zoom_points(clean, factors, center));
-}
-
-// ---- By name -------------------------------------------------------------------------------------------------
-
-const std::vector<std::string>& corruption_kinds() {
-  static const std::vector<std::string> kinds = [] {
-    std::vector<std::string> names;
-    for (const KindRule* rule : kRules) names.push_back(rule->kind);
-    return names;
-  }();
-  return kinds;
-}
-
-namespace {
-std::string valid_kinds_text() {
-  std::string text;
-  for (const KindRule* rule : kRules)
-    text += std::string(text.empty() ? "" : ", ") + rule->kind + ":<" + rule->amount_meaning + ">";
-  return text;
-}
-
-std::string trimmed(const std::string& s) {
-  size_t begin = 0, end = s.size();
-  while (begin < end && std::isspace(static_cast<unsigned char>(s[begin]))) ++begin;
-  while (end > begin && std::isspace(static_cast<unsigned char>(s[end - 1]))) --end;
-  return s.substr(begin, end - begin);
-}
-}  // namespace
-
-CorruptionSpec parse_corruption(const std::string& text) {
-  const std::string usage = "parse_corruption: '" + text + "' is not kind:amount with kind one of " + valid_kinds_text();
-  const size_t colon = text.find(':');
-  GG_CHECK(colon != std::string::npos, usage);
-  CorruptionSpec spec;
-  spec.kind = trimmed(text.substr(0, colon));
-  std::transform(spec.kind.begin(), spec.kind.end(), spec.kind.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  const KindRule* rule = nullptr;
-  for (const KindRule* candidate : kRules)
-    if (spec.kind == candidate->kind) rule = candidate;
-  GG_CHECK(rule, "parse_corruption: unknown kind '" + spec.kind + "' in '" + text + "'; valid: " + valid_kinds_text());
-
-  const std::string amount = trimmed(text.substr(colon + 1));
-  char* end = nullptr;
-  spec.amount = amount.empty() ? 0.0 : std::strtod(amount.c_str(), &end);
-  GG_CHECK(!amount.empty() && end == amount.c_str() + amount.size(),
-           "parse_corruption: '" + amount + "' in '" + text + "' is not a number (" + rule->amount_meaning + ")");
-  check_amount("parse_corruption", *rule, spec.amount);
-  return spec;
-}
-
-Corrupted corrupt(const Tensor& x, const CorruptionSpec& spec, Generator& gen) {
-  if (spec.kind == kNoiseRule.kind) return gaussian_noise(x, spec.amount, gen);
-  if (spec.kind == kMaskRule.kind) return random_mask(x, spec.amount, gen);
-  if (spec.kind == kRotationRule.kind) return random_rotation(x, spec.amount, gen);
-  if (spec.kind == kZoomRule.kind) return random_zoom(x, spec.amount, gen);
-  fail("corrupt: unknown kind '" + spec.kind + "'; valid: " + valid_kinds_text());
 }
 
 }  // namespace gg

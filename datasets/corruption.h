@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/registry.h"
 #include "engine/tensor.h"
 
 namespace gg {
@@ -69,7 +70,19 @@ struct CorruptionSpec {
   double amount = 0;
 };
 
-const std::vector<std::string>& corruption_kinds();
+// One corruption kind of the registry: what its amount means, the amount's valid range ([0, upper) or
+// [0, upper]) and its random operator (points turn and scale about the batch mean).
+struct CorruptionKind {
+  const char* amount_meaning;
+  double upper;
+  bool upper_included;
+  Corrupted (*apply)(const Tensor& x, double amount, Generator& gen);
+};
+// Every corruption kind by name (`gradgrad help` lists them); a new kind is one entry there.
+const Registry<CorruptionKind>& corruption_registry();
+const std::vector<std::string>& corruption_kinds();  // the registry's names, in order
+// Throws an Error unless `amount` is in the kind's range; `op` names the caller.
+void check_corruption_amount(const char* op, const std::string& kind, double amount);
 
 // Parses "kind:amount", e.g. "noise:0.1", "mask:0.3", "rotation:30", "zoom:0.2". An unknown kind (the error
 // lists the valid ones), a missing or malformed amount, or an amount out of the kind's range throws gg::Error.

@@ -179,9 +179,8 @@ json write_potential(const Analysis& a, int64_t grid_n, uint64_t seed, const std
   if (train.is_images() || train.x.dim() != 2 || train.x.size(1) != 2) return nullptr;
   Autoencoder& model = trainer.model();
   const Normalizer& nz = trainer.normalizer();
-  const json& reg = trainer.config()["regularizer"];
-  const bool from_run = reg.is_object() && reg.value("kind", std::string("none")) == "poisson";
-  PoissonOptions po = from_run ? reg.get<PoissonOptions>() : PoissonOptions{};
+  const json* reg = find_regularizer_term(trainer.config(), "poisson");
+  PoissonOptions po = reg ? reg->get<PoissonOptions>() : PoissonOptions{};
   po.source.create_graph = false;
   Generator qgen(seed + 3);
   const PoissonQuadrature quad = poisson_quadrature(model, train.x.to(model.config().dtype), po, qgen);
@@ -208,7 +207,7 @@ json write_potential(const Analysis& a, int64_t grid_n, uint64_t seed, const std
     csv << p[2 * i] << "," << p[2 * i + 1] << "," << v[i] << "," << gn << "," << g0 << "," << g1 << "\n";
   }
   csv.write(out + "/potential.csv");
-  return {{"options", from_run ? "the run's regularizer section" : "PoissonOptions defaults"},
+  return {{"options", reg != nullptr ? "the run's regularizer section" : "PoissonOptions defaults"},
           {"quadrature_points", quad.x.size(0)},
           {"eps", po.eps},
           {"source_mean", mean(quad.s.to(DType::f64)).item()},

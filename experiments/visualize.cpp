@@ -27,8 +27,8 @@ VisualizeResult visualize_experiment(const VisualizeOptions& o, const std::strin
   const Tensor x = subset(test, rows).x.to(model.config().dtype);
 
   // The regularizer's own options when it was trained with one, else the defaults; no graph is kept.
-  const json& reg = trainer->config()["regularizer"];
-  PoissonOptions base = reg["kind"] == "poisson" ? reg.get<PoissonOptions>() : PoissonOptions{};
+  const json* reg = find_regularizer_term(trainer->config(), "poisson");
+  PoissonOptions base = reg ? reg->get<PoissonOptions>() : PoissonOptions{};
   base.source.create_graph = false;
 
   std::filesystem::create_directories(out);

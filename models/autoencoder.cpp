@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "engine/backend/backend.h"
+#include "models/config_reader.h"
+
 namespace gg {
 
 namespace {
 
 [[noreturn]] void bad_key(const std::string& key, const std::string& problem) {
-  fail("autoencoder config: key '" + key + "': " + problem);
+  fail(config_path("model", key) + ": " + problem);
 }
 
 // Runs check(), re-raising its Error as one about `key`.
@@ -19,27 +22,6 @@ void check_key(const std::string& key, F&& check) {
   } catch (const Error& e) {
     bad_key(key, e.what());
   }
-}
-
-const std::vector<std::string> kKeys = {"arch",  "input_shape", "code_dim",        "hidden",
-                                        "width", "activation",  "code_activation", "output_activation",
-                                        "init",  "variational", "dtype",           "seed"};
-
-int64_t read_int(const nlohmann::json& j, const std::string& key) {
-  if (!j.is_number_integer()) bad_key(key, "expected an integer, got " + j.dump());
-  return j.get<int64_t>();
-}
-
-std::vector<int64_t> read_ints(const nlohmann::json& j, const std::string& key) {
-  if (!j.is_array()) bad_key(key, "expected an array of integers, got " + j.dump());
-  std::vector<int64_t> out;
-  for (const auto& v : j) out.push_back(read_int(v, key));
-  return out;
-}
-
-std::string read_string(const nlohmann::json& j, const std::string& key) {
-  if (!j.is_string()) bad_key(key, "expected a string, got " + j.dump());
-  return j.get<std::string>();
 }
 
 // Where the conv encoder's ZeroPad2d puts the rows (or columns) that bring n up to a multiple of 16.
@@ -58,6 +40,7 @@ LayerOptions options_before(const std::string& next_activation, const Autoencode
   if (o.init.scheme == InitScheme::kaiming_uniform || o.init.scheme == InitScheme::kaiming_normal)
     o.init.gain = Activation(next_activation).gain();
   o.dtype = c.dtype;
+  o.device = c.device;
   return o;
 }
 
@@ -81,6 +64,7 @@ void validate(const AutoencoderConfig& c) {
   check_key("code_activation", [&] { Activation a(c.code_activation); });
   check_key("output_activation", [&] { Activation a(c.output_activation); });
   check_key("init", [&] { parse_init(c.init); });
+  check_key("device", [&] { backend_for(c.device); });  // a device this build has
   if (c.variational && Activation(c.code_activation).kind() != Activation::Kind::identity)
     bad_key("code_activation", "must be \"identity\" for a variational encoder, got \"" + c.code_activation +
                                    "\" (its outputs are a mean and a log-variance)");
@@ -99,51 +83,29 @@ void to_json(nlohmann::json& j, const AutoencoderConfig& c) {
   j["init"] = c.init;
   j["variational"] = c.variational;
   j["dtype"] = dtype_name(c.dtype);
+  j["device"] = c.device.str();
   j["seed"] = c.seed;
 }
 
 void from_json(const nlohmann::json& j, AutoencoderConfig& out) {
-  if (!j.is_object()) fail("autoencoder config: expected a JSON object, got " + j.dump());
-  for (const auto& [key, value] : j.items())
-    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
-      std::string valid;
-      for (const std::string& k : kKeys) valid += (valid.empty() ? "" : ", ") + k;
-      fail("autoencoder config: unknown key '" + key + "' (valid: " + valid + ")");
-    }
-  for (const char* key : {"input_shape", "code_dim"})
-    if (!j.contains(key)) bad_key(key, "required");
-
+  ConfigReader r(j, "model");
   AutoencoderConfig c;
-  if (j.contains("arch")) c.arch = read_string(j["arch"], "arch");
-  c.input_shape = read_ints(j["input_shape"], "input_shape");
-  c.code_dim = read_int(j["code_dim"], "code_dim");
-  if (j.contains("hidden")) {
-    if (c.arch != "mlp") bad_key("hidden", "applies only to arch \"mlp\"");
-    c.hidden = read_ints(j["hidden"], "hidden");
-  }
-  if (j.contains("width")) {
-    if (c.arch != "conv") bad_key("width", "applies only to arch \"conv\"");
-    c.width = read_int(j["width"], "width");
-  }
-  for (auto [key, field] :
-       {std::pair{"activation", &c.activation}, std::pair{"code_activation", &c.code_activation},
-        std::pair{"output_activation", &c.output_activation}, std::pair{"init", &c.init}})
-    if (j.contains(key)) *field = read_string(j[key], key);
-  if (j.contains("variational")) {
-    if (!j["variational"].is_boolean())
-      bad_key("variational", "expected true or false, got " + j["variational"].dump());
-    c.variational = j["variational"].get<bool>();
-  }
-  if (j.contains("dtype")) {
-    const std::string d = read_string(j["dtype"], "dtype");
-    if (d != "f32" && d != "f64") bad_key("dtype", "expected \"f32\" or \"f64\", got \"" + d + "\"");
-    c.dtype = d == "f32" ? DType::f32 : DType::f64;
-  }
-  if (j.contains("seed")) {
-    if (!j["seed"].is_number_unsigned())
-      bad_key("seed", "expected a non-negative integer, got " + j["seed"].dump());
-    c.seed = j["seed"].get<uint64_t>();
-  }
+  r.read_choice("arch", c.arch, {"mlp", "conv"});
+  c.input_shape = r.required<Shape>("input_shape");
+  c.code_dim = r.required<int64_t>("code_dim");
+  if (r.read("hidden", c.hidden) && c.arch != "mlp") r.fail_at("hidden", "applies only to arch \"mlp\"");
+  if (r.read("width", c.width) && c.arch != "conv") r.fail_at("width", "applies only to arch \"conv\"");
+  r.read("activation", c.activation);
+  r.read("code_activation", c.code_activation);
+  r.read("output_activation", c.output_activation);
+  r.read("init", c.init);
+  r.read("variational", c.variational);
+  std::string dtype = dtype_name(c.dtype), device = c.device.str();
+  r.read_choice("dtype", dtype, {"f32", "f64"});
+  c.dtype = dtype == "f32" ? DType::f32 : DType::f64;
+  if (r.read("device", device)) check_key("device", [&] { c.device = parse_device(device); });
+  r.read("seed", c.seed);
+  r.done();
   validate(c);
   out = c;
 }

@@ -38,13 +38,15 @@ struct AutoencoderConfig {
   std::string init = "torch_default";  // parse_init names; kaiming takes each layer's next activation's gain
   bool variational = false;            // the encoder outputs a mean and a log-variance
   DType dtype = DType::f32;
+  Device device = Device::cpu();  // where the parameters are made ("cpu", "cuda"); refused by name if not built
   uint64_t seed = 0;  // draws every initial weight
 };
 
 // Throws an Error naming the offending key unless the config is consistent (valid names, positive sizes,
 // conv input [C, H, W], identity code_activation when variational).
 void validate(const AutoencoderConfig& c);
-// JSON with the keys above (dtype as "f32"/"f64"; hidden only for mlp, width only for conv).
+// JSON with the keys above (dtype as "f32"/"f64", device as "cpu"/"cuda:0"; hidden only for mlp, width only
+// for conv).
 void to_json(nlohmann::json& j, const AutoencoderConfig& c);
 // The inverse: every key but input_shape and code_dim is optional. An unknown key, a key of the other arch,
 // a value of the wrong type or a bad value is an Error naming the key.

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/backend/backend.h"
+#include "models/config_reader.h"
 
 namespace gg {
 
@@ -108,60 +109,58 @@ std::vector<std::pair<std::string, std::vector<Tensor>>> Adam::state() const { r
 // ---- from config ----
 
 namespace {
-void refuse_unknown_keys(const nlohmann::json& config, const std::vector<std::string>& known, const char* what) {
-  GG_CHECK(config.is_object(), std::string(what) + ": expected a JSON object, got " + config.dump());
-  for (const auto& [key, value] : config.items()) {
-    bool ok = false;
-    for (const auto& k : known) ok = ok || k == key;
-    if (!ok) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      fail(std::string(what) + ": unknown key '" + key + "' (known: " + list + ")");
-    }
-  }
-}
-double number(const nlohmann::json& c, const char* key, double fallback, const char* what) {
-  if (!c.contains(key)) return fallback;
-  GG_CHECK(c[key].is_number(), std::string(what) + "." + key + ": expected a number, got " + c[key].dump());
-  return c[key].get<double>();
-}
-}  // namespace
 
-std::unique_ptr<Optimizer> make_optimizer(const nlohmann::json& c, std::vector<Tensor> params) {
-  const char* what = "optimizer";
-  const std::string name = c.value("name", "adam");
-  if (name == "sgd") {
-    refuse_unknown_keys(c, {"name", "lr", "momentum", "weight_decay"}, what);
-    SGD::Options o;
-    o.lr = number(c, "lr", o.lr, what);
-    o.momentum = number(c, "momentum", o.momentum, what);
-    o.weight_decay = number(c, "weight_decay", o.weight_decay, what);
-    return std::make_unique<SGD>(std::move(params), o);
-  }
-  GG_CHECK(name == "adam" || name == "adamw", "optimizer.name: unknown optimizer '" + name + "' (known: sgd, adam, adamw)");
-  refuse_unknown_keys(c, {"name", "lr", "beta1", "beta2", "eps", "weight_decay"}, what);
+std::unique_ptr<Optimizer> make_sgd(ConfigReader& r, std::vector<Tensor> params) {
+  SGD::Options o;
+  r.read("lr", o.lr);
+  r.read("momentum", o.momentum);
+  r.read("weight_decay", o.weight_decay);
+  r.done();
+  return std::make_unique<SGD>(std::move(params), o);
+}
+
+// Adam, or AdamW (decoupled weight decay, 1e-2 unless set) when `decoupled`.
+template <bool decoupled>
+std::unique_ptr<Optimizer> make_adam(ConfigReader& r, std::vector<Tensor> params) {
   Adam::Options o;
-  o.lr = number(c, "lr", o.lr, what);
-  o.beta1 = number(c, "beta1", o.beta1, what);
-  o.beta2 = number(c, "beta2", o.beta2, what);
-  o.eps = number(c, "eps", o.eps, what);
-  o.weight_decay = number(c, "weight_decay", name == "adamw" ? 1e-2 : 0.0, what);
-  o.decoupled_weight_decay = name == "adamw";
+  o.weight_decay = decoupled ? 1e-2 : 0.0;
+  o.decoupled_weight_decay = decoupled;
+  r.read("lr", o.lr);
+  r.read("beta1", o.beta1);
+  r.read("beta2", o.beta2);
+  r.read("eps", o.eps);
+  r.read("weight_decay", o.weight_decay);
+  r.done();
   return std::make_unique<Adam>(std::move(params), o);
 }
 
+}  // namespace
+
+const Registry<OptimizerFactory>& optimizer_registry() {
+  static const Registry<OptimizerFactory> registry(
+      "optimizer", {{"sgd", "SGD with momentum and (coupled) weight decay: lr, momentum, weight_decay", make_sgd},
+                    {"adam", "Adam: lr, beta1, beta2, eps, weight_decay (added to the gradient)", make_adam<false>},
+                    {"adamw", "AdamW: Adam with decoupled weight decay (default 1e-2)", make_adam<true>}});
+  return registry;
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const nlohmann::json& c, std::vector<Tensor> params) {
+  ConfigReader r(c, "optimizer");
+  std::string name = "adam";
+  r.read("name", name);
+  return optimizer_registry().at(name, "optimizer.name").make(r, std::move(params));
+}
+
 LrSchedule LrSchedule::from_json(const nlohmann::json& c, int64_t total_epochs) {
-  const char* what = "schedule";
-  refuse_unknown_keys(c, {"kind", "step_size", "gamma", "end_factor"}, what);
+  ConfigReader r(c, "schedule");
   LrSchedule s;
-  s.kind = c.value("kind", "constant");
-  GG_CHECK(s.kind == "constant" || s.kind == "step" || s.kind == "linear",
-           "schedule.kind: unknown schedule '" + s.kind + "' (known: constant, step, linear)");
-  s.step_size = static_cast<int64_t>(number(c, "step_size", 1, what));
-  s.gamma = number(c, "gamma", s.gamma, what);
-  s.end_factor = number(c, "end_factor", s.end_factor, what);
+  r.read_choice("kind", s.kind, {"constant", "step", "linear"});
+  r.read("step_size", s.step_size);
+  r.read("gamma", s.gamma);
+  r.read("end_factor", s.end_factor);
+  r.done();
   s.total_epochs = std::max<int64_t>(total_epochs, 1);
-  GG_CHECK(s.step_size > 0, "schedule.step_size: must be positive");
+  if (s.step_size <= 0) r.fail_at("step_size", "must be positive");
   return s;
 }
 

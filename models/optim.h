@@ -8,6 +8,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "engine/gradgrad.h"
+#include "engine/registry.h"
 
 namespace gg {
 
@@ -74,6 +75,12 @@ class Adam : public Optimizer {
 // From a config object {"name": "sgd"|"adam"|"adamw", "lr", "momentum", "beta1", "beta2", "eps",
 // "weight_decay"}; an unknown name or key is refused with a message naming it.
 std::unique_ptr<Optimizer> make_optimizer(const nlohmann::json& config, std::vector<Tensor> params);
+
+class ConfigReader;
+// Builds one optimizer from the rest of its config section (the reader has consumed "name").
+using OptimizerFactory = std::unique_ptr<Optimizer> (*)(ConfigReader& section, std::vector<Tensor> params);
+// Every optimizer by name (`gradgrad help` lists them).
+const Registry<OptimizerFactory>& optimizer_registry();
 
 // The learning rate at an epoch: constant; "step" multiplies by gamma every step_size epochs; "linear" goes
 // linearly from lr to lr * end_factor over total_epochs (PyTorch's StepLR and LinearLR).

@@ -1,5 +1,6 @@
 #include "models/training.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -18,7 +19,7 @@ json default_train_config() {
           {"variant", json(VariantConfig{})},
           {"optimizer", {{"name", "adam"}, {"lr", 1e-3}, {"weight_decay", 0.0}}},
           {"schedule", {{"kind", "constant"}}},
-          {"regularizer", {{"kind", "none"}}},
+          {"regularizer", json::array()},
           {"training",
            {{"epochs", 100}, {"batch_size", 128}, {"clip_grad_norm", 0.0}, {"checkpoint_every", 10},
             {"anomaly_check", false}}}};
@@ -50,19 +51,82 @@ void apply_overrides(json& config, const std::vector<std::string>& sets) {
 }
 
 void to_json(json& j, const EpochRecord& r) {
-  j = {{"epoch", r.epoch},           {"loss", r.loss},         {"reconstruction", r.reconstruction},
-       {"regularizer", r.regularizer}, {"extra", r.extra},       {"test_mse", r.test_mse},
-       {"lr", r.lr},                 {"seconds", r.seconds}};
+  j = {{"epoch", r.epoch},
+       {"loss", r.loss},
+       {"reconstruction", r.reconstruction},
+       {"variant_term", r.variant_term},
+       {"regularizers", r.regularizers},
+       {"regularizer_total", r.regularizer_total},
+       {"test_mse", r.test_mse},
+       {"lr", r.lr},
+       {"seconds", r.seconds}};
 }
 
 void from_json(const json& j, EpochRecord& r) {
+  r = EpochRecord{};
   r.epoch = j.at("epoch");
-  r.loss = j.at("loss"), r.reconstruction = j.at("reconstruction"), r.regularizer = j.at("regularizer");
-  r.extra = j.at("extra");
+  r.loss = j.at("loss"), r.reconstruction = j.at("reconstruction");
+  if (j.contains("variant_term")) {
+    r.variant_term = j.at("variant_term");
+    r.regularizers = j.at("regularizers").get<std::map<std::string, double>>();
+    r.regularizer_total = j.at("regularizer_total");
+  } else {  // an older record: "regularizer" was the variant's term, "extra" the regularizer section's
+    r.variant_term = j.at("regularizer");
+    r.regularizer_total = j.at("extra");
+  }
   r.test_mse = j.at("test_mse"), r.lr = j.at("lr"), r.seconds = j.at("seconds");
 }
 
+const json* find_regularizer_term(const json& config, const std::string& kind) {
+  if (!config.contains("regularizer") || !config["regularizer"].is_array()) return nullptr;
+  for (const json& term : config["regularizer"])
+    if (term.is_object() && term.value("kind", std::string()) == kind) return &term;
+  return nullptr;
+}
+
 namespace {
+
+// The regularizer section as a list of term objects, each with a string "kind"; "none" is no term.
+json regularizer_terms(const json& section) {
+  const json items = section.is_array() ? section : json::array({section});
+  json terms = json::array();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const json& t = items[i];
+    const std::string where = section.is_array() ? "regularizer[" + std::to_string(i) + "]" : "regularizer";
+    GG_CHECK(t.is_object() && t.contains("kind") && t["kind"].is_string(),
+             where + ": expected an object with a \"kind\", got " + t.dump());
+    if (t["kind"] == "none") {
+      GG_CHECK(t.size() == 1, where + ": kind \"none\" takes no other keys, got " + t.dump());
+      continue;
+    }
+    terms.push_back(t);
+  }
+  return terms;
+}
+
+// The old spelling of the contractive penalty, variant.kind "contractive" / "contractive_full" (the header
+// says what it becomes). `c` is complete, so the variant has every key of the old VariantConfig.
+void rewrite_contractive_variant(json& c) {
+  json& v = c["variant"];
+  if (!v.is_object()) return;  // VariantConfig's parser says what is wrong with it
+  const json probes = v.contains("probes") ? v["probes"] : json(0);
+  v.erase("probes");  // an old VariantConfig key that every other kind ignored
+  const std::string kind = v.value("kind", std::string());
+  if (kind != "contractive" && kind != "contractive_full") return;
+  GG_CHECK(probes.is_number_integer() && probes.get<int64_t>() >= 0,
+           "variant.probes: expected an integer >= 0, got " + probes.dump());
+  const int64_t k = probes;
+  const json term = {{"kind", "contractive"},
+                     {"lambda", v["lambda"]},
+                     {"of", kind == "contractive" ? "encoder" : "autoencoder"},
+                     {"penalty", k == 0 ? json{{"method", "exact"}} : json{{"method", "hutchinson"}, {"probes", k}}}};
+  GG_CHECK(!find_regularizer_term(c, "contractive"),
+           "regularizer: two terms of kind 'contractive' (variant.kind \"" + kind + "\" is the old spelling of one); "
+           "keep one of them");
+  v["kind"] = "plain";
+  v["lambda"] = 0.0;
+  c["regularizer"].insert(c["regularizer"].begin(), term);
+}
 
 // Fills the defaults under the user's config, refusing keys the config does not have.
 json complete_config(const json& user) {
@@ -76,13 +140,16 @@ json complete_config(const json& user) {
       c[section] = value;
       continue;
     }
+    if (section == "regularizer") {
+      c[section] = regularizer_terms(value);
+      continue;
+    }
     GG_CHECK(value.is_object(), section + ": expected a JSON object, got " + value.dump());
-    if ((section == "optimizer" && value.contains("name") && value["name"] != c["optimizer"]["name"]) ||
-        section == "regularizer")
-      c[section] = json::object();  // another optimizer's (or regularizer's) defaults would not fit it
+    if (section == "optimizer" && value.contains("name") && value["name"] != c["optimizer"]["name"])
+      c[section] = json::object();  // another optimizer's defaults would not fit it
     for (const auto& [key, v] : value.items()) {
       const bool free_form = section == "model" || section == "variant" || section == "optimizer" ||
-                             section == "schedule" || section == "regularizer";
+                             section == "schedule";
       GG_CHECK(free_form || c[section].contains(key), section + ": unknown key '" + key + "'");
       if (!free_form) {
         const json& like = c[section][key];
@@ -94,6 +161,14 @@ json complete_config(const json& user) {
       }
       c[section][key] = v;
     }
+  }
+  rewrite_contractive_variant(c);
+  std::vector<std::string> kinds;
+  for (const json& term : c["regularizer"]) {
+    const std::string kind = term["kind"];
+    GG_CHECK(std::find(kinds.begin(), kinds.end(), kind) == kinds.end(),
+             "regularizer: two terms of kind '" + kind + "'; a kind appears once (it names the term's record)");
+    kinds.push_back(kind);
   }
   return c;
 }
@@ -121,7 +196,18 @@ bool finite(double v) { return std::isfinite(v); }
 
 }  // namespace
 
-Trainer::Trainer(json user_config, const ExtraLossFactory& extra) : config_(complete_config(user_config)) {
+json canonical_config(const json& config) {
+  json c = complete_config(config);
+  json& m = c["model"];
+  if (m.contains("input_shape")) {  // else the Trainer fills it from the data first
+    if (!m.contains("seed")) m["seed"] = c["seed"].get<uint64_t>();
+    m = json(m.get<AutoencoderConfig>());
+  }
+  c["variant"] = json(c["variant"].get<VariantConfig>());
+  return c;
+}
+
+Trainer::Trainer(json user_config, const ExtraLossFactory& extra) : config_(canonical_config(user_config)) {
   const uint64_t seed = config_["seed"];
   const json& data = config_["data"];
   const std::string name = data["name"];
@@ -144,15 +230,12 @@ Trainer::Trainer(json user_config, const ExtraLossFactory& extra) : config_(comp
   validate(variant_, model_config);
   config_["variant"] = json(variant_);
 
-  const json& reg = config_["regularizer"];
-  GG_CHECK(reg.is_object() && reg.contains("kind") && reg["kind"].is_string(),
-           "regularizer: expected an object with a \"kind\", got " + reg.dump());
-  if (reg["kind"] != "none") {
-    GG_CHECK(static_cast<bool>(extra), "regularizer: kind '" + reg["kind"].get<std::string>() +
-                                           "' is built by the regularizers library; this caller gave none");
-    extra_loss_ = extra(reg);
-  } else {
-    GG_CHECK(reg.size() == 1, "regularizer: kind \"none\" takes no other keys, got " + reg.dump());
+  for (const json& term : config_["regularizer"]) {
+    const std::string kind = term["kind"];
+    GG_CHECK(static_cast<bool>(extra), "regularizer: kind '" + kind +
+                                           "' is built by the regularizers library (regularizers/regularizer.h: "
+                                           "make_regularizer_loss, the Trainer's second argument); this caller gave none");
+    terms_.emplace_back(kind, extra(term));
   }
 
   model_ = std::make_unique<Autoencoder>(model_config);
@@ -170,6 +253,17 @@ Trainer::Trainer(json user_config, const ExtraLossFactory& extra) : config_(comp
 int64_t Trainer::total_epochs() const { return config_["training"]["epochs"]; }
 int64_t Trainer::batches_per_epoch() const { return sampler_->num_batches(); }
 
+BatchLoss Trainer::batch_loss(const Tensor& x, Generator& gen) {
+  BatchLoss l;
+  l.variant = variant_loss(*model_, x, variant_, gen);
+  l.total = l.variant.total;
+  for (const auto& [kind, term] : terms_) {
+    l.terms.emplace_back(kind, term(*model_, x, gen));
+    l.total = l.total + l.terms.back().second;
+  }
+  return l;
+}
+
 EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_batch) {
   const auto start = std::chrono::steady_clock::now();
   EpochRecord r;
@@ -181,6 +275,7 @@ EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_
   const DType dtype = model_->config().dtype;
   const std::vector<Tensor> params = model_->parameters();
   const int64_t batches = sampler_->num_batches();
+  for (const auto& [kind, term] : terms_) r.regularizers[kind] = 0;
   for (int64_t i = 0; i < batches; ++i) {
     const Tensor x = sampler_->batch(epochs_done(), i).x.to(dtype);
     const Generator before = noise_gen_;
@@ -188,15 +283,13 @@ EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_
     double loss = 0;
     {
       AnomalyModeGuard anomaly(anomaly_check);
-      const VariantLoss l = variant_loss(*model_, x, variant_, noise_gen_);
-      const Tensor extra = extra_loss_ ? extra_loss_(*model_, x, noise_gen_) : Tensor();
-      const Tensor total = extra.defined() ? l.total + extra : l.total;
-      loss = total.item();
+      const BatchLoss l = batch_loss(x, noise_gen_);
+      loss = l.total.item();
       if (finite(loss)) {
-        grads = grad({total}, params);
-        r.reconstruction += l.reconstruction.item();
-        r.regularizer += l.regularizer.item();
-        if (extra.defined()) r.extra += extra.item();
+        grads = grad({l.total}, params);
+        r.reconstruction += l.variant.reconstruction.item();
+        r.variant_term += l.variant.regularizer.item();
+        for (const auto& [kind, t] : l.terms) r.regularizers[kind] += t.item();
       }
     }
     if (!finite(loss)) {
@@ -205,9 +298,7 @@ EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_
       try {
         AnomalyModeGuard anomaly;
         noise_gen_ = before;
-        Tensor total = variant_loss(*model_, x, variant_, noise_gen_).total;
-        if (extra_loss_) total = total + extra_loss_(*model_, x, noise_gen_);
-        grad({total}, params);
+        grad({batch_loss(x, noise_gen_).total}, params);
       } catch (const Error& e) {
         culprit = e.what();
       }
@@ -219,7 +310,8 @@ EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_
     r.loss += loss;
     if (on_batch) on_batch(i, loss);
   }
-  r.loss /= batches, r.reconstruction /= batches, r.regularizer /= batches, r.extra /= batches;
+  r.loss /= batches, r.reconstruction /= batches, r.variant_term /= batches;
+  for (auto& [kind, value] : r.regularizers) r.regularizer_total += (value /= batches);
   r.test_mse = reconstruction_error(test_);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   history_.push_back(r);
@@ -258,7 +350,8 @@ void Trainer::save_checkpoint(const std::string& path) const {
 void Trainer::resume(const std::string& path) {
   Checkpoint ck = read_checkpoint(path);
   GG_CHECK(ck.metadata.count(kState), path + ": not a training checkpoint (no " + kState + " in its metadata)");
-  json mine = config_, theirs = ck.config;
+  // Both in the canonical form, so a checkpoint written before a spelling changed still matches.
+  json mine = config_, theirs = ck.config.is_object() ? canonical_config(ck.config) : ck.config;
   mine["training"].erase("epochs");
   if (theirs.contains("training")) theirs["training"].erase("epochs");
   const json diff = json::diff(theirs, mine);

@@ -6,17 +6,17 @@
 //   plain             ||x - D(E(x))||^2                              contractive only through the bottleneck k
 //   weight_decay      + lambda * sum_l ||W_l||_F^2                    every Linear/Conv weight, not biases
 //   denoising         ||x - D(E(x~))||^2, x~ ~ q(x~ | x)              `corruption`, e.g. "noise:0.1"
-//   contractive       + lambda * ||J_E(x)||_F^2                       encoder Jacobian (Rifai et al. 2011)
-//   contractive_full  + lambda * ||J_{D o E}(x)||_F^2                 Jacobian of the whole map
 //   sparse_kl         + lambda * sum_i KL(rho || rho^_i), rho^_i = mean_batch E_i(x)   needs sigmoid codes
 //   sparse_l1         + lambda * ||E(x)||_1                           for relu codes
 //   variational       ||x - D(z)||^2 + lambda * KL(q(z|x) || N(0, I)), z = mu + sigma * eps
 //   masked            ||M o (x - D(E((1 - M) o x)))||^2 / |M|        M hides entries with probability `mask`;
 //                                                                   score = "all" puts 1 for M outside the input
 //
-// The Jacobian penalties go through the engine's double backward: exact (probes = 0; a batched Jacobian,
-// forward-mode columns when the input is the narrower side) or Hutchinson's estimate with `probes` random
-// probes. The masked loss follows MAE (He et al. 2021) and scores only the hidden entries by default; with
+// The contractive penalties of the table, lambda ||J_E(x)||_F^2 (Rifai et al. 2011) and
+// lambda ||J_{D o E}(x)||_F^2, are a regularizer term of the config ({"regularizer": {"kind": "contractive",
+// "of": "encoder" | "autoencoder", ...}}, regularizers/contractive.h), not a variant: the Trainer rewrites
+// the old spellings variant.kind "contractive" and "contractive_full" into that term (models/training.h).
+// The masked loss follows MAE (He et al. 2021) and scores only the hidden entries by default; with
 // score = "all" it scores every entry, which is what a set without context between entries (2-D points,
 // where a hidden coordinate cannot be inferred from the other) needs to learn the identity on the data.
 #pragma once
@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/registry.h"
 #include "models/autoencoder.h"
 
 namespace gg {
@@ -36,10 +37,8 @@ struct VariantConfig {
   double mask = 0.5;                     // masked: probability that an entry (a pixel, across channels) is hidden
   std::string score = "hidden";          // masked: score the "hidden" entries (MAE) or "all" of them
   double rho = 0.05;                     // sparse_kl: target mean activation of each code unit
-  int64_t probes = 0;                    // contractive*: 0 = exact Jacobian, k > 0 = Hutchinson with k probes
 };
 
-const std::vector<std::string>& variant_kinds();
 // Refuses an unknown kind, key or bad value with a message naming it; `model` is checked against the kind
 // (sparse_kl needs sigmoid codes, variational a variational encoder).
 void validate(const VariantConfig& v, const AutoencoderConfig& model);
@@ -52,8 +51,14 @@ struct VariantLoss {
   Tensor regularizer;     // lambda * R (zero for plain, denoising and masked, whose regularization is in the data)
 };
 
-// The loss of one batch x [B, input_shape...]. `gen` draws the corruption, mask, reparameterization noise or
-// Hutchinson probes, so a seed fixes them.
+// One variant's loss: fills out.reconstruction and (where the variant has one) out.regularizer.
+using VariantLossFn = void (*)(Autoencoder& model, const Tensor& x, const VariantConfig& v, Generator& gen,
+                               VariantLoss& out);
+// Every variant by its kind, with a one-line summary (`gradgrad help` lists them).
+const Registry<VariantLossFn>& variant_registry();
+
+// The loss of one batch x [B, input_shape...]. `gen` draws the corruption, mask or reparameterization noise,
+// so a seed fixes them.
 VariantLoss variant_loss(Autoencoder& model, const Tensor& x, const VariantConfig& v, Generator& gen);
 
 // sum_l ||W_l||_F^2 over the model's Linear and Conv weights (parameters named "*.weight").

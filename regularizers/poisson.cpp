@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "datasets/corruption.h"
+#include "models/config_reader.h"
 
 namespace gg {
 
@@ -35,32 +36,6 @@ std::string num(double v) {
   return s.str();
 }
 
-// PenaltyOptions as a JSON object (internal helpers: contractive.h owns the struct).
-nlohmann::json source_to_json(const PenaltyOptions& p) {
-  return {{"method", p.method}, {"probes", p.probes}, {"probe_kind", p.probe_kind}, {"create_graph", p.create_graph}};
-}
-
-PenaltyOptions source_from_json(const nlohmann::json& j) {
-  GG_CHECK(j.is_object(), "regularizer.source: expected a JSON object, got " + j.dump());
-  PenaltyOptions p;
-  for (const auto& [key, value] : j.items()) {
-    const std::string where = "regularizer.source." + key;
-    if (key == "method" || key == "probe_kind") {
-      GG_CHECK(value.is_string(), where + ": expected a string, got " + value.dump());
-      (key == "method" ? p.method : p.probe_kind) = value.get<std::string>();
-    } else if (key == "probes") {
-      GG_CHECK(value.is_number_integer(), where + ": expected an integer, got " + value.dump());
-      p.probes = value.get<int64_t>();
-    } else if (key == "create_graph") {
-      GG_CHECK(value.is_boolean(), where + ": expected true or false, got " + value.dump());
-      p.create_graph = value.get<bool>();
-    } else {
-      fail("regularizer.source: unknown key '" + key + "' (known: method, probes, probe_kind, create_graph)");
-    }
-  }
-  return p;
-}
-
 }  // namespace
 
 void validate(const PoissonOptions& o) {
@@ -77,7 +52,7 @@ void validate(const PoissonOptions& o) {
            "regularizer.normal_eps: must be a finite number >= 0, got " + num(o.normal_eps));
   check_choice("quadrature", o.quadrature, {"corrupted", "clean"});
   check_choice("gradient", o.gradient, {"input", "code"});
-  check_choice("score", o.score, {"kde", "none"});
+  score_registry().at(o.score, "regularizer.score");
   GG_CHECK(std::isfinite(o.kde_bandwidth) && o.kde_bandwidth > 0,
            "regularizer.kde_bandwidth: must be a finite number > 0, got " + num(o.kde_bandwidth));
   check_choice("reconstruction", o.reconstruction, {"corrupted", "clean"});
@@ -98,55 +73,28 @@ void to_json(nlohmann::json& j, const PoissonOptions& o) {
        {"score", o.score},
        {"kde_bandwidth", o.kde_bandwidth},
        {"reconstruction", o.reconstruction},
-       {"source", source_to_json(o.source)}};
+       {"source", o.source}};
 }
 
-void from_json(const nlohmann::json& j, PoissonOptions& o) {
-  GG_CHECK(j.is_object(), "regularizer: expected a JSON object, got " + j.dump());
-  o = PoissonOptions{};
-  for (const auto& [key, value] : j.items()) {
-    const std::string where = "regularizer." + key;
-    auto number = [&] {
-      GG_CHECK(value.is_number(), where + ": expected a number, got " + value.dump());
-      return value.get<double>();
-    };
-    auto text = [&] {
-      GG_CHECK(value.is_string(), where + ": expected a string, got " + value.dump());
-      return value.get<std::string>();
-    };
-    if (key == "kind") {
-      const std::string kind = text();
-      GG_CHECK(kind == "poisson", where + ": expected \"poisson\", got \"" + kind + "\"");
-    } else if (key == "lambda") {
-      o.lambda = number();
-    } else if (key == "eps") {
-      o.eps = number();
-    } else if (key == "quadrature_points") {
-      GG_CHECK(value.is_number_integer(), where + ": expected an integer, got " + value.dump());
-      o.quadrature_points = value.get<int64_t>();
-    } else if (key == "corruption") {
-      o.corruption = text();
-    } else if (key == "normal_eps") {
-      o.normal_eps = number();
-    } else if (key == "quadrature") {
-      o.quadrature = text();
-    } else if (key == "gradient") {
-      o.gradient = text();
-    } else if (key == "score") {
-      o.score = text();
-    } else if (key == "kde_bandwidth") {
-      o.kde_bandwidth = number();
-    } else if (key == "reconstruction") {
-      o.reconstruction = text();
-    } else if (key == "source") {
-      o.source = source_from_json(value);
-    } else {
-      fail("regularizer: unknown key '" + key +
-           "' (known: kind, lambda, eps, quadrature_points, corruption, normal_eps, quadrature, gradient, score, "
-           "kde_bandwidth, reconstruction, source)");
-    }
-  }
+void from_json(const nlohmann::json& j, PoissonOptions& out) {
+  ConfigReader r(j, "regularizer");
+  PoissonOptions o;
+  std::string kind = "poisson";
+  r.read_choice("kind", kind, {"poisson"});
+  r.read("lambda", o.lambda);
+  r.read("eps", o.eps);
+  r.read("quadrature_points", o.quadrature_points);
+  r.read("corruption", o.corruption);
+  r.read("normal_eps", o.normal_eps);
+  r.read("quadrature", o.quadrature);
+  r.read("gradient", o.gradient);
+  r.read("score", o.score);
+  r.read("kde_bandwidth", o.kde_bandwidth);
+  r.read("reconstruction", o.reconstruction);
+  r.read("source", o.source);
+  r.done();
   validate(o);
+  out = o;
 }
 
 // ---- Green's function (eq. 5, regularized as in eq. 10) -----------------------------------------------
@@ -346,14 +294,9 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
     t.grad_norm_corrupted = sqrt(sum(square(rows_of(g_corrupted.detach())), {1}));
   }
   // The score grad log p_D at the clean batch: a property of the data, a constant here.
-  const bool coupled = score || options.score != "none";
-  if (score) {
-    t.score = score(data).detach();
-  } else if (options.score == "kde") {
-    t.score = kde_score(data, options.kde_bandwidth)(data).detach();
-  } else {
-    t.score = zeros_like(data);
-  }
+  const ScoreFn score_of = score ? score : score_registry().at(options.score, "regularizer.score").make(data, options.kde_bandwidth);
+  const bool coupled = static_cast<bool>(score_of);  // "none" builds no score: no coupling term
+  t.score = coupled ? score_of(data).detach() : zeros_like(data);
   GG_CHECK(t.score.shape() == data.shape() || t.score.numel() == data.numel(),
            "poisson_regularizer: the score has shape " + shape_str(t.score.shape()) + ", the batch " +
                shape_str(data.shape()));

@@ -10,32 +10,33 @@ namespace gg {
 using nlohmann::json;
 
 namespace {
-double lambda_of(const json& section) {
-  GG_CHECK(section.contains("lambda") && section["lambda"].is_number() && section["lambda"].get<double>() >= 0,
-           "regularizer.lambda: expected a number >= 0, got " + (section.contains("lambda") ? section["lambda"].dump() : "nothing"));
-  return section["lambda"];
+
+ExtraLoss contractive_loss(const json& section) {
+  const ContractiveTerm term = section.get<ContractiveTerm>();
+  return [term](Autoencoder& model, const Tensor& x, Generator& gen) { return contractive_term(model, x, term, gen); };
 }
+
+ExtraLoss poisson_loss(const json& section) {
+  const PoissonOptions options = section.get<PoissonOptions>();
+  return [options](Autoencoder& model, const Tensor& x, Generator& gen) {
+    return options.lambda * poisson_regularizer(model, x, options, gen).loss;
+  };
+}
+
 }  // namespace
 
-ExtraLoss make_regularizer_loss(const json& section) {
-  const std::string kind = section.at("kind");
-  const double lambda = lambda_of(section);
-  if (kind == "contractive") {
-    for (const auto& [key, value] : section.items())
-      GG_CHECK(key == "kind" || key == "lambda" || key == "penalty",
-               "regularizer: unknown key '" + key + "' for kind contractive (known: kind, lambda, penalty)");
-    const PenaltyOptions options = section.value("penalty", json::object()).get<PenaltyOptions>();
-    return [lambda, options](Autoencoder& model, const Tensor& x, Generator& gen) {
-      return lambda * mean(contractive_source(model, x, options, gen).s);
-    };
-  }
-  if (kind == "poisson") {
-    PoissonOptions options = section.get<PoissonOptions>();  // refuses unknown keys by name
-    return [options](Autoencoder& model, const Tensor& x, Generator& gen) {
-      return options.lambda * poisson_regularizer(model, x, options, gen).loss;
-    };
-  }
-  fail("regularizer.kind: unknown regularizer '" + kind + "' (known: none, contractive, poisson)");
+const Registry<RegularizerFactory>& regularizer_registry() {
+  static const Registry<RegularizerFactory> registry(
+      "regularizer",
+      {{"contractive", "lambda ||J(x)||_F^2 of the encoder or the whole map (eq. 3; exact, Hutchinson, closed form)",
+        contractive_loss},
+       {"poisson", "lambda L_Pois: paper 000's Poisson-potential regularizer (eq. 8-10)", poisson_loss}});
+  return registry;
+}
+
+ExtraLoss make_regularizer_loss(const json& term) {
+  const std::string kind = term.at("kind");
+  return regularizer_registry().at(kind, "regularizer.kind").make(term);
 }
 
 }  // namespace gg

@@ -71,4 +71,13 @@ ScoreFn kde_score(const Tensor& reference, double bandwidth) {
   };
 }
 
+const Registry<ScoreFactory>& score_registry() {
+  static const Registry<ScoreFactory> registry(
+      "score", {{"kde", "a Gaussian kernel density estimate of the clean batch, bandwidth kde_bandwidth",
+                 [](const Tensor& batch, double bandwidth) { return kde_score(batch, bandwidth); }},
+                {"none", "no score: the coupling term (eq. 13) is left out",
+                 [](const Tensor&, double) { return ScoreFn(); }}});
+  return registry;
+}
+
 }  // namespace gg

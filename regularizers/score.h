@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "datasets/toy.h"
+#include "engine/registry.h"
 #include "models/autoencoder.h"
 
 namespace gg {
@@ -35,5 +36,11 @@ ScoreFn kde_score(const Tensor& reference, double bandwidth);
 // log p^(x) of the same estimate, differentiable with respect to x: [N]. (The closed-form score above is its
 // gradient; the tests check that with the engine.)
 Tensor kde_log_density(const Tensor& x, const Tensor& reference, double bandwidth);
+
+// The scores a config names (the Poisson regularizer's "score"): each builds the ScoreFn of a batch, the
+// reference sample (with the KDE bandwidth where it takes one); "none" builds no function (no coupling term).
+// The mixture and DAE scores above need objects a config cannot name, so they are passed in code.
+using ScoreFactory = ScoreFn (*)(const Tensor& batch, double kde_bandwidth);
+const Registry<ScoreFactory>& score_registry();
 
 }  // namespace gg

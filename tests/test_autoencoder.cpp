@@ -85,25 +85,27 @@ TEST_CASE("AutoencoderConfig: JSON round trip, defaults, and refusals naming the
   const std::string unknown = refusal(R"({"input_shape": [2], "code_dim": 1, "latent": 3})");
   CHECK(contains(unknown, "unknown key 'latent'"));
   CHECK(contains(unknown, "code_dim"));  // lists the valid keys
-  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 0})"), "key 'code_dim'"));
-  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": "3"})"), "key 'code_dim'"));
-  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2.5})"), "key 'code_dim'"));
-  CHECK(contains(refusal(R"({"code_dim": 2})"), "key 'input_shape': required"));
-  CHECK(contains(refusal(R"({"input_shape": [2, -1], "code_dim": 2})"), "key 'input_shape'"));
-  CHECK(contains(refusal(R"({"input_shape": [784], "code_dim": 2, "arch": "conv"})"), "key 'input_shape'"));
-  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "arch": "rnn"})"), "key 'arch'"));
+  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 0})"), "model.code_dim"));
+  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": "3"})"), "model.code_dim"));
+  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2.5})"), "model.code_dim"));
+  CHECK(contains(refusal(R"({"code_dim": 2})"), "model.input_shape: required"));
+  CHECK(contains(refusal(R"({"input_shape": [2, -1], "code_dim": 2})"), "model.input_shape"));
+  CHECK(contains(refusal(R"({"input_shape": [784], "code_dim": 2, "arch": "conv"})"), "model.input_shape"));
+  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "arch": "rnn"})"), "model.arch"));
   CHECK(
-      contains(refusal(R"({"input_shape": [2], "code_dim": 2, "activation": "swish"})"), "key 'activation'"));
-  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "init": "orthogonal"})"), "key 'init'"));
-  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "dtype": "f16"})"), "key 'dtype'"));
-  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "seed": -1})"), "key 'seed'"));
-  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "variational": 1})"), "key 'variational'"));
-  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "hidden": [8, 0]})"), "key 'hidden'"));
+      contains(refusal(R"({"input_shape": [2], "code_dim": 2, "activation": "swish"})"), "model.activation"));
+  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "init": "orthogonal"})"), "model.init"));
+  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "dtype": "f16"})"), "model.dtype"));
+  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "seed": -1})"), "model.seed"));
+  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "variational": 1})"), "model.variational"));
+  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "hidden": [8, 0]})"), "model.hidden"));
   CHECK(contains(refusal(R"({"input_shape": [1, 16, 16], "code_dim": 2, "arch": "conv", "hidden": [8]})"),
-                 "key 'hidden': applies only to arch \"mlp\""));
+                 "model.hidden: applies only to arch \"mlp\""));
   CHECK(contains(
       refusal(R"({"input_shape": [2], "code_dim": 2, "variational": true, "code_activation": "sigmoid"})"),
-      "key 'code_activation'"));
+      "model.code_activation"));
+  CHECK(contains(refusal(R"({"input_shape": [2], "code_dim": 2, "device": "tpu"})"), "model.device"));
+  CHECK(minimal.device == Device::cpu());
   CHECK(contains(refusal("[1, 2]"), "expected a JSON object"));
 }
 

@@ -42,10 +42,10 @@ std::string temp_dir(const std::string& name) {
 }  // namespace
 
 TEST_CASE("the same config and seed give the same numbers; another seed does not") {
-  Trainer a(small_config()), b(small_config());
+  Trainer a(small_config(), make_regularizer_loss), b(small_config(), make_regularizer_loss);
   json other = small_config();
   other["seed"] = 4;
-  Trainer c(other);
+  Trainer c(other, make_regularizer_loss);
   for (int e = 0; e < 2; ++e) a.train_epoch(), b.train_epoch(), c.train_epoch();
   CHECK(flat_parameters(a) == flat_parameters(b));
   CHECK(a.history()[1].loss == b.history()[1].loss);
@@ -57,14 +57,14 @@ TEST_CASE("a run resumed from its checkpoint continues to the numbers of an unin
     CAPTURE(variant);
     json config = small_config(variant);
     if (variant == "variational") config["model"]["variational"] = true;
-    Trainer straight(config);
+    Trainer straight(config, make_regularizer_loss);
     for (int e = 0; e < 4; ++e) straight.train_epoch();
 
     const std::string path = temp_dir("resume") + "/checkpoint.safetensors";
-    Trainer first(config);
+    Trainer first(config, make_regularizer_loss);
     first.train_epoch(), first.train_epoch();
     first.save_checkpoint(path);
-    Trainer second(config);
+    Trainer second(config, make_regularizer_loss);
     second.resume(path);
     CHECK(second.epochs_done() == 2);
     second.train_epoch(), second.train_epoch();
@@ -75,26 +75,26 @@ TEST_CASE("a run resumed from its checkpoint continues to the numbers of an unin
 
 TEST_CASE("resuming refuses a checkpoint of another config") {
   const std::string path = temp_dir("other") + "/checkpoint.safetensors";
-  Trainer first(small_config());
+  Trainer first(small_config(), make_regularizer_loss);
   first.train_epoch();
   first.save_checkpoint(path);
   json changed = small_config();
   changed["optimizer"]["lr"] = 0.02;
-  Trainer second(changed);
+  Trainer second(changed, make_regularizer_loss);
   CHECK_THROWS_WITH_AS(second.resume(path), doctest::Contains("differs at /optimizer/lr"), Error);
 }
 
 TEST_CASE("training with a Jacobian penalty of weight lambda ends with other weights than without it") {
   json with = small_config(), without = small_config();
   without["variant"]["lambda"] = 0.0;
-  Trainer a(with), b(without);
+  Trainer a(with, make_regularizer_loss), b(without, make_regularizer_loss);
   a.train_epoch(), b.train_epoch();
   CHECK(flat_parameters(a) != flat_parameters(b));
 }
 
 TEST_CASE("bad configs are refused with the key named") {
   auto refused = [](json c, const std::string& message) {
-    CHECK_THROWS_WITH_AS(Trainer{c}, doctest::Contains(message.c_str()), Error);
+    CHECK_THROWS_WITH_AS((Trainer{c, make_regularizer_loss}), doctest::Contains(message.c_str()), Error);
   };
   json c = small_config();
   c["optimiser"] = json::object();
@@ -124,7 +124,7 @@ TEST_CASE("bad configs are refused with the key named") {
 }
 
 TEST_CASE("a NaN in training is reported with the op that made it") {
-  Trainer t(small_config());
+  Trainer t(small_config(), make_regularizer_loss);
   Tensor w = t.model().parameters()[0];
   w.copy_(Tensor::full(w.shape(), std::nan(""), w.dtype()));
   CHECK_THROWS_WITH_AS(t.train_epoch(), doctest::Contains("at epoch 1, batch 1: anomaly"), Error);
@@ -179,8 +179,9 @@ TEST_CASE("a config's regularizer section becomes an extra loss term through the
   Trainer with(c, factory);
   CHECK(built == 1);
   with.train_epoch();
-  CHECK(with.history()[0].extra > 0);
-  CHECK(with.history()[0].loss == doctest::Approx(with.history()[0].reconstruction + with.history()[0].extra));
+  CHECK(with.history()[0].regularizer_total > 0);
+  CHECK(with.history()[0].regularizers.at("code_l2") == with.history()[0].regularizer_total);
+  CHECK(with.history()[0].loss == doctest::Approx(with.history()[0].reconstruction + with.history()[0].regularizer_total));
   json none = small_config("plain");
   none["regularizer"] = {{"kind", "none"}, {"lambda", 1}};
   CHECK_THROWS_WITH_AS(Trainer{none}, doctest::Contains("kind \"none\" takes no other keys"), Error);
