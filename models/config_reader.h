@@ -73,6 +73,29 @@ void with_config_path(const std::string& path, const std::function<void()>& read
 // "a, b, c": the names a message lists.
 std::string joined_names(const std::vector<std::string>& names);
 
+// A config struct lists its keys once, in a function found by argument-dependent lookup,
+//
+//   template <class Self, class Field> void config_fields(Self& o, Field&& field) {
+//     field("lambda", o.lambda);
+//     field("method", o.method, kMethods);  // a string that must be one of kMethods
+//   }
+//
+// and reads and writes itself through that one list, so a key added to the struct is added in one place.
+template <class T>
+void write_fields(nlohmann::json& j, const T& o) {
+  if (!j.is_object()) j = nlohmann::json::object();
+  config_fields(o, [&](const char* key, const auto& value, const auto&...) { j[key] = value; });
+}
+template <class T>
+void read_fields(ConfigReader& r, T& o) {
+  config_fields(o, [&](const char* key, auto& value, const auto&... choices) {
+    if constexpr (sizeof...(choices) > 0)
+      r.read_choice(key, value, choices...);
+    else
+      r.read(key, value);
+  });
+}
+
 template <class T>
 struct IsVector : std::false_type {};
 template <class T>

@@ -1,6 +1,7 @@
 #include "models/optim.h"
 
 #include <cmath>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "engine/backend/backend.h"
@@ -108,13 +109,32 @@ std::vector<std::pair<std::string, std::vector<Tensor>>> Adam::state() const { r
 
 // ---- from config ----
 
+// The keys of each optimizer's and the schedule's config section (models/config_reader.h).
+template <class Self, class Field>
+void config_fields(Self& o, Field&& field) {
+  if constexpr (std::is_same_v<std::remove_const_t<Self>, LrSchedule>) {
+    field("kind", o.kind, std::vector<std::string>{"constant", "step", "linear"});
+    field("step_size", o.step_size);
+    field("gamma", o.gamma);
+    field("end_factor", o.end_factor);
+  } else {
+    field("lr", o.lr);
+    if constexpr (std::is_same_v<std::remove_const_t<Self>, SGD::Options>) {
+      field("momentum", o.momentum);
+    } else {
+      field("beta1", o.beta1);
+      field("beta2", o.beta2);
+      field("eps", o.eps);
+    }
+    field("weight_decay", o.weight_decay);
+  }
+}
+
 namespace {
 
 std::unique_ptr<Optimizer> make_sgd(ConfigReader& r, std::vector<Tensor> params) {
   SGD::Options o;
-  r.read("lr", o.lr);
-  r.read("momentum", o.momentum);
-  r.read("weight_decay", o.weight_decay);
+  read_fields(r, o);
   r.done();
   return std::make_unique<SGD>(std::move(params), o);
 }
@@ -125,11 +145,7 @@ std::unique_ptr<Optimizer> make_adam(ConfigReader& r, std::vector<Tensor> params
   Adam::Options o;
   o.weight_decay = decoupled ? 1e-2 : 0.0;
   o.decoupled_weight_decay = decoupled;
-  r.read("lr", o.lr);
-  r.read("beta1", o.beta1);
-  r.read("beta2", o.beta2);
-  r.read("eps", o.eps);
-  r.read("weight_decay", o.weight_decay);
+  read_fields(r, o);
   r.done();
   return std::make_unique<Adam>(std::move(params), o);
 }
@@ -154,10 +170,7 @@ std::unique_ptr<Optimizer> make_optimizer(const nlohmann::json& c, std::vector<T
 LrSchedule LrSchedule::from_json(const nlohmann::json& c, int64_t total_epochs) {
   ConfigReader r(c, "schedule");
   LrSchedule s;
-  r.read_choice("kind", s.kind, {"constant", "step", "linear"});
-  r.read("step_size", s.step_size);
-  r.read("gamma", s.gamma);
-  r.read("end_factor", s.end_factor);
+  read_fields(r, s);
   r.done();
   s.total_epochs = std::max<int64_t>(total_epochs, 1);
   if (s.step_size <= 0) r.fail_at("step_size", "must be positive");

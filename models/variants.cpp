@@ -26,20 +26,22 @@ void validate(const VariantConfig& v, const AutoencoderConfig& model) {
                                    : "model.variational = true needs variant.kind = \"variational\"");
 }
 
-void to_json(nlohmann::json& j, const VariantConfig& v) {
-  j = {{"kind", v.kind}, {"lambda", v.lambda}, {"corruption", v.corruption},
-       {"mask", v.mask}, {"score", v.score}, {"rho", v.rho}};
+template <class Self, class Field>
+void config_fields(Self& v, Field&& field) {
+  field("kind", v.kind);
+  field("lambda", v.lambda);
+  field("corruption", v.corruption);
+  field("mask", v.mask);
+  field("score", v.score);
+  field("rho", v.rho);
 }
+
+void to_json(nlohmann::json& j, const VariantConfig& v) { write_fields(j, v); }
 
 void from_json(const nlohmann::json& j, VariantConfig& out) {
   ConfigReader r(j, "variant");
   VariantConfig v;
-  r.read("kind", v.kind);
-  r.read("lambda", v.lambda);
-  r.read("corruption", v.corruption);
-  r.read("mask", v.mask);
-  r.read("score", v.score);
-  r.read("rho", v.rho);
+  read_fields(r, v);
   r.done();
   out = v;
 }

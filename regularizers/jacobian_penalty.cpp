@@ -85,24 +85,22 @@ void validate(const PenaltyOptions& o, const std::string& path) {
                                     o.route + "\"");
 }
 
-void to_json(nlohmann::json& j, const PenaltyOptions& o) {
-  j = {{"method", o.method},
-       {"probes", o.probes},
-       {"probe_kind", o.probe_kind},
-       {"route", o.route},
-       {"auto_max_width", o.auto_max_width},
-       {"create_graph", o.create_graph}};
+template <class Self, class Field>
+void config_fields(Self& o, Field&& field) {
+  field("method", o.method, kMethods);
+  field("route", o.route, kRoutes);
+  field("probe_kind", o.probe_kind, kProbeKinds);
+  field("probes", o.probes);
+  field("auto_max_width", o.auto_max_width);
+  field("create_graph", o.create_graph);
 }
+
+void to_json(nlohmann::json& j, const PenaltyOptions& o) { write_fields(j, o); }
 
 void from_json(const nlohmann::json& j, PenaltyOptions& out) {
   ConfigReader r(j, "penalty");
   PenaltyOptions o;
-  r.read_choice("method", o.method, kMethods);
-  r.read_choice("route", o.route, kRoutes);
-  r.read_choice("probe_kind", o.probe_kind, kProbeKinds);
-  r.read("probes", o.probes);
-  r.read("auto_max_width", o.auto_max_width);
-  r.read("create_graph", o.create_graph);
+  read_fields(r, o);
   r.done();
   validate(o, r.path());
   out = o;

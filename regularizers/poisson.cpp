@@ -61,19 +61,24 @@ void validate(const PoissonOptions& o) {
   check_choice("source.probe_kind", o.source.probe_kind, {"rademacher", "gaussian"});
 }
 
+template <class Self, class Field>
+void config_fields(Self& o, Field&& field) {
+  field("lambda", o.lambda);
+  field("eps", o.eps);
+  field("quadrature_points", o.quadrature_points);
+  field("corruption", o.corruption);
+  field("normal_eps", o.normal_eps);
+  field("quadrature", o.quadrature);
+  field("gradient", o.gradient);
+  field("score", o.score);
+  field("kde_bandwidth", o.kde_bandwidth);
+  field("reconstruction", o.reconstruction);
+  field("source", o.source);
+}
+
 void to_json(nlohmann::json& j, const PoissonOptions& o) {
-  j = {{"kind", "poisson"},
-       {"lambda", o.lambda},
-       {"eps", o.eps},
-       {"quadrature_points", o.quadrature_points},
-       {"corruption", o.corruption},
-       {"normal_eps", o.normal_eps},
-       {"quadrature", o.quadrature},
-       {"gradient", o.gradient},
-       {"score", o.score},
-       {"kde_bandwidth", o.kde_bandwidth},
-       {"reconstruction", o.reconstruction},
-       {"source", o.source}};
+  j = {{"kind", "poisson"}};
+  write_fields(j, o);
 }
 
 void from_json(const nlohmann::json& j, PoissonOptions& out) {
@@ -81,17 +86,7 @@ void from_json(const nlohmann::json& j, PoissonOptions& out) {
   PoissonOptions o;
   std::string kind = "poisson";
   r.read_choice("kind", kind, {"poisson"});
-  r.read("lambda", o.lambda);
-  r.read("eps", o.eps);
-  r.read("quadrature_points", o.quadrature_points);
-  r.read("corruption", o.corruption);
-  r.read("normal_eps", o.normal_eps);
-  r.read("quadrature", o.quadrature);
-  r.read("gradient", o.gradient);
-  r.read("score", o.score);
-  r.read("kde_bandwidth", o.kde_bandwidth);
-  r.read("reconstruction", o.reconstruction);
-  r.read("source", o.source);
+  read_fields(r, o);
   r.done();
   validate(o);
   out = o;

@@ -1,7 +1,7 @@
-// The Poisson-potential regularizer of paper 000 (regularizers/poisson.h, score.h, poisson_grid.h): Green's
-// function against the defining properties of a fundamental solution, the Monte-Carlo potential (eq. 10)
-// against closed forms, every gradient against finite differences, the regularizer's gradient reaching the
-// encoder, and Green's first identity (eq. 6) on a finite-difference grid.
+// The Poisson-potential regularizer of paper 000 (regularizers/poisson.h): the potential of eq. 10 and its input
+// gradient, the corruption normal of eq. 7, the terms of L_Pois and the eq. 8 objective, its gradient reaching
+// the encoder (against finite differences), and its options. Green's function: test_green_function.cpp; the
+// scores: test_score.cpp; Green's first identity on a grid: test_poisson_grid.cpp.
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -21,31 +21,6 @@ using namespace gg;
 
 namespace {
 
-constexpr double pi = std::numbers::pi;
-
-Tensor point(const std::vector<double>& v) {
-  return Tensor::from_data(v, {1, static_cast<int64_t>(v.size())}, DType::f64);
-}
-
-double green_at(const std::vector<double>& z, const std::vector<double>& y, double eps) {
-  return green_function(point(z), point(y), eps).item();
-}
-
-// Central-difference Laplacian of z -> G_eps(z, y) at z.
-double fd_laplacian(std::vector<double> z, const std::vector<double>& y, double eps, double h) {
-  const double g0 = green_at(z, y, eps);
-  double lap = 0;
-  for (size_t k = 0; k < z.size(); ++k) {
-    const double zk = z[k];
-    z[k] = zk + h;
-    const double gp = green_at(z, y, eps);
-    z[k] = zk - h;
-    const double gm = green_at(z, y, eps);
-    z[k] = zk;
-    lap += (gp + gm - 2 * g0) / (h * h);
-  }
-  return lap;
-}
 
 // A tiny f64 SiLU MLP autoencoder 2 -> 5 -> 3 -> 5 -> 2 (code dim 3 != input dim 2, so the chain rule matters).
 AutoencoderConfig tiny_config(int64_t code_dim = 3) {
@@ -91,14 +66,6 @@ Function loss_of_encoder(Autoencoder& ae, const Tensor& x, const PoissonOptions&
   };
 }
 
-// printf into a string.
-template <class... A>
-void append(std::string& out, const char* format, A... args) {
-  char buffer[512];
-  std::snprintf(buffer, sizeof buffer, format, args...);
-  out += buffer;
-}
-
 double max_abs(const Tensor& t) {
   double m = 0;
   for (double v : t.to_vector()) m = std::max(m, std::abs(v));
@@ -106,159 +73,6 @@ double max_abs(const Tensor& t) {
 }
 
 }  // namespace
-
-// ---- Green's function --------------------------------------------------------------------------------------
-
-TEST_CASE("Green function: harmonic away from the source, Laplace G_eps = m eps^2 / (|S| r_eps^(m+2)) (m = 1, 2, 3, 5)") {
-  CHECK(unit_sphere_area(1) == doctest::Approx(2.0));
-  CHECK(unit_sphere_area(2) == doctest::Approx(2 * pi));
-  CHECK(unit_sphere_area(3) == doctest::Approx(4 * pi));
-  CHECK(unit_sphere_area(5) == doctest::Approx(8 * pi * pi / 3));
-  for (int64_t m : {2, 3, 5}) {
-    CAPTURE(m);
-    std::vector<double> y(static_cast<size_t>(m), 0.0), z(static_cast<size_t>(m));
-    for (int64_t k = 0; k < m; ++k) y[static_cast<size_t>(k)] = 0.1 * static_cast<double>(k), z[static_cast<size_t>(k)] = 0.9 - 0.3 * static_cast<double>(k);
-    // eps = 0, r ~ 1: the discrete Laplacian vanishes to the difference error.
-    CHECK(std::abs(fd_laplacian(z, y, 0.0, 1e-3)) < 1e-5);
-    // eps > 0: the Laplacian is a positive bump of unit mass (positive: Laplace G = +delta, the paper's sign).
-    for (double scale : {0.0, 0.2, 1.0}) {
-      std::vector<double> w = y;
-      w[0] += scale;
-      const double eps = 0.5, r2 = scale * scale + eps * eps;
-      const double expect = static_cast<double>(m) * eps * eps / (unit_sphere_area(m) * std::pow(r2, 0.5 * static_cast<double>(m + 2)));
-      CHECK(fd_laplacian(w, y, eps, 1e-3) == doctest::Approx(expect).epsilon(1e-5));
-    }
-  }
-  // m = 1: G = |r| / 2 has G'' = 0 away from 0 and a unit jump of G' at 0.
-  CHECK(std::abs(fd_laplacian({0.7}, {0.0}, 0.0, 1e-3)) < 1e-6);
-  CHECK(green_at({0.3}, {0.0}, 0.0) == doctest::Approx(0.15));
-  // Values: the signs of G = -Phi.
-  CHECK(green_at({2.0, 0.0}, {0.0, 0.0}, 0.0) == doctest::Approx(std::log(2.0) / (2 * pi)));
-  CHECK(green_at({0.0, 0.0, 2.0}, {0.0, 0.0, 0.0}, 0.0) == doctest::Approx(-1.0 / (4 * pi * 2.0)));
-}
-
-TEST_CASE("Green function: the flux of grad G out of a sphere is 1 round the source, 0 elsewhere") {
-  // m = 2: a circle of radius R about c, trapezoid rule in the angle (spectrally accurate for this integrand).
-  auto circle_flux = [](std::vector<double> source, std::vector<double> c, double radius, double eps) {
-    const int64_t k = 720;
-    std::vector<double> pts, normals;
-    for (int64_t i = 0; i < k; ++i) {
-      const double t = 2 * pi * static_cast<double>(i) / static_cast<double>(k);
-      normals.push_back(std::cos(t)), normals.push_back(std::sin(t));
-      pts.push_back(c[0] + radius * std::cos(t)), pts.push_back(c[1] + radius * std::sin(t));
-    }
-    const auto g = green_gradient(Tensor::from_data(pts, {k, 2}, DType::f64), point(source), eps).to_vector();
-    double flux = 0;
-    for (size_t i = 0; i < normals.size(); ++i) flux += g[i] * normals[i];
-    return flux * radius * 2 * pi / static_cast<double>(k);
-  };
-  CHECK(circle_flux({0.2, -0.1}, {0, 0}, 0.7, 0.0) == doctest::Approx(1.0).epsilon(1e-10));
-  CHECK(std::abs(circle_flux({2.0, 0.5}, {0, 0}, 0.7, 0.0)) < 1e-10);
-  // Regularized: about the source, flux = R^m / (R^2 + eps^2)^(m/2) -> 1 as eps -> 0.
-  CHECK(circle_flux({0, 0}, {0, 0}, 0.5, 0.1) == doctest::Approx(0.25 / 0.26).epsilon(1e-10));
-  CHECK(circle_flux({0, 0}, {0, 0}, 0.5, 1e-6) == doctest::Approx(1.0).epsilon(1e-10));
-
-  // m = 3: the unit sphere, midpoint rule in (cos theta, phi), the source off centre.
-  auto sphere_flux = [](std::vector<double> source) {
-    const int64_t nu = 200, nphi = 400;
-    std::vector<double> pts;
-    for (int64_t a = 0; a < nu; ++a)
-      for (int64_t b = 0; b < nphi; ++b) {
-        const double u = -1 + (static_cast<double>(a) + 0.5) * 2 / static_cast<double>(nu);
-        const double phi = (static_cast<double>(b) + 0.5) * 2 * pi / static_cast<double>(nphi);
-        const double s = std::sqrt(1 - u * u);
-        pts.push_back(s * std::cos(phi)), pts.push_back(s * std::sin(phi)), pts.push_back(u);
-      }
-    const int64_t k = nu * nphi;
-    const auto g = green_gradient(Tensor::from_data(pts, {k, 3}, DType::f64), point(source), 0.0).to_vector();
-    double flux = 0;
-    for (size_t i = 0; i < pts.size(); ++i) flux += g[i] * pts[i];  // the normal of the unit sphere is the point
-    return flux * (2.0 / static_cast<double>(nu)) * (2 * pi / static_cast<double>(nphi));
-  };
-  CHECK(sphere_flux({0.3, 0.1, -0.2}) == doctest::Approx(1.0).epsilon(1e-4));
-  CHECK(std::abs(sphere_flux({1.5, 0.2, 0.0})) < 1e-4);
-}
-
-TEST_CASE("Green function: the Monte-Carlo potential (eq. 10) of a uniform disk and ball matches the closed form") {
-  // A unit source on the ball |y| < a. The free-space potential (Laplace v = 1 inside, 0 outside) is
-  //   m = 2: v = r^2/4 + a^2/2 log a - a^2/4 inside, a^2/2 log r outside,
-  //   m = 3: v = r^2/6 - a^2/2 inside, -a^3/(3 r) outside.
-  // Eq. 10 with y_j uniform on the ball estimates integral G(z, y) q(y) s(y) dy with q = 1/|ball|, so the
-  // source weights are s_j = |ball| (importance weights; see the header's note on what eq. 10 integrates).
-  const double a = 0.5;
-  const int64_t n = 100000;
-  for (int64_t m : {2, 3}) {
-    CAPTURE(m);
-    Generator gen(5);
-    const auto dirs = Tensor::randn({n, m}, gen, DType::f64).to_vector();
-    const auto radii = Tensor::rand({n}, gen, DType::f64).to_vector();
-    std::vector<double> y(dirs.size());
-    for (int64_t j = 0; j < n; ++j) {
-      double norm = 0;
-      for (int64_t k = 0; k < m; ++k) norm += dirs[static_cast<size_t>(j * m + k)] * dirs[static_cast<size_t>(j * m + k)];
-      const double r = a * std::pow(radii[static_cast<size_t>(j)], 1.0 / static_cast<double>(m)) / std::sqrt(norm);
-      for (int64_t k = 0; k < m; ++k) y[static_cast<size_t>(j * m + k)] = r * dirs[static_cast<size_t>(j * m + k)];
-    }
-    const double volume = m == 2 ? pi * a * a : 4.0 / 3.0 * pi * a * a * a;
-    const Tensor zq = Tensor::from_data(y, {n, m}, DType::f64);
-    const Tensor sq = Tensor::full({n}, volume, DType::f64);
-    auto exact = [&](double r) {
-      if (m == 2) return r < a ? r * r / 4 + a * a / 2 * std::log(a) - a * a / 4 : a * a / 2 * std::log(r);
-      return r < a ? r * r / 6 - a * a / 2 : -a * a * a / (3 * r);
-    };
-    auto exact_slope = [&](double r) {  // dv/dr
-      if (m == 2) return r < a ? r / 2 : a * a / (2 * r);
-      return r < a ? r / 3 : a * a * a / (3 * r * r);
-    };
-    for (double r : {0.0, 0.2, 0.4, 0.8, 1.5}) {
-      CAPTURE(r);
-      std::vector<double> z(static_cast<size_t>(m), 0.0);
-      z[0] = r * 0.6, z[1] = r * 0.8;
-      const GreenQuadrature q = green_quadrature(point(z), zq, sq, 1e-3);
-      CHECK(q.v.item() == doctest::Approx(exact(r)).epsilon(0.01).scale(0.1));
-      // The gradient kernel ~ r^(1-m) gives the estimate a large variance near an evaluation point inside the
-      // source (infinite for m = 3 as eps -> 0), so the gradient is checked against its own standard error:
-      // |estimate - exact| < 4 SE + a smoothing allowance, with SE small enough to make that a real test.
-      const double eps = 1e-2;
-      const Tensor terms = green_gradient(point(z), zq, eps) * volume;  // [1, n, m]: the summands of eq. 10
-      const Tensor est = mean(terms, {0, 1});
-      const auto se = sqrt(var(terms, {0, 1}) / static_cast<double>(n)).to_vector();
-      const auto g = est.to_vector();
-      for (int k = 0; k < 2; ++k) {
-        const double exact_k = (k == 0 ? 0.6 : 0.8) * exact_slope(r);
-        CAPTURE(k);
-        CHECK(std::abs(g[static_cast<size_t>(k)] - exact_k) < 4 * se[static_cast<size_t>(k)] + 5e-4);
-        CHECK(se[static_cast<size_t>(k)] < 0.01);
-      }
-      CHECK(test::max_abs_diff(est, green_quadrature(point(z), zq, sq, eps).grad.reshape({m})) < 1e-12);
-    }
-  }
-}
-
-TEST_CASE("Green function: gradients match finite differences (gradcheck, gradgradcheck, f64)") {
-  for (int64_t m : {1, 2, 3}) {
-    CAPTURE(m);
-    const Tensor zi = test::input({3, m}, 1, -1, 1);
-    const Tensor zj = test::input({4, m}, 2, -1, 1);
-    for (double eps : {0.3, 0.05}) {
-      Function g = [eps](const std::vector<Tensor>& in) { return green_function(in[0], in[1], eps); };
-      Function dg = [eps](const std::vector<Tensor>& in) { return green_gradient(in[0], in[1], eps); };
-      const auto r1 = gradcheck(g, {zi, zj});
-      CHECK_MESSAGE(r1.ok, r1.message);
-      const auto r2 = gradcheck(dg, {zi, zj});
-      CHECK_MESSAGE(r2.ok, r2.message);
-      const auto r3 = gradgradcheck(g, {zi, zj});
-      CHECK_MESSAGE(r3.ok, r3.message);
-      const auto r4 = gradgradcheck(dg, {zi, zj});
-      CHECK_MESSAGE(r4.ok, r4.message);
-      // green_gradient is the engine's gradient of green_function in its first argument.
-      const Tensor w = test::input({3, 4}, 3).detach();
-      const Tensor auto_grad = grad(sum(green_function(zi, zj, eps) * w), zi);
-      const Tensor formula = sum(green_gradient(zi, zj, eps) * reshape(w, {3, 4, 1}), {1});
-      CHECK(test::max_abs_diff(auto_grad, formula) < 1e-12);
-    }
-  }
-}
 
 // ---- Eq. 10 and the chain rule -------------------------------------------------------------------------------
 
@@ -312,49 +126,6 @@ TEST_CASE("Poisson regularizer: the corruption normal n(x) of eq. 7 for noise, r
   // A sample that did not move gets n = 0, also with eps = 0.
   const auto n0 = corruption_normal(Tensor::zeros({2, 2}, DType::f64), 0.0).to_vector();
   for (double v : n0) CHECK(v == 0.0);
-}
-
-// ---- Scores ------------------------------------------------------------------------------------------------------
-
-TEST_CASE("Poisson scores: Gaussian mixture, denoising autoencoder (Alain & Bengio) and KDE") {
-  const GaussianMixture gm = default_gaussian_mixture();
-  const Tensor x = test::input({6, 2}, 8, -1.5, 1.5);
-  {  // (a) the mixture's exact score is the engine's gradient of its log density
-    const Tensor s = gaussian_mixture_score(gm)(x);
-    CHECK(!s.requires_grad());
-    CHECK(test::max_abs_diff(s, grad(sum(gm.log_density(x)), x)) < 1e-10);
-  }
-  {  // (c) the closed-form KDE score is the gradient of the log KDE
-    const Tensor ref = test::input({30, 2}, 9, -1, 1).detach();
-    for (double h : {0.1, 0.5}) {
-      const Tensor s = kde_score(ref, h)(x);
-      CHECK(test::max_abs_diff(s, grad(sum(kde_log_density(x, ref, h)), x)) < 1e-10);
-    }
-    // log KDE of one reference point is the Gaussian log density.
-    const Tensor one = point({0.2, -0.1});
-    const double lp = kde_log_density(point({0.5, 0.3}), one, 0.5).item();
-    CHECK(lp == doctest::Approx(-std::log(2 * pi * 0.25) - (0.09 + 0.16) / (2 * 0.25)).epsilon(1e-12));
-  }
-  {  // (b) a linear DAE set to the optimum for N(0, I) data with noise sigma: r(x) = x / (1 + sigma^2), so
-     // (r(x) - x) / sigma^2 = -x / (1 + sigma^2): the score -x of N(0, I) up to O(sigma^2).
-    AutoencoderConfig c;
-    c.input_shape = {2};
-    c.code_dim = 2;
-    c.hidden = {};
-    c.dtype = DType::f64;
-    Autoencoder dae(c);
-    const double sigma = 0.1;
-    auto p = dae.parameters();  // encoder W, b; decoder W, b
-    REQUIRE(p.size() == 4);
-    p[0].copy_(eye(2, DType::f64));
-    p[1].copy_(Tensor::zeros({2}, DType::f64));
-    p[2].copy_(eye(2, DType::f64) / (1 + sigma * sigma));
-    p[3].copy_(Tensor::zeros({2}, DType::f64));
-    const Tensor s = denoising_score(dae, sigma)(x);
-    CHECK(test::max_abs_diff(s, -x / (1 + sigma * sigma)) < 1e-12);
-    CHECK(test::max_abs_diff(s, -x) < 1.5 * sigma * sigma);
-  }
-  CHECK(test::contains(test::error_of([&] { kde_score(x, 0.0); }), "bandwidth"));
 }
 
 // ---- The regularizer ---------------------------------------------------------------------------------------------
@@ -555,102 +326,3 @@ TEST_CASE("Poisson options: JSON round trip and refusals naming the key") {
   CHECK(test::contains(refusal(R"([1, 2])"), "regularizer"));
 }
 
-// ---- Green's first identity on a grid (eq. 6, 11-13) ----------------------------------------------------------
-
-namespace {
-// A fixed small tanh encoder 2 -> 6 -> 2: its s_phi is smooth and not constant.
-AutoencoderConfig grid_encoder() {
-  AutoencoderConfig c;
-  c.input_shape = {2};
-  c.code_dim = 2;
-  c.hidden = {6};
-  c.activation = "tanh";
-  c.dtype = DType::f64;
-  c.seed = 3;
-  return c;
-}
-}  // namespace
-
-TEST_CASE("Poisson grid check: Green's first identity R = flux - coupling to discretization accuracy") {
-  Autoencoder ae(grid_encoder());
-  const GaussianMixture gm = default_gaussian_mixture();
-  const SourceFn s = encoder_source(ae);
-  GridCheckOptions o;
-  o.n = 48;
-  const GridCheck coarse = poisson_grid_check(gm, s, o);
-  o.n = 96;
-  const GridCheck fine = poisson_grid_check(gm, s, o);
-  MESSAGE("n=48: R=" << coarse.source << " flux=" << coarse.flux << " coupling=" << coarse.coupling
-                     << " residual=" << coarse.residual);
-  MESSAGE("n=96: R=" << fine.source << " flux=" << fine.flux << " coupling=" << fine.coupling
-                     << " residual=" << fine.residual);
-  // The terms are all of order one and the boundary term is not negligible (p does not vanish on the boundary).
-  CHECK(std::abs(fine.flux) > 0.05 * fine.source);
-  CHECK(std::abs(fine.coupling) > 0.05 * fine.source);
-  CHECK(std::abs(coarse.residual) < 5e-3 * coarse.source);
-  CHECK(std::abs(fine.residual) < 1.2e-3 * fine.source);
-  CHECK(std::abs(fine.residual) < 0.3 * std::abs(coarse.residual));  // second order: / 4 when h halves
-  // Refining changes the terms themselves by little (they converge, not only their balance).
-  CHECK(fine.flux == doctest::Approx(coarse.flux).epsilon(1e-2));
-  CHECK(fine.coupling == doctest::Approx(coarse.coupling).epsilon(1e-2));
-}
-
-TEST_CASE("Poisson grid check: the Monte-Carlo estimators against the grid (numbers for docs/poisson.md)") {
-  // Run with -s to see the table that docs/poisson.md quotes:
-  //   build/gg_tests -s -tc="Poisson grid check: the Monte-Carlo*"
-  Autoencoder ae(grid_encoder());
-  GridCheckOptions o;
-  o.n = 128;
-  o.samples = 8192;
-  o.quadrature_points = 256;
-  // The small-noise limit of the eq. 7 proxy for Gaussian noise Pi(x) = x + sigma xi in d = 2 (docs/poisson.md):
-  // E[grad v(x + sigma xi) . n] -> (sigma / d) E|xi|^2 / (|xi| + eps_n / sigma) E[Laplace v], |xi| ~ Rayleigh.
-  auto noise_factor = [&](double sigma) {
-    double e = 0;
-    const int64_t k = 200000;
-    for (int64_t i = 0; i < k; ++i) {
-      const double r = (static_cast<double>(i) + 0.5) * 10.0 / static_cast<double>(k);
-      e += r * r / (r + o.normal_eps / sigma) * r * std::exp(-r * r / 2) * 10.0 / static_cast<double>(k);
-    }
-    return sigma / 2 * e;
-  };
-  std::string report;
-  for (const char* corruption : {"noise:0.1", "noise:0.3", "rotation:30", "zoom:0.2"}) {
-    CAPTURE(corruption);
-    o.corruption = corruption;
-    const GridCheck c = poisson_grid_check(default_gaussian_mixture(), encoder_source(ae), o);
-    // Sampling agrees with the grid where it should: R and the coupling of the Dirichlet potential (eq. 13).
-    CHECK(c.mc_source == doctest::Approx(c.source).epsilon(0.03));
-    CHECK(c.dirichlet.coupling == doctest::Approx(c.coupling).epsilon(0.05));
-    // Green's identity for the two free-space potentials: the weighted one has Laplacian s on Omega (so its
-    // flux - coupling is R again, another split), eq. 10 as written has Laplacian p_Omega s.
-    CHECK(c.weighted.boundary_flux - c.weighted.coupling == doctest::Approx(c.source).epsilon(0.05));
-    CHECK(c.quadrature.boundary_flux - c.quadrature.coupling == doctest::Approx(c.source_density_weighted).epsilon(0.1));
-    if (std::string(corruption) == "noise:0.1") {
-      append(report, "\n[poisson grid check] n=%lld h=%.5f mass Z=%.6f\n", static_cast<long long>(c.n), c.h, c.mass);
-      append(report, "  grid (Dirichlet): R=%.6f flux=%.6f coupling=%.6f flux-coupling=%.6f residual=%.2e\n",
-                  c.source, c.flux, c.coupling, c.flux - c.coupling, c.residual);
-      append(report, "  integral p_Omega^2 s = %.6f\n", c.source_density_weighted);
-      append(report, "  Monte Carlo (%lld samples, M=%lld): E[s]=%.6f\n", static_cast<long long>(c.samples),
-                  static_cast<long long>(o.quadrature_points), c.mc_source);
-      auto row = [&](const char* name, const PotentialTerms& t) {
-        append(report, "  %-10s boundary_flux=%9.6f coupling=%9.6f flux-coupling=%9.6f\n", name, t.boundary_flux,
-                    t.coupling, t.boundary_flux - t.coupling);
-      };
-      row("dirichlet", c.dirichlet);
-      row("quadrature", c.quadrature);
-      row("weighted", c.weighted);
-    }
-    append(report, "  %-11s proxy(eq.7): dirichlet=%9.6f quadrature=%9.6f weighted=%9.6f | L_Pois(eq.9) with "
-                "eq.10: %9.6f | inside: %lld/%lld",
-                corruption, c.dirichlet.flux_proxy, c.quadrature.flux_proxy, c.weighted.flux_proxy,
-                c.quadrature.loss(), static_cast<long long>(c.proxy_samples), static_cast<long long>(c.samples));
-    if (std::string(corruption).rfind("noise:", 0) == 0) {
-      const double k = noise_factor(parse_corruption(corruption).amount);
-      append(report, " | small-noise limit: dirichlet/weighted %.6f, quadrature %.6f", k * c.source,
-                  k * c.source_density_weighted);
-    }
-    append(report, "\n");
-  }
-  MESSAGE(report);
-}
