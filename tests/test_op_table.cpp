@@ -40,6 +40,7 @@ std::vector<OpCase> op_table() {
       {"sin", one({3, 4}, -3, 3), u(sin)},
       {"cos", one({3, 4}, -3, 3), u(cos)},
       {"erf", one({3, 4}, -2, 2), u(erf)},
+      {"sinh", one({3, 4}, -2, 2), u(sinh)},
       // Binary primitives, with broadcasting on both sides.
       {"add broadcast", two({3, 4}, {4}), b(add)},
       {"sub broadcast both", two({2, 1, 3}, {4, 3}), b(sub)},

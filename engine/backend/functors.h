@@ -46,6 +46,7 @@ GG_UNARY_FUNCTOR(relu, x < T(0) ? T(0) : x)  // NaN stays NaN, as std::max(x, 0)
 GG_UNARY_FUNCTOR(sin, std::sin(x))
 GG_UNARY_FUNCTOR(cos, std::cos(x))
 GG_UNARY_FUNCTOR(erf, std::erf(x))
+GG_UNARY_FUNCTOR(sinh, std::sinh(x))
 
 // ---- Binary (one per GG_BINARY_OPS entry); comparisons give 0 or 1 in the operands' type ---------------
 GG_BINARY_FUNCTOR(add, a + b)

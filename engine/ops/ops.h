@@ -21,6 +21,7 @@ Tensor relu(const Tensor& x);
 Tensor sin(const Tensor& x);
 Tensor cos(const Tensor& x);
 Tensor erf(const Tensor& x);  // the Gauss error function, 2/sqrt(pi) * integral_0^x exp(-t^2) dt
+Tensor sinh(const Tensor& x);
 
 // Binary elementwise with NumPy broadcasting (binary.cpp). Comparisons return 0/1 in the inputs' dtype
 // and carry no gradient.

@@ -85,4 +85,11 @@ Tensor erf(const Tensor& x) {
   });
 }
 
+Tensor sinh(const Tensor& x) {
+  // d/dx sinh(x) = cosh(x) = (e^x + e^-x) / 2, written with ops so that the rule is differentiable again.
+  return unary_op(UnaryOp::sinh, x, Saves::inputs, [](BackwardContext& c, const Tensor& g) {
+    return std::vector{g * ((exp(c.saved(0)) + exp(-c.saved(0))) * 0.5)};
+  });
+}
+
 }  // namespace gg
