@@ -25,6 +25,12 @@ inline Tensor input(const Shape& shape, uint64_t seed, double lo = -1.0, double 
   return Tensor::from_data(v, shape, DType::f64).requires_grad_();
 }
 
+inline double max_abs(const Tensor& t) {
+  double m = 0;
+  for (double v : t.to_vector()) m = std::max(m, std::abs(v));
+  return m;
+}
+
 inline double max_abs_diff(const Tensor& a, const Tensor& b) {
   REQUIRE(a.numel() == b.numel());
   auto x = a.to_vector(), y = b.to_vector();

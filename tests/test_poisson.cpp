@@ -66,12 +66,6 @@ Function loss_of_encoder(Autoencoder& ae, const Tensor& x, const PoissonOptions&
   };
 }
 
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to_vector()) m = std::max(m, std::abs(v));
-  return m;
-}
-
 }  // namespace
 
 // ---- Eq. 10 and the chain rule -------------------------------------------------------------------------------
@@ -217,9 +211,9 @@ TEST_CASE("Poisson regularizer: the gradient of L_Pois reaches every encoder par
       for (size_t k = 0; k < g.size(); ++k) {
         CAPTURE(k);
         if (std::string(code_activation) == "identity" && k == 3)
-          CHECK(max_abs(g[k]) < 1e-10);  // translation invariance
+          CHECK(test::max_abs(g[k]) < 1e-10);  // translation invariance
         else
-          CHECK(max_abs(g[k]) > 1e-4);
+          CHECK(test::max_abs(g[k]) > 1e-4);
       }
       const auto r = gradcheck(f, enc, {.eps = 1e-6, .atol = 1e-6, .rtol = 1e-4});
       CHECK_MESSAGE(r.ok, r.message);
@@ -236,10 +230,10 @@ TEST_CASE("Poisson regularizer: the source s_phi keeps its graph, and L_Pois dep
   REQUIRE(!t.quadrature.s.is_leaf());
   // d s_phi / d phi is nonzero on every encoder weight and hidden bias (the code bias does not enter J_f).
   const std::vector<Tensor> ds = grad({sum(t.quadrature.s)}, encoder_parameters(ae), {}, {.retain_graph = true});
-  for (size_t k = 0; k < 3; ++k) CHECK(max_abs(ds[k]) > 1e-6);
+  for (size_t k = 0; k < 3; ++k) CHECK(test::max_abs(ds[k]) > 1e-6);
   // d L_Pois / d s_j is nonzero: the loss reaches phi through the source, not only through the codes.
   const Tensor dl_ds = grad(t.loss, t.quadrature.s, Tensor(), {.retain_graph = true});
-  CHECK(max_abs(dl_ds) > 1e-6);
+  CHECK(test::max_abs(dl_ds) > 1e-6);
   // And the part of dL/dphi that flows through s is not negligible: compare with the source detached.
   const std::vector<Tensor> full = grad({t.loss}, encoder_parameters(ae), {}, {.retain_graph = true});
   const PoissonPotential clean = poisson_potential(ae, x, {t.quadrature.rows, t.quadrature.x, t.quadrature.z,

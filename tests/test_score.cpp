@@ -17,12 +17,6 @@ Tensor point(const std::vector<double>& v) {
   return Tensor::from_data(v, {1, static_cast<int64_t>(v.size())}, DType::f64);
 }
 
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (double v : t.to_vector()) m = std::max(m, std::abs(v));
-  return m;
-}
-
 }  // namespace
 
 TEST_CASE("Poisson scores: Gaussian mixture, denoising autoencoder (Alain & Bengio) and KDE") {

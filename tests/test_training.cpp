@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "datasets/mnist_json.h"
+#include "engine/backend/backend.h"
 #include "models/checkpoint.h"
 #include "models/training.h"
 #include "regularizers/regularizer.h"
@@ -115,12 +116,26 @@ TEST_CASE("bad configs are refused with the key named") {
   c["data"]["name"] = "no-such-set";
   refused(c, "no-such-set");
   c = small_config();
+  c["device"] = "tpu";
+  refused(c, "unknown device 'tpu'");
+  if (!has_backend(Device::cuda(0))) {
+    c["device"] = "cuda";
+    refused(c, "device cuda:0: gradgrad was built without its CUDA backend");
+  }
+  c = small_config();
   CHECK_THROWS_WITH_AS(apply_overrides(c, {"optimizer.lr"}), doctest::Contains("expected key.path=value"), Error);
   CHECK_THROWS_WITH_AS(apply_overrides(c, {"optimzer.lr=1"}), doctest::Contains("no section 'optimzer'"), Error);
   apply_overrides(c, {"optimizer.lr=0.5", "optimizer.name=sgd", "model.hidden=[8,8]"});
   CHECK(c["optimizer"]["lr"] == 0.5);
   CHECK(c["optimizer"]["name"] == "sgd");
   CHECK(c["model"]["hidden"] == json({8, 8}));
+}
+
+TEST_CASE("the config's device is the model's unless the model names its own, and is recorded") {
+  Trainer t(small_config(), make_regularizer_loss);
+  CHECK(t.config()["device"] == "cpu");
+  CHECK(t.config()["model"]["device"] == "cpu");
+  CHECK(t.model().config().device == Device::cpu());
 }
 
 TEST_CASE("a NaN in training is reported with the op that made it") {
