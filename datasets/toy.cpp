@@ -255,11 +255,8 @@ bool is_toy_set(const std::string& name) { return toy_registry().count(name) > 0
 
 Dataset make_toy_set(const std::string& name, const ToyOptions& o) {
   const auto it = toy_registry().find(name);
-  if (it == toy_registry().end()) {
-    std::string known;
-    for (const auto& n : toy_set_names()) known += (known.empty() ? "" : ", ") + n;
-    fail("make_toy_set: unknown toy set '" + name + "' (known: " + known + ")");
-  }
+  if (it == toy_registry().end())
+    fail("make_toy_set: unknown toy set '" + name + "' (known: " + joined_names(toy_set_names()) + ")");
   return it->second(o);
 }
 

@@ -47,6 +47,8 @@ struct Error : std::runtime_error {
 };
 
 [[noreturn]] void fail(const std::string& msg);
+// "a, b, c": the names an error message lists as the valid ones.
+std::string joined_names(const std::vector<std::string>& names);
 #define GG_CHECK(cond, msg)          \
   do {                               \
     if (!(cond)) ::gg::fail(msg);    \

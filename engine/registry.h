@@ -34,9 +34,7 @@ class Registry {
   // The entry named `name`; otherwise an Error "<path>: unknown <what> 'x' (known: a, b)".
   const Entry& at(const std::string& name, const std::string& path) const {
     if (const Entry* e = find(name)) return *e;
-    std::string known;
-    for (const Entry& e : entries_) known += (known.empty() ? "" : ", ") + e.name;
-    fail(path + ": unknown " + what_ + " '" + name + "' (known: " + known + ")");
+    fail(path + ": unknown " + what_ + " '" + name + "' (known: " + joined_names(names()) + ")");
   }
 
  private:

@@ -27,12 +27,6 @@ void with_config_path(const std::string& path, const std::function<void()>& read
   pending_path = outer;
 }
 
-std::string joined_names(const std::vector<std::string>& names) {
-  std::string out;
-  for (const std::string& n : names) out += (out.empty() ? "" : ", ") + n;
-  return out;
-}
-
 ConfigReader::ConfigReader(const nlohmann::json& j, const std::string& path) : j_(j) {
   path_ = pending_path.empty() ? path : pending_path;
   pending_path.clear();

@@ -70,8 +70,6 @@ std::string config_path(const std::string& path, const std::string& key);
 // Runs `read` with `path` as the path the next ConfigReader takes (a nested section's), so errors inside it
 // name where it sits. Errors raised outside a ConfigReader are left as they are.
 void with_config_path(const std::string& path, const std::function<void()>& read);
-// "a, b, c": the names a message lists.
-std::string joined_names(const std::vector<std::string>& names);
 
 // A config struct lists its keys once, in a function found by argument-dependent lookup,
 //

@@ -13,8 +13,6 @@ const std::vector<std::string> kMethods = {"auto", "exact", "hutchinson", "close
 const std::vector<std::string> kRoutes = {"auto", "reverse", "forward", "gram", "loop"};
 const std::vector<std::string> kProbeKinds = {"rademacher", "gaussian"};
 
-std::string joined(const std::vector<std::string>& names) { return joined_names(names); }
-
 bool one_of(const std::string& v, const std::vector<std::string>& names) {
   return std::find(names.begin(), names.end(), v) != names.end();
 }
@@ -70,10 +68,10 @@ Tensor loop_sq(const Tensor& y, const Tensor& x, bool create_graph) {
 
 void validate(const PenaltyOptions& o, const std::string& path) {
   GG_CHECK(one_of(o.method, kMethods),
-           path + ".method: unknown method '" + o.method + "' (valid: " + joined(kMethods) + ")");
-  GG_CHECK(one_of(o.route, kRoutes), path + ".route: unknown route '" + o.route + "' (valid: " + joined(kRoutes) + ")");
+           path + ".method: unknown method '" + o.method + "' (valid: " + joined_names(kMethods) + ")");
+  GG_CHECK(one_of(o.route, kRoutes), path + ".route: unknown route '" + o.route + "' (valid: " + joined_names(kRoutes) + ")");
   GG_CHECK(one_of(o.probe_kind, kProbeKinds),
-           path + ".probe_kind: unknown probe kind '" + o.probe_kind + "' (valid: " + joined(kProbeKinds) + ")");
+           path + ".probe_kind: unknown probe kind '" + o.probe_kind + "' (valid: " + joined_names(kProbeKinds) + ")");
   GG_CHECK(o.probes >= 1, path + ".probes: must be a positive integer, got " + std::to_string(o.probes));
   GG_CHECK(o.auto_max_width >= 0, path + ".auto_max_width: must be >= 0, got " + std::to_string(o.auto_max_width));
   if (o.method == "hutchinson")
@@ -112,7 +110,7 @@ Tensor random_probes(const Tensor& y, int64_t k, const std::string& kind, Genera
   GG_CHECK(k > 0, "random_probes: probes must be positive, got " + std::to_string(k));
   const Shape s{k, y.size(0), y.size(1)};
   if (kind == "gaussian") return Tensor::randn(s, gen, y.dtype(), y.device());
-  GG_CHECK(kind == "rademacher", "random_probes: unknown probe kind '" + kind + "' (valid: " + joined(kProbeKinds) + ")");
+  GG_CHECK(kind == "rademacher", "random_probes: unknown probe kind '" + kind + "' (valid: " + joined_names(kProbeKinds) + ")");
   return lt(Tensor::rand(s, gen, y.dtype(), y.device()), scalar_like(0.5, y)) * 2.0 - 1.0;
 }
 
@@ -142,7 +140,7 @@ Tensor jacobian_sq(const JacobianPair& pair, const JacobianPlan& plan, const Pen
   if (route == "gram") return gram_sq(y, pair.h, pair.weight, one_hot_cotangents(y), cg);
   if (route == "forward") return forward_sq(y, x, cg);
   if (route == "loop") return loop_sq(y, x, cg);
-  fail("jacobian_sq: unknown route '" + plan.route + "' (valid: " + joined(kRoutes) + ")");
+  fail("jacobian_sq: unknown route '" + plan.route + "' (valid: " + joined_names(kRoutes) + ")");
 }
 
 }  // namespace gg

@@ -56,9 +56,7 @@ void validate(const PoissonOptions& o) {
   GG_CHECK(std::isfinite(o.kde_bandwidth) && o.kde_bandwidth > 0,
            "regularizer.kde_bandwidth: must be a finite number > 0, got " + num(o.kde_bandwidth));
   check_choice("reconstruction", o.reconstruction, {"corrupted", "clean"});
-  check_choice("source.method", o.source.method, {"exact", "hutchinson", "closed_form", "auto"});
-  GG_CHECK(o.source.probes >= 1, "regularizer.source.probes: must be >= 1, got " + std::to_string(o.source.probes));
-  check_choice("source.probe_kind", o.source.probe_kind, {"rademacher", "gaussian"});
+  validate(o.source, "regularizer.source");
 }
 
 template <class Self, class Field>
