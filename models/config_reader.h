@@ -11,6 +11,7 @@
 // config or nested in another, and its errors always carry the whole path.
 #pragma once
 
+#include <concepts>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -79,6 +80,19 @@ void with_config_path(const std::string& path, const std::function<void()>& read
 //   }
 //
 // and reads and writes itself through that one list, so a key added to the struct is added in one place.
+// Where every key is its member's name and no key is a choice, GG_CONFIG_FIELDS writes that function:
+//
+//   GG_CONFIG_FIELDS(VariantConfig, kind, lambda, corruption, mask, score, rho)
+//
+// (each member becomes `field("member", self.member);`, through nlohmann's own for-each macro).
+#define GG_CONFIG_FIELD(member) field(#member, self.member);
+#define GG_CONFIG_FIELDS(Type, ...)                                                 \
+  template <class Self, class Field>                                                \
+    requires std::same_as<std::remove_const_t<Self>, Type>                          \
+  void config_fields(Self& self, Field&& field) {                                   \
+    NLOHMANN_JSON_EXPAND(NLOHMANN_JSON_PASTE(GG_CONFIG_FIELD, __VA_ARGS__))          \
+  }
+
 template <class T>
 void write_fields(nlohmann::json& j, const T& o) {
   if (!j.is_object()) j = nlohmann::json::object();

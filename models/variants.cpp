@@ -26,15 +26,7 @@ void validate(const VariantConfig& v, const AutoencoderConfig& model) {
                                    : "model.variational = true needs variant.kind = \"variational\"");
 }
 
-template <class Self, class Field>
-void config_fields(Self& v, Field&& field) {
-  field("kind", v.kind);
-  field("lambda", v.lambda);
-  field("corruption", v.corruption);
-  field("mask", v.mask);
-  field("score", v.score);
-  field("rho", v.rho);
-}
+GG_CONFIG_FIELDS(VariantConfig, kind, lambda, corruption, mask, score, rho)
 
 void to_json(nlohmann::json& j, const VariantConfig& v) { write_fields(j, v); }
 

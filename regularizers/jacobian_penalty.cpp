@@ -84,6 +84,7 @@ void validate(const PenaltyOptions& o, const std::string& path) {
 }
 
 template <class Self, class Field>
+  requires std::same_as<std::remove_const_t<Self>, PenaltyOptions>
 void config_fields(Self& o, Field&& field) {
   field("method", o.method, kMethods);
   field("route", o.route, kRoutes);

@@ -59,20 +59,8 @@ void validate(const PoissonOptions& o) {
   validate(o.source, "regularizer.source");
 }
 
-template <class Self, class Field>
-void config_fields(Self& o, Field&& field) {
-  field("lambda", o.lambda);
-  field("eps", o.eps);
-  field("quadrature_points", o.quadrature_points);
-  field("corruption", o.corruption);
-  field("normal_eps", o.normal_eps);
-  field("quadrature", o.quadrature);
-  field("gradient", o.gradient);
-  field("score", o.score);
-  field("kde_bandwidth", o.kde_bandwidth);
-  field("reconstruction", o.reconstruction);
-  field("source", o.source);
-}
+GG_CONFIG_FIELDS(PoissonOptions, lambda, eps, quadrature_points, corruption, normal_eps, quadrature, gradient, score,
+                 kde_bandwidth, reconstruction, source)
 
 void to_json(nlohmann::json& j, const PoissonOptions& o) {
   j = {{"kind", "poisson"}};
