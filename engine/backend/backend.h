@@ -14,10 +14,10 @@
 
 namespace gg {
 
-// The primitive op lists. Each X-macro drives the enum, the printable names (op_name) and every backend's
-// dispatch, which runs the functor of the same name in functors.h. So an elementwise primitive is one line
-// here, one functor in functors.h, its forward and rule in engine/ops/ (declared in ops.h) and one row in
-// tests/test_op_table.cpp.
+// The primitive op lists. Each X-macro drives the enum, the printable names (op_name), the op's declaration
+// in engine/ops/ops.h and every backend's dispatch, which runs the functor of the same name in functors.h.
+// So an elementwise primitive is one line here, one functor in functors.h, its forward and rule in
+// engine/ops/ and one row in tests/test_op_table.cpp.
 #define GG_UNARY_OPS(X) X(neg) X(exp) X(log) X(sqrt) X(abs) X(tanh) X(sigmoid) X(relu) X(sin) X(cos) X(erf) X(sinh)
 #define GG_BINARY_OPS(X) \
   X(add) X(sub) X(mul) X(div) X(pow) X(maximum) X(eq) X(ne) X(lt) X(le) X(gt) X(ge)

@@ -4,39 +4,23 @@
 
 #include <vector>
 
+#include "engine/backend/backend.h"
 #include "engine/tensor.h"
 
 namespace gg {
 
 // ---- Primitives ---------------------------------------------------------------------------------------
-// Unary elementwise (unary.cpp).
-Tensor neg(const Tensor& x);
-Tensor exp(const Tensor& x);
-Tensor log(const Tensor& x);
-Tensor sqrt(const Tensor& x);
-Tensor abs(const Tensor& x);
-Tensor tanh(const Tensor& x);
-Tensor sigmoid(const Tensor& x);
-Tensor relu(const Tensor& x);
-Tensor sin(const Tensor& x);
-Tensor cos(const Tensor& x);
-Tensor erf(const Tensor& x);  // the Gauss error function, 2/sqrt(pi) * integral_0^x exp(-t^2) dt
-Tensor sinh(const Tensor& x);
-
-// Binary elementwise with NumPy broadcasting (binary.cpp). Comparisons return 0/1 in the inputs' dtype
-// and carry no gradient.
-Tensor add(const Tensor& a, const Tensor& b);
-Tensor sub(const Tensor& a, const Tensor& b);
-Tensor mul(const Tensor& a, const Tensor& b);
-Tensor div(const Tensor& a, const Tensor& b);
-Tensor pow(const Tensor& a, const Tensor& b);
-Tensor maximum(const Tensor& a, const Tensor& b);
-Tensor eq(const Tensor& a, const Tensor& b);
-Tensor ne(const Tensor& a, const Tensor& b);
-Tensor lt(const Tensor& a, const Tensor& b);
-Tensor le(const Tensor& a, const Tensor& b);
-Tensor gt(const Tensor& a, const Tensor& b);
-Tensor ge(const Tensor& a, const Tensor& b);
+// Elementwise ops: one function per name of the op lists in engine/backend/backend.h, declared here by
+// those lists: `Tensor exp(const Tensor& x)` for each unary op (rules in unary.cpp; erf is the Gauss error
+// function) and `Tensor add(const Tensor& a, const Tensor& b)` for each binary op, with NumPy broadcasting
+// (rules in binary.cpp). Comparisons (eq, ne, lt, le, gt, ge) return 0/1 in the inputs' dtype and carry no
+// gradient. The math of each op is its functor in engine/backend/functors.h.
+#define GG_DECLARE_UNARY(name) Tensor name(const Tensor& x);
+#define GG_DECLARE_BINARY(name) Tensor name(const Tensor& a, const Tensor& b);
+GG_UNARY_OPS(GG_DECLARE_UNARY)
+GG_BINARY_OPS(GG_DECLARE_BINARY)
+#undef GG_DECLARE_UNARY
+#undef GG_DECLARE_BINARY
 
 // cond ? a : b elementwise, broadcasting all three; cond is nonzero/zero (select.cpp).
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
