@@ -171,7 +171,7 @@ Autoencoder::Autoencoder(const AutoencoderConfig& config) : Module("Autoencoder"
                                               options_before(next, c)));
     dec.add(act(next));
   }
-  dec.add(std::make_shared<Crop2d>(ph.before, pw.before, H, W));
+  dec.add(std::make_shared<ZeroPad2d>(-pw.before, -pw.after, -ph.before, -ph.after));  // the crop back to H x W
 }
 
 void Autoencoder::check_sample(const Tensor& t, const Shape& sample, const char* what) const {

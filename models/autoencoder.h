@@ -9,13 +9,13 @@
 //   conv  encoder: 0 ZeroPad2d, 1 Conv2d, 2 act, 3 Conv2d, 4 act, 5 Conv2d, 6 act, 7 Conv2d, 8 act,
 //                  9 Flatten, 10 Linear -> k, 11 code_activation
 //         decoder: 0 Linear, 1 act, 2 Unflatten, 3 ConvT, 4 act, 5 ConvT, 6 act, 7 ConvT, 8 act, 9 ConvT,
-//                  10 output_activation, 11 Crop2d
+//                  10 output_activation, 11 ZeroPad2d (negative: a crop)
 // The shape layers are always present (no-ops where there is nothing to do), so the names do not depend on
 // the input shape. A variational encoder's last Linear has 2k outputs: the mean, then the log-variance.
 //
 // Conv inputs whose H or W is not a multiple of 16 (MNIST's 28) are zero-padded to the next multiple
 // (28 -> 32: 2 rows above, 2 below; an odd excess puts the extra row below / column right) by the
-// encoder's ZeroPad2d, and the decoder's Crop2d cuts the same window back out, so D(E(x)) has x's shape.
+// encoder's ZeroPad2d, and the decoder's last ZeroPad2d, with the amounts negated, cuts the same window back out, so D(E(x)) has x's shape.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>

@@ -14,24 +14,6 @@ void check_input(bool ok, const Module& layer, const Tensor& x, const std::strin
   GG_CHECK(ok, layer.describe() + ": input " + x.str() + " " + what);
 }
 
-void check_dtype(const Module& layer, const Tensor& x, const Tensor& weight) {
-  check_input(
-      x.dtype() == weight.dtype(), layer, x,
-      std::string("has a different dtype from the layer's ") + dtype_name(weight.dtype()) + " parameters");
-}
-
-// The weight (and the bias, if asked for) of a layer with this weight shape, drawn in that order.
-std::pair<Tensor, Tensor> make_params(const char* layer, const Shape& weight_shape, int64_t bias_size,
-                                      Generator& gen, const LayerOptions& o) {
-  for (int64_t d : weight_shape)
-    GG_CHECK(d > 0,
-             std::string(layer) + ": weight shape " + shape_str(weight_shape) + " must have positive sizes");
-  Tensor w = init_weight(weight_shape, o.init, gen, o.dtype, o.device);
-  Tensor b =
-      o.bias ? init_bias(bias_size, compute_fans(weight_shape), o.init, gen, o.dtype, o.device) : Tensor();
-  return {w, b};
-}
-
 std::string conv_geometry(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p) {
   return std::to_string(in) + "->" + std::to_string(out) + ", k" + std::to_string(k) + ", s" +
          std::to_string(s) + ", p" + std::to_string(p);
@@ -39,37 +21,53 @@ std::string conv_geometry(int64_t in, int64_t out, int64_t k, int64_t s, int64_t
 
 }  // namespace
 
-// ---- Linear -------------------------------------------------------------------------------------------
+// ---- Layers with parameters -----------------------------------------------------------------------------
+
+WeightedLayer::WeightedLayer(const char* name, const Shape& weight_shape, int64_t bias_size, Generator& gen,
+                             const LayerOptions& o)
+    : Module(name) {
+  for (int64_t d : weight_shape)
+    GG_CHECK(d > 0,
+             std::string(name) + ": weight shape " + shape_str(weight_shape) + " must have positive sizes");
+  weight_ = &register_parameter("weight", init_weight(weight_shape, o.init, gen, o.dtype, o.device));
+  if (o.bias)
+    bias_ = &register_parameter(
+        "bias", init_bias(bias_size, compute_fans(weight_shape), o.init, gen, o.dtype, o.device));
+}
+
+void WeightedLayer::check_dtype(const Tensor& x) const {
+  check_input(
+      x.dtype() == weight().dtype(), *this, x,
+      std::string("has a different dtype from the layer's ") + dtype_name(weight().dtype()) + " parameters");
+}
 
 Linear::Linear(int64_t in, int64_t out, Generator& gen, const LayerOptions& o)
-    : Module("Linear"), in_features(in), out_features(out) {
-  auto [w, b] = make_params("Linear", {out, in}, out, gen, o);
-  weight_ = &register_parameter("weight", w);
-  if (b.defined()) bias_ = &register_parameter("bias", b);
-}
+    : WeightedLayer("Linear", {out, in}, out, gen, o), in_features(in), out_features(out) {}
 
 Tensor Linear::forward(const Tensor& x) {
   check_input(x.dim() >= 1 && x.size(-1) == in_features, *this, x,
               "needs a last axis of " + std::to_string(in_features));
-  check_dtype(*this, x, weight());
+  check_dtype(x);
   return linear(x, weight(), bias());
 }
 
 std::string Linear::describe() const {
   return "Linear(" + std::to_string(in_features) + "->" + std::to_string(out_features) +
-         (bias_ ? ")" : ", no bias)");
+         (bias().defined() ? ")" : ", no bias)");
 }
 
 // ---- Conv2d -------------------------------------------------------------------------------------------
 
 Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, Generator& gen,
                const LayerOptions& o)
-    : Module("Conv2d"), in_channels(in), out_channels(out), kernel(k), stride(s), padding(p) {
+    : WeightedLayer("Conv2d", {out, in, k, k}, out, gen, o),
+      in_channels(in),
+      out_channels(out),
+      kernel(k),
+      stride(s),
+      padding(p) {
   GG_CHECK(s > 0 && p >= 0,
            "Conv2d(" + conv_geometry(in, out, k, s, p) + "): stride must be positive, padding >= 0");
-  auto [w, b] = make_params("Conv2d", {out, in, k, k}, out, gen, o);
-  weight_ = &register_parameter("weight", w);
-  if (b.defined()) bias_ = &register_parameter("bias", b);
 }
 
 Tensor Conv2d::forward(const Tensor& x) {
@@ -77,20 +75,20 @@ Tensor Conv2d::forward(const Tensor& x) {
               "needs [N, " + std::to_string(in_channels) + ", H, W]");
   check_input(x.size(2) + 2 * padding >= kernel && x.size(3) + 2 * padding >= kernel, *this, x,
               "is smaller than the kernel");
-  check_dtype(*this, x, weight());
+  check_dtype(x);
   return conv2d(x, weight(), bias(), stride, padding);
 }
 
 std::string Conv2d::describe() const {
   return "Conv2d(" + conv_geometry(in_channels, out_channels, kernel, stride, padding) +
-         (bias_ ? ")" : ", no bias)");
+         (bias().defined() ? ")" : ", no bias)");
 }
 
 // ---- ConvTranspose2d ----------------------------------------------------------------------------------
 
 ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t s, int64_t p, int64_t op,
                                  Generator& gen, const LayerOptions& o)
-    : Module("ConvTranspose2d"),
+    : WeightedLayer("ConvTranspose2d", {in, out, k, k}, out, gen, o),
       in_channels(in),
       out_channels(out),
       kernel(k),
@@ -100,9 +98,6 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t s, 
   GG_CHECK(s > 0 && p >= 0 && op >= 0 && op < s,
            "ConvTranspose2d(" + conv_geometry(in, out, k, s, p) + ", op" + std::to_string(op) +
                "): stride must be positive, padding >= 0 and output_padding in [0, stride)");
-  auto [w, b] = make_params("ConvTranspose2d", {in, out, k, k}, out, gen, o);
-  weight_ = &register_parameter("weight", w);
-  if (b.defined()) bias_ = &register_parameter("bias", b);
 }
 
 Tensor ConvTranspose2d::forward(const Tensor& x) {
@@ -111,13 +106,13 @@ Tensor ConvTranspose2d::forward(const Tensor& x) {
   check_input((x.size(2) - 1) * stride + kernel + output_padding > 2 * padding &&
                   (x.size(3) - 1) * stride + kernel + output_padding > 2 * padding,
               *this, x, "gives an empty output");
-  check_dtype(*this, x, weight());
+  check_dtype(x);
   return conv_transpose2d(x, weight(), bias(), stride, padding, output_padding);
 }
 
 std::string ConvTranspose2d::describe() const {
   return "ConvTranspose2d(" + conv_geometry(in_channels, out_channels, kernel, stride, padding) + ", op" +
-         std::to_string(output_padding) + (bias_ ? ")" : ", no bias)");
+         std::to_string(output_padding) + (bias().defined() ? ")" : ", no bias)");
 }
 
 // ---- Activation ---------------------------------------------------------------------------------------
@@ -247,37 +242,27 @@ Tensor Unflatten::forward(const Tensor& x) {
 std::string Unflatten::describe() const { return "Unflatten(" + shape_str(shape) + ")"; }
 
 ZeroPad2d::ZeroPad2d(int64_t l, int64_t r, int64_t t, int64_t b)
-    : Module("ZeroPad2d"), left(l), right(r), top(t), bottom(b) {
-  GG_CHECK(l >= 0 && r >= 0 && t >= 0 && b >= 0, describe() + ": padding must be non-negative");
+    : Module("ZeroPad2d"), left(l), right(r), top(t), bottom(b) {}
+
+namespace {
+// One axis of ZeroPad2d: `before` and `after` zeros added, or as many entries removed where negative.
+Tensor pad_or_crop(const Tensor& x, int64_t axis, int64_t before, int64_t after) {
+  Tensor y = before > 0 || after > 0 ? pad(x, axis, std::max<int64_t>(before, 0), std::max<int64_t>(after, 0)) : x;
+  const int64_t cut_before = std::max<int64_t>(-before, 0), cut_after = std::max<int64_t>(-after, 0);
+  return cut_before || cut_after ? slice(y, axis, cut_before, y.size(axis) - cut_after) : y;
 }
+}  // namespace
 
 Tensor ZeroPad2d::forward(const Tensor& x) {
   check_input(x.dim() == 4, *this, x, "needs [N, C, H, W]");
-  Tensor y = (top || bottom) ? pad(x, 2, top, bottom) : x;
-  return (left || right) ? pad(y, 3, left, right) : y;
+  check_input(x.size(2) + top + bottom > 0 && x.size(3) + left + right > 0, *this, x,
+              "would be cropped to nothing");
+  return pad_or_crop(pad_or_crop(x, 2, top, bottom), 3, left, right);
 }
 
 std::string ZeroPad2d::describe() const {
   return "ZeroPad2d(l" + std::to_string(left) + ", r" + std::to_string(right) + ", t" + std::to_string(top) +
          ", b" + std::to_string(bottom) + ")";
-}
-
-Crop2d::Crop2d(int64_t t, int64_t l, int64_t h, int64_t w)
-    : Module("Crop2d"), top(t), left(l), height(h), width(w) {
-  GG_CHECK(t >= 0 && l >= 0 && h > 0 && w > 0, describe() + ": offsets must be non-negative, sizes positive");
-}
-
-Tensor Crop2d::forward(const Tensor& x) {
-  check_input(x.dim() == 4 && x.size(2) >= top + height && x.size(3) >= left + width, *this, x,
-              "needs [N, C, H, W] with H >= " + std::to_string(top + height) +
-                  " and W >= " + std::to_string(left + width));
-  Tensor y = (top == 0 && height == x.size(2)) ? x : slice(x, 2, top, top + height);
-  return (left == 0 && width == x.size(3)) ? y : slice(y, 3, left, left + width);
-}
-
-std::string Crop2d::describe() const {
-  return "Crop2d(" + std::to_string(height) + "x" + std::to_string(width) + " at " + std::to_string(top) +
-         "," + std::to_string(left) + ")";
 }
 
 // ---- Sequential ---------------------------------------------------------------------------------------

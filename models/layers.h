@@ -19,52 +19,53 @@ struct LayerOptions {
   Device device = {};  // where the parameters are made
 };
 
+// A layer with a weight and, unless LayerOptions::bias is false, a bias: registered as "weight" and "bias"
+// in that order, as PyTorch names them.
+class WeightedLayer : public Module {
+ public:
+  const Tensor& weight() const { return *weight_; }
+  Tensor bias() const { return bias_ ? *bias_ : Tensor(); }  // undefined without bias
+
+ protected:
+  // Draws the weight (shape `weight_shape`), then the bias ([bias_size]), from gen; `name` is the layer's.
+  WeightedLayer(const char* name, const Shape& weight_shape, int64_t bias_size, Generator& gen,
+                const LayerOptions& o);
+  // Refuses an input whose dtype is not the parameters'.
+  void check_dtype(const Tensor& x) const;
+
+ private:
+  Tensor* weight_;
+  Tensor* bias_ = nullptr;
+};
+
 // y = x W^T + b for x [..., in].
-class Linear : public Module {
+class Linear : public WeightedLayer {
  public:
   // Draws the weight, then the bias, from gen.
   Linear(int64_t in, int64_t out, Generator& gen, const LayerOptions& options = {});
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;  // "Linear(784->512)", or "Linear(784->512, no bias)"
-  const Tensor& weight() const { return *weight_; }
-  Tensor bias() const { return bias_ ? *bias_ : Tensor(); }  // undefined without bias
   const int64_t in_features, out_features;
-
- private:
-  Tensor* weight_;
-  Tensor* bias_ = nullptr;
 };
 
 // Cross-correlation of x [N, in, H, W] with a square kernel: [N, out, (H + 2p - k)/s + 1, ...].
-class Conv2d : public Module {
+class Conv2d : public WeightedLayer {
  public:
   Conv2d(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding, Generator& gen,
          const LayerOptions& options = {});
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;  // "Conv2d(1->32, k3, s2, p1)"
-  const Tensor& weight() const { return *weight_; }
-  Tensor bias() const { return bias_ ? *bias_ : Tensor(); }
   const int64_t in_channels, out_channels, kernel, stride, padding;
-
- private:
-  Tensor* weight_;
-  Tensor* bias_ = nullptr;
 };
 
 // The transpose of Conv2d: x [N, in, H, W] -> [N, out, (H - 1)s - 2p + k + output_padding, ...].
-class ConvTranspose2d : public Module {
+class ConvTranspose2d : public WeightedLayer {
  public:
   ConvTranspose2d(int64_t in, int64_t out, int64_t kernel, int64_t stride, int64_t padding,
                   int64_t output_padding, Generator& gen, const LayerOptions& options = {});
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;  // "ConvTranspose2d(256->128, k3, s2, p1, op1)"
-  const Tensor& weight() const { return *weight_; }
-  Tensor bias() const { return bias_ ? *bias_ : Tensor(); }
   const int64_t in_channels, out_channels, kernel, stride, padding, output_padding;
-
- private:
-  Tensor* weight_;
-  Tensor* bias_ = nullptr;
 };
 
 // The exact GELU, x Phi(x) = x (1 + erf(x / sqrt 2)) / 2 (not the tanh approximation).
@@ -110,22 +111,15 @@ class Unflatten : public Module {
   const Shape shape;
 };
 
-// Zeros around the last two axes of [N, C, H, W]; PyTorch's nn.ZeroPad2d((left, right, top, bottom)).
+// Zeros around the last two axes of [N, C, H, W], PyTorch's nn.ZeroPad2d((left, right, top, bottom)); as
+// there, a negative amount removes that many rows or columns instead, so ZeroPad2d(-l, -r, -t, -b) crops
+// back what ZeroPad2d(l, r, t, b) added.
 class ZeroPad2d : public Module {
  public:
   ZeroPad2d(int64_t left, int64_t right, int64_t top, int64_t bottom);
   Tensor forward(const Tensor& x) override;
   std::string describe() const override;  // "ZeroPad2d(l2, r2, t2, b2)"
   const int64_t left, right, top, bottom;
-};
-
-// The window [top, top + height) x [left, left + width) of the last two axes of [N, C, H, W].
-class Crop2d : public Module {
- public:
-  Crop2d(int64_t top, int64_t left, int64_t height, int64_t width);
-  Tensor forward(const Tensor& x) override;
-  std::string describe() const override;  // "Crop2d(28x28 at 2,2)"
-  const int64_t top, left, height, width;
 };
 
 // Children applied in order, named "0", "1", ... as in PyTorch's nn.Sequential.

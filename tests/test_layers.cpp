@@ -191,7 +191,7 @@ TEST_CASE("every activation passes gradcheck and gradgradcheck (f64)") {
   }
 }
 
-TEST_CASE("shape layers: Flatten, Unflatten, ZeroPad2d, Crop2d") {
+TEST_CASE("shape layers: Flatten, Unflatten, ZeroPad2d (padding, and cropping where negative)") {
   Tensor x = input({2, 3, 4, 5}, 31);
   CHECK(Flatten()(x).shape() == Shape{2, 60});
   CHECK(Unflatten({3, 4, 5})(Flatten()(x)).shape() == Shape{2, 3, 4, 5});
@@ -205,8 +205,12 @@ TEST_CASE("shape layers: Flatten, Unflatten, ZeroPad2d, Crop2d") {
   CHECK(p.at({1, 2, 0, 0}) == 0.0);
   CHECK(p.at({1, 2, 3, 1}) == x.at({1, 2, 0, 0}));
   CHECK(p.at({1, 2, 6, 5}) == x.at({1, 2, 3, 4}));
-  CHECK(max_abs_diff(Crop2d(3, 1, 4, 5)(p), x) == 0.0);
-  CHECK(contains(error_of([&] { Crop2d(3, 1, 5, 5)(p); }), "Crop2d(5x5 at 3,1)"));
+  CHECK(max_abs_diff(ZeroPad2d(-1, -2, -3, 0)(p), x) == 0.0);  // negated amounts crop back
+  const Tensor mixed = ZeroPad2d(-1, 1, 2, -3)(x);                // crop one side, pad the other
+  CHECK(mixed.shape() == Shape{2, 3, 3, 5});
+  CHECK(mixed.at({0, 1, 2, 0}) == x.at({0, 1, 0, 1}));
+  CHECK(mixed.at({0, 1, 2, 4}) == 0.0);
+  CHECK(contains(error_of([&] { ZeroPad2d(0, 0, -4, -3)(p); }), "ZeroPad2d(l0, r0, t-4, b-3): input f64[2,3,7,8]"));
 }
 
 TEST_CASE("Module: dotted names in registration order, Sequential children, to(), zero_grad, describe") {

@@ -71,16 +71,6 @@ def activation(spec):
     }[spec]()
 
 
-class Crop2d(nn.Module):
-    def __init__(self, top, left, height, width):
-        super().__init__()
-        self.window = (top, left, height, width)
-
-    def forward(self, x):
-        t, l, h, w = self.window
-        return x[:, :, t : t + h, l : l + w]
-
-
 class Autoencoder(nn.Module):
     """The layout of models/autoencoder.h, layer for layer."""
 
@@ -114,7 +104,7 @@ class Autoencoder(nn.Module):
             dec += [nn.Linear(self.k, 8 * d * grid[0] * grid[1]), activation(act), nn.Unflatten(1, (8 * d, *grid))]
             for i in range(4, 0, -1):
                 dec += [nn.ConvTranspose2d(ch[i], ch[i - 1], 3, 2, 1, 1), activation(out_act if i == 1 else act)]
-            dec.append(Crop2d(ph // 2, pw // 2, H, W))
+            dec.append(nn.ZeroPad2d((-(pw // 2), -(pw - pw // 2), -(ph // 2), -(ph - ph // 2))))  # crops
         self.encoder, self.decoder = nn.Sequential(*enc), nn.Sequential(*dec)
         self.to(DTYPES["F32" if c.get("dtype", "f32") == "f32" else "F64"][0])
 
