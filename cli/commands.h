@@ -1,11 +1,13 @@
-// The `gradgrad` subcommands, one file each: each declares its options on a CLI11 subcommand and returns
-// the action that runs it once the whole command line is parsed. An action calls the library (experiments/,
-// bench/) and draws the figures; main.cpp holds the list and the error handling.
+// The `gradgrad` subcommands, one file each (the four on a finished run share run_commands.cpp): each
+// declares its options on a CLI11 subcommand and returns the action that runs it once the whole command line
+// is parsed. An action calls the library (experiments/, bench/) and draws the figures; main.cpp holds the
+// list and the error handling.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -49,5 +51,33 @@ void add_seed_option(CLI::App& sub, uint64_t& seed);
 
 // Draws the figures of a finished run folder and says where its report is.
 int report(const std::string& dir);
+
+// ---- Commands on a finished run (field, ood, probe, visualize: run_commands.cpp) --------------------------
+// A subcommand `name` that reads a trained run (--run) and writes its results to --out (default RUN/<name>):
+// its options struct (which has `run` and `command` fields) lives as long as the action.
+template <class Options>
+struct RunCommand {
+  RunCommand(CLI::App& app, const std::string& name, const std::string& description)
+      : name(name), sub(app.add_subcommand(name, description)) {
+    add_run_options(*sub, options->run, *out, name);
+  }
+
+  // The action: records the command line, runs `experiment(options, dir)`, hands its result to `print`, and
+  // draws the figures.
+  template <class Experiment, class Print>
+  Action action(const std::string& command, Experiment experiment, Print print) const {
+    return [o = options, out = out, name = name, &command, experiment, print] {
+      o->command = command;
+      const std::string dir = out->empty() ? o->run + "/" + name : *out;
+      print(experiment(*o, dir));
+      return report(dir);
+    };
+  }
+
+  const std::string name;
+  const std::shared_ptr<Options> options = std::make_shared<Options>();
+  const std::shared_ptr<std::string> out = std::make_shared<std::string>();
+  CLI::App* const sub;
+};
 
 }  // namespace gg::cli

@@ -4,6 +4,7 @@
 #include "cli/commands.h"
 #include "experiments/output.h"
 #include "datasets/corruption.h"
+#include "datasets/toy.h"
 #include "models/optim.h"
 #include "models/variants.h"
 #include "regularizers/regularizer.h"
@@ -15,7 +16,7 @@ namespace {
 template <class Factory>
 void print_registry(const Registry<Factory>& registry, const char* key) {
   std::printf("\n  %ss (%s):\n", registry.what().c_str(), key);
-  for (const auto& e : registry.entries()) std::printf("    %-13s %s\n", e.name.c_str(), e.summary.c_str());
+  for (const auto& e : registry.entries()) std::printf("    %-16s %s\n", e.name.c_str(), e.summary.c_str());
 }
 }  // namespace
 
@@ -26,6 +27,7 @@ void print_registries() {
   print_registry(score_registry(), "the poisson regularizer's score");
   print_registry(corruption_registry(), "\"kind:amount\" in variant.corruption, the poisson corruption, --corruptions");
   print_registry(optimizer_registry(), "optimizer.name");
+  print_registry(toy_registry(), "data.name, besides mnist, fashion-mnist and IDX or image folders");
 }
 
 CLI::Validator at_least(int64_t n) {

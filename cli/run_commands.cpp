@@ -1,0 +1,90 @@
+// The commands on a finished training run: gradgrad field, ood, probe and visualize. Each declares its
+// options and calls its experiment (experiments/field.h, ood.h, probe.h, visualize.h).
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "experiments/field.h"
+#include "experiments/ood.h"
+#include "experiments/probe.h"
+#include "experiments/visualize.h"
+
+namespace gg::cli {
+
+Action add_field(CLI::App& app, const std::string& command) {
+  const RunCommand<FieldOptions> c(
+      app, "field", "paper 002: the latent field f(z) - z of a trained run, attractors, spectra, memorization");
+  FieldOptions& o = *c.options;
+  c.sub->add_option("--grid", o.grid, "cells per side of the field, basin and potential grids")
+      ->check(at_least(2))
+      ->capture_default_str();
+  c.sub->add_option("--starts", o.starts, "training and test codes iterated (each)")
+      ->check(at_least(1))
+      ->capture_default_str();
+  c.sub->add_option("--noise-starts", o.noise_starts, "N(0, I_k) codes iterated")
+      ->check(at_least(1))
+      ->capture_default_str();
+  add_iterate_options(*c.sub, o.iterate);
+  c.sub->add_option("--tol-units", o.tol_units, "--tol in units of the code scale, or as printed")
+      ->check(CLI::IsMember({"code", "absolute"}))
+      ->capture_default_str();
+  add_seed_option(*c.sub, o.seed);
+  return c.action(command, field_experiment, [](const FieldResult& r) { std::printf("%s", r.summary().c_str()); });
+}
+
+Action add_ood(CLI::App& app, const std::string& command) {
+  const RunCommand<OodOptions> c(
+      app, "ood", "paper 002, section 4.2: trajectory-distance OOD scores, AUROC, FPR95, k-NN baseline");
+  OodOptions& o = *c.options;
+  c.sub->add_option("--samples", o.samples, "samples per set")->check(at_least(1))->capture_default_str();
+  c.sub->add_option("--train-samples", o.train_samples, "training codes iterated for the training attractors")
+      ->check(at_least(1))
+      ->capture_default_str();
+  c.sub->add_option("--knn", o.knn, "neighbours of the k-NN baselines")->check(at_least(1))->capture_default_str();
+  c.sub->add_option("--rotation", o.rotation, "degrees of the rotated set (0: none)")->capture_default_str();
+  add_iterate_options(*c.sub, o.iterate);
+  add_seed_option(*c.sub, o.seed);
+  return c.action(command, ood_experiment,
+                  [](const OodResult& r) { std::printf("%s\n%.2f min\n", r.table.c_str(), r.minutes); });
+}
+
+Action add_probe(CLI::App& app, const std::string& command) {
+  const RunCommand<ProbeOptions> c(app, "probe",
+                                   "paper 002, section 4.1: attractors of noise codes as an OMP dictionary");
+  ProbeOptions& o = *c.options;
+  c.sub->add_option("--test", o.test, "samples per test set")->check(at_least(1))->capture_default_str();
+  c.sub->add_option("--dictionary", o.dictionary, "noise codes iterated for the dictionary (0: k)")
+      ->check(at_least(0))
+      ->capture_default_str();
+  c.sub->add_option("--atoms", o.atoms, "atom counts of the curve (default 1, 2, 4, ..., k)")
+      ->delimiter(',')
+      ->check(at_least(1))
+      ->type_name("N,...");
+  c.sub->add_option("--sets", o.sets, "test sets: test (the run's own), mnist, fashion-mnist, a folder...")
+      ->delimiter(',')
+      ->type_name("NAME,...");
+  c.sub->add_option("--show", o.show, "samples per image grid (0: none)")->check(at_least(0))->capture_default_str();
+  add_iterate_options(*c.sub, o.iterate);
+  add_seed_option(*c.sub, o.seed);
+  return c.action(command, probe_experiment, [](const ProbeResult&) {});  // its table is in the report
+}
+
+Action add_visualize(CLI::App& app, const std::string& command) {
+  const RunCommand<VisualizeOptions> c(
+      app, "visualize", "paper 000's protocol: clean vs corrupted codes (PCA), histograms of s, v, |grad v|");
+  VisualizeOptions& o = *c.options;
+  c.sub->add_option("--corruptions", o.corruptions, "corruptions, each KIND:AMOUNT (datasets/corruption.h)")
+      ->delimiter(',')
+      ->type_name("SPEC,...")
+      ->capture_default_str();
+  c.sub->add_option("--samples", o.samples, "the first test samples")->check(at_least(1))->capture_default_str();
+  add_seed_option(*c.sub, o.seed);
+  return c.action(command, visualize_experiment, [](const VisualizeResult& r) {
+    for (const auto& [spec, m] : r.metrics.items())
+      std::printf("%-14s s %.4g -> %.4g   v %.4g -> %.4g   |grad v| %.4g -> %.4g   L_Pois %.4g\n", spec.c_str(),
+                  m["s_clean"].get<double>(), m["s_corrupted"].get<double>(), m["v_clean"].get<double>(),
+                  m["v_corrupted"].get<double>(), m["grad_v_clean"].get<double>(), m["grad_v_corrupted"].get<double>(),
+                  m["L_pois_eq9"].get<double>());
+  });
+}
+
+}  // namespace gg::cli
