@@ -185,31 +185,36 @@ Tensor map_points(const char* op, const Tensor& x, const std::vector<double>& ce
 
 // ---- Deterministic primitives --------------------------------------------------------------------------------
 
+namespace {
+
+// Images warped one by one, sample n by the inverse map that map_of(parameters[n]) gives.
+template <class MapOf>
+Tensor warp_each_image(const char* op, const Tensor& x, const std::vector<double>& parameters, const char* what,
+                       MapOf map_of) {
+  GG_CHECK(batch_kind(op, x) == BatchKind::images, std::string(op) + ": input " + x.str() + " must be images (N, C, H, W)");
+  check_per_sample(op, x, parameters, what);
+  std::vector<InverseMap> maps;
+  for (double p : parameters) maps.push_back(map_of(p));
+  return warp_images(op, x, maps);
+}
+
+}  // namespace
+
 Tensor rotate_images(const Tensor& x, const std::vector<double>& degrees) {
-  GG_CHECK(batch_kind("rotate_images", x) == BatchKind::images,
-           "rotate_images: input " + x.str() + " must be images (N, C, H, W)");
-  check_per_sample("rotate_images", x, degrees, "angles");
-  std::vector<InverseMap> maps(degrees.size());
-  for (size_t n = 0; n < degrees.size(); ++n) {
+  return warp_each_image("rotate_images", x, degrees, "angles", [](double deg) {
     // Counter-clockwise on screen (y down) by theta: the output at offset (dx, dy) reads the input at
     // (cos dx - sin dy, sin dx + cos dy).
     double c, s;
-    cos_sin_degrees(degrees[n], c, s);
-    maps[n] = {c, -s, s, c};
-  }
-  return warp_images("rotate_images", x, maps);
+    cos_sin_degrees(deg, c, s);
+    return InverseMap{c, -s, s, c};
+  });
 }
 
 Tensor zoom_images(const Tensor& x, const std::vector<double>& factors) {
-  GG_CHECK(batch_kind("zoom_images", x) == BatchKind::images,
-           "zoom_images: input " + x.str() + " must be images (N, C, H, W)");
-  check_per_sample("zoom_images", x, factors, "factors");
-  std::vector<InverseMap> maps(factors.size());
-  for (size_t n = 0; n < factors.size(); ++n) {
-    GG_CHECK(factors[n] > 0, "zoom_images: factors must be positive, got " + number_text(factors[n]));
-    maps[n] = {1.0 / factors[n], 0.0, 0.0, 1.0 / factors[n]};
-  }
-  return warp_images("zoom_images", x, maps);
+  return warp_each_image("zoom_images", x, factors, "factors", [](double factor) {
+    GG_CHECK(factor > 0, "zoom_images: factors must be positive, got " + number_text(factor));
+    return InverseMap{1.0 / factor, 0.0, 0.0, 1.0 / factor};
+  });
 }
 
 Tensor rotate_points(const Tensor& x, const std::vector<double>& degrees, const std::vector<double>& center) {

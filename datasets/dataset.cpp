@@ -50,7 +50,7 @@ Dataset load_dataset(const std::string& name, const LoadOptions& o) {
            "load_dataset: split must be 'train' or 'test', got '" + o.split + "'");
   GG_CHECK(o.limit >= 0, "load_dataset: limit must be >= 0");
   Dataset d;
-  if (is_toy_set(name)) {
+  if (toy_registry().contains(name)) {
     // A toy test set is a fresh draw from the same distribution.
     d = make_toy_set(name, {o.n, o.noise, o.split == "train" ? o.seed : o.seed + 0x5eed});
   } else if (name == "mnist") {
@@ -77,10 +77,8 @@ Dataset load_dataset(const std::string& name, const LoadOptions& o) {
     }
     d.name = fs::path(name).filename().string();
   } else {
-    std::string toys;
-    for (const auto& t : toy_set_names()) toys += t + ", ";
-    fail("load_dataset: '" + name + "' is neither a known dataset (" + toys +
-         "mnist, fashion-mnist) nor an existing file or folder");
+    fail("load_dataset: '" + name + "' is neither a known dataset (" + joined_names(toy_registry().names()) +
+         ", mnist, fashion-mnist) nor an existing file or folder");
   }
   if (o.limit > 0 && o.limit < d.size()) {
     std::vector<int64_t> first(o.limit);

@@ -35,7 +35,7 @@ struct LoadOptions {
   double test_fraction = 0.2;
 };
 
-// Loads by name: a toy set (`toy_set_names()`), "mnist", "fashion-mnist", or a path: an IDX image file
+// Loads by name: a toy set (`toy_registry()`), "mnist", "fashion-mnist", or a path: an IDX image file
 // (its label file found beside it), a folder holding an IDX pair per split, or a folder of images.
 Dataset load_dataset(const std::string& name_or_path, const LoadOptions& options = {});
 

@@ -7,38 +7,33 @@
 
 namespace gg {
 
+namespace {
+
+// Each element type of the IDX format: its name in messages and its size in bytes.
+struct IdxTypeInfo {
+  IdxType type;
+  const char* name;
+  size_t bytes;
+};
+constexpr IdxTypeInfo kIdxTypes[] = {{IdxType::u8, "u8", 1},   {IdxType::i8, "i8", 1},   {IdxType::i16, "i16", 2},
+                                     {IdxType::i32, "i32", 4}, {IdxType::f32, "f32", 4}, {IdxType::f64, "f64", 8}};
+
+const IdxTypeInfo* find_idx_type(uint8_t type_code) {
+  for (const IdxTypeInfo& t : kIdxTypes)
+    if (static_cast<uint8_t>(t.type) == type_code) return &t;
+  return nullptr;
+}
+
+}  // namespace
+
 size_t idx_element_size(uint8_t type_code) {
-  switch (static_cast<IdxType>(type_code)) {
-    case IdxType::u8:
-    case IdxType::i8:
-      return 1;
-    case IdxType::i16:
-      return 2;
-    case IdxType::i32:
-    case IdxType::f32:
-      return 4;
-    case IdxType::f64:
-      return 8;
-  }
-  return 0;
+  const IdxTypeInfo* t = find_idx_type(type_code);
+  return t ? t->bytes : 0;
 }
 
 const char* idx_type_name(uint8_t type_code) {
-  switch (static_cast<IdxType>(type_code)) {
-    case IdxType::u8:
-      return "u8";
-    case IdxType::i8:
-      return "i8";
-    case IdxType::i16:
-      return "i16";
-    case IdxType::i32:
-      return "i32";
-    case IdxType::f32:
-      return "f32";
-    case IdxType::f64:
-      return "f64";
-  }
-  return "unknown";
+  const IdxTypeInfo* t = find_idx_type(type_code);
+  return t ? t->name : "unknown";
 }
 
 std::string idx_dims_str(const std::vector<int64_t>& dims) {

@@ -3,7 +3,6 @@
 #include <Eigen/Dense>
 #include <cmath>
 #include <functional>
-#include <map>
 
 #include "engine/ops/ops.h"
 
@@ -232,32 +231,21 @@ Dataset gaussian_mixture(const ToyOptions& o) { return default_gaussian_mixture(
 
 // ---- by name ---------------------------------------------------------------------------------------------
 
-namespace {
-const std::map<std::string, Dataset (*)(const ToyOptions&)>& toy_registry() {
-  static const std::map<std::string, Dataset (*)(const ToyOptions&)> r = {
-      {"two-moons", two_moons},         {"spiral", spiral},       {"rings", rings},
-      {"banana", banana},               {"swiss-roll", swiss_roll_2d}, {"swiss-roll-3d", swiss_roll_3d},
-      {"gaussian-mixture", gaussian_mixture}};
-  return r;
+// In alphabetical order, the order the datasets command draws them in.
+const Registry<ToySetFactory>& toy_registry() {
+  static const Registry<ToySetFactory> registry(
+      "toy set", {{"banana", "a curved, unlabelled density", banana},
+                  {"gaussian-mixture", "four Gaussians with an exact density and score", gaussian_mixture},
+                  {"rings", "two concentric circles", rings},
+                  {"spiral", "two arms of an Archimedean spiral", spiral},
+                  {"swiss-roll", "the swiss roll's 2-D spiral", swiss_roll_2d},
+                  {"swiss-roll-3d", "the swiss roll with a flat third axis", swiss_roll_3d},
+                  {"two-moons", "two interleaved half circles", two_moons}});
+  return registry;
 }
-}  // namespace
-
-const std::vector<std::string>& toy_set_names() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> v;
-    for (const auto& [name, fn] : toy_registry()) v.push_back(name);
-    return v;
-  }();
-  return names;
-}
-
-bool is_toy_set(const std::string& name) { return toy_registry().count(name) > 0; }
 
 Dataset make_toy_set(const std::string& name, const ToyOptions& o) {
-  const auto it = toy_registry().find(name);
-  if (it == toy_registry().end())
-    fail("make_toy_set: unknown toy set '" + name + "' (known: " + joined_names(toy_set_names()) + ")");
-  return it->second(o);
+  return toy_registry().at(name, "make_toy_set").make(o);
 }
 
 }  // namespace gg

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "datasets/dataset.h"
+#include "engine/registry.h"
 
 namespace gg {
 
@@ -50,10 +51,10 @@ struct GaussianMixture {
 GaussianMixture default_gaussian_mixture();
 Dataset gaussian_mixture(const ToyOptions& o);  // default_gaussian_mixture().sample(o.n, o.seed)
 
-// The names `make_toy_set` knows, e.g. "two-moons", "spiral", "rings", "banana", "swiss-roll",
-// "swiss-roll-3d", "gaussian-mixture".
-const std::vector<std::string>& toy_set_names();
-bool is_toy_set(const std::string& name);
+// The toy sets by name ("two-moons", "spiral", "rings", "banana", "swiss-roll", "swiss-roll-3d",
+// "gaussian-mixture"), as `gradgrad help` lists them; make_toy_set refuses an unknown name with the list.
+using ToySetFactory = Dataset (*)(const ToyOptions&);
+const Registry<ToySetFactory>& toy_registry();
 Dataset make_toy_set(const std::string& name, const ToyOptions& o);
 
 }  // namespace gg

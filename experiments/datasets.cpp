@@ -13,7 +13,7 @@ nlohmann::json datasets_experiment(const DatasetsOptions& o, const std::string& 
   std::filesystem::create_directories(out);
   write_run_info(out, "datasets", o.command);
   nlohmann::json summary = nlohmann::json::object();
-  for (const auto& name : toy_set_names()) {
+  for (const auto& name : toy_registry().names()) {
     const Dataset d = make_toy_set(name, o.toy);
     write_points_csv(out + "/" + name + ".csv", d);
     summary[name] = {{"samples", d.size()}, {"dim", d.x.size(1)}, {"classes", d.num_classes}};

@@ -50,9 +50,7 @@ Init parse_init(const std::string& name) {
     const bool kaiming = scheme == InitScheme::kaiming_uniform || scheme == InitScheme::kaiming_normal;
     return Init{scheme, kaiming ? std::sqrt(2.0) : 1.0};
   }
-  std::string valid;
-  for (const std::string& n : init_names()) valid += (valid.empty() ? "" : ", ") + n;
-  fail("unknown initializer '" + name + "' (valid: " + valid + ")");
+  fail("unknown initializer '" + name + "' (valid: " + joined_names(init_names()) + ")");
 }
 
 std::string init_name(InitScheme scheme) {

@@ -27,6 +27,15 @@ inline TrainResult tiny_run(const std::string& dir, int64_t epochs = 3) {
   return train_experiment(tiny_train_options(epochs), dir);
 }
 
+// Options of an experiment that reads a run (its `run` field), on the tiny run trained into tmp/"run".
+template <class Options>
+Options options_on_tiny_run(const TempDir& tmp) {
+  tiny_run(tmp / "run");
+  Options o;
+  o.run = tmp / "run";
+  return o;
+}
+
 // A CSV file with a header as rows of column -> text.
 inline std::vector<std::map<std::string, std::string>> read_csv(const std::string& path) {
   std::ifstream in(path);

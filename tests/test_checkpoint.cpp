@@ -12,9 +12,7 @@
 #include "tests/models_helpers.h"
 
 using namespace gg;
-using gg::test::contains;
-using gg::test::error_of;
-using gg::test::TempDir;
+using namespace gg::test;
 using nlohmann::json;
 
 namespace {

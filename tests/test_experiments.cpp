@@ -73,9 +73,7 @@ TEST_CASE("train_experiment with track_dynamics records a snapshot at 0, every N
 
 TEST_CASE("field_experiment: every converged endpoint lands in exactly one pooled attractor") {
   TempDir tmp;
-  tiny_run(tmp / "run");
-  FieldOptions o;
-  o.run = tmp / "run";
+  FieldOptions o = options_on_tiny_run<FieldOptions>(tmp);
   o.grid = 10;
   o.starts = 64;
   o.noise_starts = 32;
@@ -118,9 +116,7 @@ TEST_CASE("field_experiment: every converged endpoint lands in exactly one poole
 
 TEST_CASE("visualize_experiment: per corruption, both conditions of every sample and their means") {
   TempDir tmp;
-  tiny_run(tmp / "run");
-  VisualizeOptions o;
-  o.run = tmp / "run";
+  VisualizeOptions o = options_on_tiny_run<VisualizeOptions>(tmp);
   o.samples = 40;
   o.corruptions = {"noise:0.5"};
   const VisualizeResult r = visualize_experiment(o, tmp / "viz");
@@ -144,7 +140,7 @@ TEST_CASE("datasets_experiment writes every toy set with the requested size") {
   DatasetsOptions o;
   o.toy.n = 100;
   const nlohmann::json summary = datasets_experiment(o, tmp / "d");
-  for (const std::string& name : toy_set_names()) {
+  for (const std::string& name : toy_registry().names()) {
     CAPTURE(name);
     REQUIRE(summary.contains(name));
     CHECK(summary[name]["samples"] == 100);

@@ -42,9 +42,7 @@ TEST_CASE("roc_curve: from (0, 0) to (1, 1) - its area is the Mann-Whitney AUROC
 
 TEST_CASE("ood_experiment: the sets of a points run, their metrics and ROC curves, one file each") {
   TempDir tmp;
-  tiny_run(tmp / "run");
-  OodOptions o;
-  o.run = tmp / "run";
+  OodOptions o = options_on_tiny_run<OodOptions>(tmp);
   o.samples = 50;
   o.train_samples = 64;
   o.knn = 5;
@@ -84,9 +82,7 @@ TEST_CASE("ood_experiment: the sets of a points run, their metrics and ROC curve
 
 TEST_CASE("probe_experiment: a full orthonormal basis reconstructs the code, so it matches D(E(x))") {
   TempDir tmp;
-  tiny_run(tmp / "run");
-  ProbeOptions o;
-  o.run = tmp / "run";
+  ProbeOptions o = options_on_tiny_run<ProbeOptions>(tmp);
   o.test = 40;
   const ProbeResult r = probe_experiment(o, tmp / "probe");
   CHECK(r.dictionary_size == 2);  // N = k noise codes

@@ -12,7 +12,7 @@ std::vector<double> points(const Dataset& d) { return d.x.to_vector(); }
 }  // namespace
 
 TEST_CASE("toy sets: seeded, sized, labelled, and different seeds give different draws") {
-  for (const auto& name : toy_set_names()) {
+  for (const auto& name : toy_registry().names()) {
     CAPTURE(name);
     const Dataset a = make_toy_set(name, {300, 0.1, 7}), b = make_toy_set(name, {300, 0.1, 7}),
                   c = make_toy_set(name, {300, 0.1, 8});

