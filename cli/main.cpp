@@ -1,10 +1,14 @@
 // gradgrad: the command-line front end. `gradgrad <command> [options]`; `gradgrad help` lists the commands,
 // `gradgrad <command> --help` the options of one. Parsing is CLI11's; each command is a file of cli/.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
 #include "cli/commands.h"
+#include "engine/threads.h"
 
 using namespace gg::cli;
 
@@ -27,12 +31,28 @@ void print_overview(const CLI::App& app) {
   print_registries();
 }
 
+// OpenMP's threads wait for the next parallel region by spinning (libgomp: about 300,000 polls) unless told
+// otherwise. On a machine where another process holds a core, a spinning waiter takes the time slice that
+// the thread it waits for needs, and a step of many small regions runs 10-30x slower. So the command runs
+// with passive waits unless the user chose a policy; libgomp reads the variable only when it loads, hence
+// the one re-exec of this same program. Children (the benchmark's cases and its peers) inherit it.
+void wait_passively_for_work(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY")) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then run on with the spinning default
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  wait_passively_for_work(argv);
   CLI::App app("gradgrad: autoencoders, Jacobian penalties and latent dynamics on a double-backward engine",
                "gradgrad");
   app.require_subcommand(0, 1);
+  app.fallthrough();  // so `gradgrad train --threads 2` reaches the option below
+  int threads = 0;
+  app.add_option("--threads", threads, "threads of the CPU engine and its BLAS (0: GG_NUM_THREADS, else one per core)")
+      ->check(CLI::NonNegativeNumber);
   app.failure_message([](const CLI::App* a, const CLI::Error& e) { return usage_hint(a, e.what()); });
   std::string command = "gradgrad";
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
@@ -60,6 +80,7 @@ int main(int argc, char** argv) {
   for (const auto& [sub, run] : commands) {
     if (!sub->parsed()) continue;
     try {
+      gg::set_num_threads(threads);
       return run();
     } catch (const UsageError& e) {
       std::fprintf(stderr, "%s", usage_hint(&app, e.what()).c_str());

@@ -6,3 +6,4 @@
 #include "engine/core.h"
 #include "engine/ops/ops.h"
 #include "engine/tensor.h"
+#include "engine/threads.h"

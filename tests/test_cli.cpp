@@ -18,8 +18,9 @@ struct Outcome {
   std::string output;  // stdout and stderr together
 };
 
-Outcome gradgrad(const std::string& args) {
-  const std::string cmd = std::string(GG_GRADGRAD) + " " + args + " 2>&1";
+// `environment` is prefixed to the command line ("NAME=value ").
+Outcome gradgrad(const std::string& args, const std::string& environment = "") {
+  const std::string cmd = environment + std::string(GG_GRADGRAD) + " " + args + " 2>&1";
   FILE* pipe = popen(cmd.c_str(), "r");
   REQUIRE(pipe != nullptr);
   Outcome o;
@@ -77,6 +78,19 @@ TEST_CASE("usage mistakes exit non-zero naming the option, with a hint to --help
   CHECK(contains(missing.output, "--config"));
   CHECK(gradgrad("bench jacobian --cases toy,nope").status != 0);
   CHECK(gradgrad("no-such-command").status != 0);
+}
+
+TEST_CASE("--threads (on any command) and GG_NUM_THREADS set the engine's threads; bad values are refused") {
+  TempDir tmp;
+  const Outcome one = gradgrad("datasets --threads 1 --n 16 --out " + tmp / "ds");
+  CHECK(one.status == 0);
+  CHECK(gradgrad("--threads 1 datasets --help").status == 0);
+  const Outcome negative = gradgrad("datasets --threads -2 --out " + tmp / "ds");
+  CHECK(negative.status != 0);
+  CHECK(contains(negative.output, "--threads"));
+  const Outcome env = gradgrad("datasets --n 16 --out " + tmp / "ds", "GG_NUM_THREADS=many ");
+  CHECK(env.status == 1);
+  CHECK(contains(env.output, "GG_NUM_THREADS: expected a positive integer, got 'many'"));
 }
 
 TEST_CASE("a runtime error prints the error alone, not the usage") {

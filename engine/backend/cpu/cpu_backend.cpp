@@ -4,10 +4,16 @@
 
 #include <cstring>
 
+#include "engine/threads.h"
+
 namespace gg::cpu {
 
 Backend& backend() {
-  static CpuBackend instance;
+  static CpuBackend& instance = [] () -> CpuBackend& {
+    apply_thread_environment();  // GG_NUM_THREADS, before the first parallel loop
+    static CpuBackend b;
+    return b;
+  }();
   return instance;
 }
 
