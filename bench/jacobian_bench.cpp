@@ -2,7 +2,6 @@
 // PyTorch peer, and the rows and table that compare them.
 #include "bench/jacobian_bench.h"
 
-#include <omp.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,8 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
 
+#include "bench/machine_load.h"
 #include "bench/timing.h"
+#include "engine/threads.h"
 #include "experiments/output.h"
 
 namespace gg {
@@ -81,6 +83,9 @@ json run_peer(const std::vector<JacobianCase>& cases, int threads, bool quick) {
   return out;
 }
 
+// More busy cores than this before the run, and the table says the machine was not quiet.
+constexpr double kQuietBusyCores = 0.25;
+
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
@@ -125,6 +130,13 @@ json make_rows(const std::vector<JacobianCase>& cases, const std::vector<json>& 
     if (!p.is_null() && !p.contains("error")) {
       row["torch"] = p;
       row["speedup"] = p["median_ms"].get<double>() / ms;
+      if (r.contains("round_medians_ms") && p.contains("round_medians_ms")) {  // each round's ratio
+        std::vector<double> each;
+        for (size_t k = 0; k < r["round_medians_ms"].size() && k < p["round_medians_ms"].size(); ++k)
+          each.push_back(p["round_medians_ms"][k].get<double>() / r["round_medians_ms"][k].get<double>());
+        row["speedup_min"] = *std::min_element(each.begin(), each.end());
+        row["speedup_max"] = *std::max_element(each.begin(), each.end());
+      }
       const json pp = peer_case(c.size + "/" + (c.plain_of == "plain-1layer" ? "plain-1layer" : "plain"));
       if (!pp.is_null() && !pp.contains("error"))
         row["torch"]["ratio_to_plain"] = p["median_ms"].get<double>() / pp["median_ms"].get<double>();
@@ -137,12 +149,12 @@ json make_rows(const std::vector<JacobianCase>& cases, const std::vector<json>& 
 }
 
 std::string format_table(const json& rows, const json& gemm, const json& peer, const std::vector<JacobianCase>& cases,
-                         int threads, bool peer_asked) {
+                         int threads, bool peer_asked, const json& machine) {
   std::string t;
   char line[512];
-  std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10s %19s %7s %8s %8s %8s %7s | %10s %7s %-16s %8s %7s\n", "size",
-                "method", "plan", "median ms", "min-max ms", "x plain", "RSS+ MB", "tens. MB", "GFLOP", "x floor",
-                "torch ms", "x plain", "torch way", "RSS+ MB", "speedup");
+  std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10s %19s %9s %6s %7s %8s %8s %8s %7s | %10s %9s %7s %-16s %8s %7s %11s\n",
+                "size", "method", "plan", "median ms", "min-max ms", "p90 ms", "faults", "x plain", "RSS+ MB", "tens. MB",
+                "GFLOP", "x floor", "torch ms", "p90 ms", "x plain", "torch way", "RSS+ MB", "speedup", "spread");
   t += line;
   auto opt = [](const json& j, const char* key, const char* f) {
     return j.contains(key) ? fmt(f, j[key].get<double>()) : std::string("-");
@@ -156,13 +168,17 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
     const json& o = row["ours"];
     const std::string spread = fmt("%.3f", o["min_ms"].get<double>()) + "-" + fmt("%.3f", o["max_ms"].get<double>());
     const json torch = row.value("torch", json::object());
-    std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10.3f %19s %7s %8.1f %8.1f %8s %7s | %10s %7s %-16s %8s %7s\n",
+    const std::string ratio_spread =
+        row.contains("speedup_min") ? fmt("%.2f", row["speedup_min"].get<double>()) + "-" + fmt("%.2f", row["speedup_max"].get<double>()) : "-";
+    std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10.3f %19s %9s %6s %7s %8.1f %8.1f %8s %7s | %10s %9s %7s %-16s %8s %7s %11s\n",
                   size.c_str(), method.c_str(), row.value("plan", std::string()).c_str(), o["median_ms"].get<double>(),
-                  spread.c_str(), opt(row, "ratio_to_plain", "%.2f").c_str(), o["rss_growth_mb"].get<double>(),
+                  spread.c_str(), opt(o, "p90_ms", "%.3f").c_str(), opt(o, "faults_per_step", "%.0f").c_str(),
+                  opt(row, "ratio_to_plain", "%.2f").c_str(), o["rss_growth_mb"].get<double>(),
                   o["tensor_peak_mb"].get<double>(), opt(row, "gflop", "%.3f").c_str(),
                   opt(row, "x_floor", "%.1f").c_str(), opt(torch, "median_ms", "%.3f").c_str(),
-                  opt(torch, "ratio_to_plain", "%.2f").c_str(), torch.value("way", std::string("-")).c_str(),
-                  opt(torch, "rss_growth_mb", "%.1f").c_str(), opt(row, "speedup", "%.2fx").c_str());
+                  opt(torch, "p90_ms", "%.3f").c_str(), opt(torch, "ratio_to_plain", "%.2f").c_str(),
+                  torch.value("way", std::string("-")).c_str(), opt(torch, "rss_growth_mb", "%.1f").c_str(),
+                  opt(row, "speedup", "%.2fx").c_str(), ratio_spread.c_str());
     t += line;
   }
   t += "\nSGEMM n=1024 f32: OpenBLAS " + opt(gemm, "openblas_gflops", "%.1f") + " GFLOP/s, ours " +
@@ -173,6 +189,15 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
          " threads, settings " + peer.value("settings", json::object()).dump() + "\n";
   else
     t += std::string("peer: not run") + (peer_asked ? " (see the messages above)" : " (--no-peer)") + "\n";
+  t += "machine: " + std::to_string(machine["cores"].get<int>()) + " cores, " +
+       fmt("%.2f", machine["busy_cores_before"].get<double>()) + " of them busy before the run (sampled over 0.5 s); " +
+       std::to_string(machine["rounds"].get<int>()) + " rounds, ours then the peer's, repeats pooled; OMP_WAIT_POLICY=" +
+       machine["omp_wait_policy"].get<std::string>() + "\n";
+  if (machine["busy"].get<bool>())
+    t += "--busy: a spinning process held core " + std::to_string(machine["spin_core"].get<int>()) +
+         " for the whole run, ours and the peer's\n";
+  else if (machine["busy_cores_before"].get<double>() > kQuietBusyCores)
+    t += "WARNING: the machine was busy before the run; these times are not those of a quiet machine\n";
   t += "auto picks:";
   for (const JacobianCase& c : cases)
     if (c.method == "plain" && c.group != "scale-batch") {
@@ -186,49 +211,18 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
 
 }  // namespace
 
-json run_in_child(const std::function<json()>& f) {
-  int fd[2];
-  GG_CHECK(pipe(fd) == 0, "bench: pipe() failed");
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  GG_CHECK(pid >= 0, "bench: fork() failed");
-  if (pid == 0) {
-    close(fd[0]);
-    std::string text;
-    try {
-      text = f().dump();
-    } catch (const std::exception& e) {
-      text = json{{"error", e.what()}}.dump();
-    }
-    for (size_t done = 0; done < text.size();) {
-      const ssize_t n = write(fd[1], text.data() + done, text.size() - done);
-      if (n <= 0) break;
-      done += size_t(n);
-    }
-    close(fd[1]);
-    _exit(0);
-  }
-  close(fd[1]);
-  std::string text;
-  char buf[65536];
-  for (ssize_t n; (n = read(fd[0], buf, sizeof buf)) > 0;) text.append(buf, size_t(n));
-  close(fd[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (text.empty())
-    return {{"error", "the child process died (status " + std::to_string(status) + ", signal " +
-                          std::to_string(WIFSIGNALED(status) ? WTERMSIG(status) : 0) + ")"}};
-  return json::parse(text);
-}
-
 JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std::string& out_dir) {
   GG_CHECK(o.repeats >= 1 && o.warmup >= 1 && o.threads >= 0, "bench jacobian: repeats and warmup must be >= 1");
   const std::set<std::string> groups =
       o.groups.empty() ? std::set<std::string>(jacobian_bench_groups().begin(), jacobian_bench_groups().end())
                        : std::set<std::string>(o.groups.begin(), o.groups.end());
   const int repeats = o.quick ? std::min(o.repeats, 3) : o.repeats, warmup = o.quick ? std::min(o.warmup, 1) : o.warmup;
-  const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
-  omp_set_num_threads(threads);  // an ICV only: the parent starts no threads (children inherit it)
+  GG_CHECK(o.rounds >= 1, "bench jacobian: rounds must be >= 1");
+  set_num_threads(o.threads);  // an ICV only: the parent starts no threads (children inherit it)
+  const int threads = num_threads();
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  json machine = {{"cores", bench::online_cores()}, {"busy_cores_before", bench::busy_cores(0.5)},
+                  {"rounds", o.rounds}, {"busy", o.busy}, {"omp_wait_policy", wait_policy ? wait_policy : "(unset)"}};
   const std::vector<JacobianCase> cases = jacobian_cases(groups, o.quick, repeats, warmup);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::fprintf(stderr, "bench jacobian: %d threads, OPENBLAS_CORETYPE=%s%s\n", threads, coretype ? coretype : "(unset)",
@@ -238,26 +232,41 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
   GG_CHECK(!gemm.contains("error"), "bench: measuring the GEMM rate failed: " + gemm.value("error", std::string()));
   const double floor_gflops = gemm["floor_gflops"];
   std::fprintf(stderr, "SGEMM n=1024: %.0f GFLOP/s (%s)\n", floor_gflops, gemm["floor_source"].get<std::string>().c_str());
-  std::vector<json> results;
-  for (const JacobianCase& c : cases) {
-    json r = run_in_child([&] { return run_jacobian_case(c); });
-    if (r.contains("error"))
-      std::fprintf(stderr, "ours %-6s %-14s: FAILED: %s\n", c.size.c_str(), c.method.c_str(),
-                   r["error"].get<std::string>().c_str());
-    else
-      std::fprintf(stderr, "ours %-6s %-14s: %9.3f ms\n", c.size.c_str(), c.method.c_str(), r["median_ms"].get<double>());
-    results.push_back(r);
+  std::unique_ptr<bench::SpinningLoad> load;
+  if (o.busy) {
+    load = std::make_unique<bench::SpinningLoad>();
+    machine["spin_core"] = load->core();
   }
-  const json peer = o.peer ? run_peer(cases, threads, o.quick) : json(nullptr);
+  std::vector<std::vector<json>> rounds_of(cases.size());  // per case, its result in each round
+  std::vector<json> peer_rounds;
+  for (int round = 1; round <= o.rounds; ++round) {
+    for (size_t i = 0; i < cases.size(); ++i) {
+      const JacobianCase& c = cases[i];
+      json r = run_in_child([&] { return run_jacobian_case(c); });
+      if (r.contains("error"))
+        std::fprintf(stderr, "ours %-6s %-14s: FAILED: %s\n", c.size.c_str(), c.method.c_str(),
+                     r["error"].get<std::string>().c_str());
+      else
+        std::fprintf(stderr, "ours %-6s %-14s: %9.3f ms (round %d)\n", c.size.c_str(), c.method.c_str(),
+                     r["median_ms"].get<double>(), round);
+      rounds_of[i].push_back(r);
+    }
+    if (o.peer) peer_rounds.push_back(run_peer(cases, threads, o.quick));
+  }
+  load.reset();
+  std::vector<json> results;
+  for (const std::vector<json>& each : rounds_of) results.push_back(pool_rounds(each));
+  const json peer = pool_peer_rounds(peer_rounds);
 
   JacobianBenchResult res;
   const json rows = make_rows(cases, results, peer, floor_gflops);
-  res.table = format_table(rows, gemm, peer, cases, threads, o.peer);
+  res.table = format_table(rows, gemm, peer, cases, threads, o.peer, machine);
   res.doc = {{"benchmark", "jacobian"},
              {"settings",
               {{"threads", threads}, {"openblas_coretype", coretype ? coretype : ""}, {"quick", o.quick},
                {"repeats", repeats}, {"warmup", warmup}, {"penalty_weight", kBenchPenaltyWeight},
                {"weight_decay", kBenchWeightDecay}}},
+             {"machine", machine},
              {"gemm", gemm},
              {"rows", rows},
              {"peer", peer}};

@@ -21,6 +21,13 @@
 // conv (Table 3 of paper 002: width 32, code 32, relu, batch 64, at most 5 repeats), and the exact penalty's
 // scaling with the code size m (784-512-m, batch 128) and with the batch (784-512-32).
 //
+// Noise. The table is measured in `rounds` rounds, each all of ours then all of the peer's (ABAB), so slow
+// drifts of the machine fall on both sides; a row's times pool the repeats of every round (median, min-max,
+// p90), and "spread" is the range of the per-round speedups. The machine's busy cores are sampled before
+// the run and printed with the table, with a warning when it was not quiet. --busy runs everything with a
+// spinning process pinned to the last core (bench/machine_load.h), for ours and the peer alike. "faults"
+// is page faults per timed step (after warm-up; 0 when every block comes from the allocator's cache).
+//
 // Measurements. Each case runs in a child process forked from a parent that has computed nothing (no
 // OpenMP team, no tensors), so cases do not share allocator caches or page mappings. Times: a first step
 // (not counted; it maps the allocator's blocks), warmup-1 more untimed steps, then `repeats` timed steps:
@@ -82,11 +89,19 @@ std::vector<JacobianCase> jacobian_cases(const std::set<std::string>& groups, bo
 nlohmann::json run_jacobian_case(const JacobianCase& c);
 // Runs f in a forked child and returns the JSON it returned, or {"error": ...} (its exception, or how it died).
 nlohmann::json run_in_child(const std::function<nlohmann::json()>& f);
+// One case's results of several rounds as one (its rounds' repeats pooled, memory the worst round's, each
+// round's median kept in round_medians_ms); an error or skip of any round is the result. (measure.cpp)
+nlohmann::json pool_rounds(const std::vector<nlohmann::json>& rounds);
+// The peer's JSON of several rounds as one: each case pooled, an exact case's ways way by way, the fastest
+// pooled way reported; null when there were no rounds.
+nlohmann::json pool_peer_rounds(const std::vector<nlohmann::json>& rounds);
 
 struct JacobianBenchOptions {
   std::vector<std::string> groups;  // empty: every group
   int repeats = 10, warmup = 2;     // >= 1 each
   int threads = 0;                  // 0: OpenMP's default
+  int rounds = 2;                   // ours then the peer, this many times over (ABAB), repeats pooled
+  bool busy = false;                // a spinning process holds one core for the whole run
   bool quick = false;               // fewer cases and repeats
   bool peer = true;                 // run bench/torch_jacobian.py beside
   std::string command;              // recorded in run.json

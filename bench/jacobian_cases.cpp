@@ -169,9 +169,13 @@ json run_jacobian_case(const JacobianCase& c) {
     repeats = kSlowCap, warmup = 0;
     note = "repeats capped to " + std::to_string(kSlowCap) + " (slow step)";
   }
-  const bench::Stats s = bench::time_runs(step, warmup, repeats);
+  for (int i = 0; i < warmup; ++i) step();
+  const long faults_before = bench::page_faults();
+  const bench::Stats s = bench::time_runs(step, 0, repeats);
+  const double faults_per_step = double(bench::page_faults() - faults_before) / repeats;
   const double rss_peak = bench::peak_rss_kb() / 1024.0;
-  json out = {{"median_ms", s.median_ms}, {"min_ms", s.min_ms}, {"max_ms", s.max_ms}, {"repeats", s.repeats},
+  json out = {{"median_ms", s.median_ms}, {"min_ms", s.min_ms}, {"max_ms", s.max_ms}, {"p90_ms", s.p90_ms},
+              {"times_ms", s.times_ms}, {"faults_per_step", faults_per_step}, {"repeats", s.repeats},
               {"first_ms", first_ms}, {"rss_start_mb", rss_start}, {"rss_peak_mb", rss_peak},
               {"rss_growth_mb", rss_peak - rss_start}, {"rss_reset", reset},
               {"tensor_peak_mb", backend.peak_bytes() / 1048576.0}, {"loss", loss_value}};

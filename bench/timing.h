@@ -21,10 +21,12 @@ namespace gg::bench {
 struct Stats {
   double median_ms = 0, min_ms = 0, max_ms = 0, p10_ms = 0, p90_ms = 0;
   int repeats = 0;
+  std::vector<double> times_ms;  // every repeat, in the order run
 };
 
 inline Stats summarize(std::vector<double> ms) {
   Stats s;
+  s.times_ms = ms;
   if (ms.empty()) return s;
   std::sort(ms.begin(), ms.end());
   auto q = [&](double p) { return ms[std::min<size_t>(ms.size() - 1, size_t(p * double(ms.size() - 1) + 0.5))]; };
@@ -83,6 +85,13 @@ inline std::string peer_environment(int threads) {
   if (access(jemalloc.c_str(), R_OK) == 0)
     env += "LD_PRELOAD=" + jemalloc + " MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 ";
   return env;
+}
+
+// Page faults (minor and major) of this process so far: a step that faults after warm-up maps fresh memory.
+inline long page_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt + u.ru_majflt;
 }
 
 // ---- Resident memory (Linux) ------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ stderr only.
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 
@@ -63,6 +64,12 @@ def status_kb(field):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return -1
+
+
+def page_faults():
+    """Minor and major page faults of this process so far."""
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_minflt + u.ru_majflt
 
 
 def reset_peak_rss():
@@ -215,11 +222,17 @@ def run_case(case, way, threads):
     note = None
     if first_ms > SLOW_STEP_MS and repeats > SLOW_CAP:
         repeats, warmup, note = SLOW_CAP, 0, f"repeats capped to {SLOW_CAP} (slow step)"
-    times = sorted(t * 1e3 for t in time_calls(step, warmup, repeats))
+    for _ in range(warmup):
+        step()
+    faults_before = page_faults()
+    run_order = [t * 1e3 for t in time_calls(step, 0, repeats)]
+    faults_per_step = (page_faults() - faults_before) / repeats
+    times = sorted(run_order)
     n = len(times)
     median = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
     peak = status_kb("VmHWM") / 1024.0
-    out = {"median_ms": median, "min_ms": times[0], "max_ms": times[-1], "repeats": n, "first_ms": first_ms,
+    out = {"median_ms": median, "min_ms": times[0], "max_ms": times[-1], "times_ms": run_order,
+           "faults_per_step": faults_per_step, "repeats": n, "first_ms": first_ms,
            "rss_start_mb": rss_start, "rss_peak_mb": peak, "rss_growth_mb": peak - rss_start,
            "rss_reset": reset, "loss": last["loss"], "way": way or "autograd"}
     if note:
@@ -282,7 +295,7 @@ def main():
     with open(args.cases) as f:
         cases = json.load(f)
 
-    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "LD_PRELOAD", "MALLOC_CONF", "OMP_NUM_THREADS")}
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "LD_PRELOAD", "MALLOC_CONF", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     result = {"peer": "pytorch", "torch_version": torch.__version__, "threads": args.threads,
               "quick": args.quick, "settings": env,
               "matmul": in_child(lambda: matmul_rate(args.threads, repeats=5 if args.quick else 20)),

@@ -29,6 +29,10 @@ Action add_bench(CLI::App& app, const std::string& command) {
       ->check(at_least(0))
       ->capture_default_str();
   sub->add_flag("--quick", o->quick, "fewer cases and repeats");
+  sub->add_option("--rounds", o->rounds, "rounds of ours then the peer's (ABAB), their repeats pooled")
+      ->check(at_least(1))
+      ->capture_default_str();
+  sub->add_flag("--busy", o->busy, "run everything with a spinning process holding the last core");
   sub->add_flag("--no-peer", *no_peer, "do not run the PyTorch peer");
   sub->add_option("--cases", o->groups, "case groups (default all)")
       ->delimiter(',')

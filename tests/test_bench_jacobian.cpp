@@ -4,6 +4,7 @@
 #include <set>
 
 #include "bench/jacobian_bench.h"
+#include "bench/machine_load.h"
 #include "tests/models_helpers.h"
 
 using namespace gg;
@@ -61,4 +62,44 @@ TEST_CASE("run_jacobian_case measures one step of a toy case: times, memory and 
   CHECK(r["min_ms"].get<double>() <= r["max_ms"].get<double>());
   CHECK(std::isfinite(r["loss"].get<double>()));
   CHECK(r["tensor_peak_mb"].get<double>() > 0);
+  CHECK(r["times_ms"].size() == 1);
+  CHECK(r["faults_per_step"].get<double>() >= 0);
+}
+
+TEST_CASE("pool_rounds pools every round's repeats and keeps each round's median; an error wins") {
+  const nlohmann::json a = {{"median_ms", 2.0}, {"times_ms", {1.0, 2.0, 3.0}}, {"rss_growth_mb", 5.0}};
+  const nlohmann::json b = {{"median_ms", 5.0}, {"times_ms", {4.0, 5.0, 6.0}}, {"rss_growth_mb", 7.0}};
+  const nlohmann::json p = pool_rounds({a, b});
+  CHECK(p["median_ms"] == 3.5);  // of all six
+  CHECK(p["min_ms"] == 1.0);
+  CHECK(p["max_ms"] == 6.0);
+  CHECK(p["repeats"] == 6);
+  CHECK(p["rss_growth_mb"] == 7.0);  // the worse round
+  CHECK(p["round_medians_ms"] == nlohmann::json{2.0, 5.0});
+  CHECK(pool_rounds({a, {{"error", "boom"}}})["error"] == "boom");
+
+  // The peer: an exact case pools way by way and reports the fastest pooled way.
+  auto peer = [](double loop, double vmap) {
+    const nlohmann::json l = {{"median_ms", loop}, {"times_ms", {loop}}, {"way", "loop"}};
+    const nlohmann::json v = {{"median_ms", vmap}, {"times_ms", {vmap}}, {"way", "vmap"}};
+    return nlohmann::json{{"cases", {{"toy/exact", {{"ways", {{"loop", l}, {"vmap", v}}}}}}}};
+  };
+  const nlohmann::json pooled = pool_peer_rounds({peer(1.0, 4.0), peer(3.0, 1.5)});
+  // Pooled medians: loop 2.0, vmap 2.75, so loop, although vmap was faster in the second round alone.
+  CHECK(pooled["cases"]["toy/exact"]["way"] == "loop");
+  CHECK(pooled["cases"]["toy/exact"]["median_ms"] == 2.0);
+  CHECK(pooled["cases"]["toy/exact"]["ways"].size() == 2);
+}
+
+TEST_CASE("a SpinningLoad holds a core while it lives, as busy_cores sees") {
+  const int cores = bench::online_cores();
+  REQUIRE(cores >= 1);
+  double held = 0;
+  {
+    bench::SpinningLoad load;
+    CHECK(load.core() >= 0);
+    held = bench::busy_cores(0.3);
+  }
+  CHECK(held >= 0.8);  // its own core at least, whatever else the machine does
+  CHECK(held <= cores + 0.01);
 }
