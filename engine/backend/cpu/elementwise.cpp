@@ -113,7 +113,7 @@ void CpuBackend::copy_strided(DType t, const Shape& shape, const void* src, cons
     walk.run([&](const std::array<int64_t, 2>& off, int64_t n, const std::array<int64_t, 2>& st) {
       const T* sp = s + off[0];
       T* dp = d + off[1];
-      if (st[0] == 1 && st[1] == 1)
+      if (st[0] == 1 && st[1] == 1 && n >= 16)
         std::memcpy(dp, sp, sizeof(T) * n);
       else
         for (int64_t i = 0; i < n; ++i) dp[i * st[1]] = sp[i * st[0]];

@@ -81,16 +81,26 @@ struct StridedWalk {
     for (int64_t i = 0; i + 1 < rank; ++i) outer *= shape[i];
     std::array<int64_t, N> inner_strides;
     for (size_t k = 0; k < N; ++k) inner_strides[k] = strides[k].back();
+    // Runs ob..oe: the multi-index of the first by division, then counted up like an odometer, so a walk of
+    // many short runs (a permute whose inner axis holds a few elements) costs no division per run.
     auto body = [&](int64_t ob, int64_t oe) {
-      for (int64_t o = ob; o < oe; ++o) {
-        std::array<int64_t, N> off{};
-        int64_t rem = o;
-        for (int64_t d = rank - 2; d >= 0; --d) {
-          int64_t idx = rem % shape[d];
-          rem /= shape[d];
-          for (size_t k = 0; k < N; ++k) off[k] += idx * strides[k][d];
-        }
+      if (ob >= oe) return;
+      std::array<int64_t, N> off{};
+      Shape idx(rank > 1 ? rank - 1 : 0);
+      for (int64_t d = rank - 2, rem = ob; d >= 0; --d) {
+        idx[d] = rem % shape[d];
+        rem /= shape[d];
+        for (size_t k = 0; k < N; ++k) off[k] += idx[d] * strides[k][d];
+      }
+      for (int64_t o = ob;;) {
         f(off, inner, inner_strides);
+        if (++o == oe) break;
+        for (int64_t d = rank - 2; d >= 0; --d) {  // the next index: carry while an axis wraps around
+          for (size_t k = 0; k < N; ++k) off[k] += strides[k][d];
+          if (++idx[d] < shape[d]) break;
+          for (size_t k = 0; k < N; ++k) off[k] -= shape[d] * strides[k][d];
+          idx[d] = 0;
+        }
       }
     };
     // Parallel over outer runs when the whole walk is big enough to pay for it.

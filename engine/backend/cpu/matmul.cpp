@@ -1,7 +1,13 @@
-// The CPU's matrix products (Eigen, handed to OpenBLAS when the build finds it: EIGEN_USE_BLAS is set on
-// this file) and the convolution columns im2col/col2im.
+// The CPU's matrix products (OpenBLAS's cblas_?gemm when the build finds it, which sets EIGEN_USE_BLAS on
+// this file; Eigen's own kernels otherwise) and the convolution columns im2col/col2im.
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/backend/cpu/loops.h"
+
+#include <type_traits>
+
+#ifdef EIGEN_USE_BLAS
+#include <cblas.h>
+#endif
 
 namespace gg::cpu {
 
@@ -13,6 +19,22 @@ using MatrixR = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor
 // ---- Matrix multiply ----------------------------------------------------------------------------------
 template <class T>
 void gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
+#ifdef EIGEN_USE_BLAS
+  // Straight to the BLAS with beta = 0: Eigen's binding of `C = A * B` zeroes C first and then accumulates
+  // into it (beta = 1), one wasted pass over C per product. Tiny products stay with Eigen, which computes
+  // them inline (its own threshold for that, m + n + k < 20), cheaper than a BLAS call.
+  if (m + n + k >= 20) {
+    const CBLAS_TRANSPOSE op_a = ta ? CblasTrans : CblasNoTrans, op_b = tb ? CblasTrans : CblasNoTrans;
+    const blasint lda = blasint(ta ? m : k), ldb = blasint(tb ? k : n);
+    if constexpr (std::is_same_v<T, float>)
+      cblas_sgemm(CblasRowMajor, op_a, op_b, blasint(m), blasint(n), blasint(k), 1.0f, a, lda, b, ldb, 0.0f, c,
+                  blasint(n));
+    else
+      cblas_dgemm(CblasRowMajor, op_a, op_b, blasint(m), blasint(n), blasint(k), 1.0, a, lda, b, ldb, 0.0, c,
+                  blasint(n));
+    return;
+  }
+#endif
   Eigen::Map<const MatrixR<T>> A(a, ta ? k : m, ta ? m : k);
   Eigen::Map<const MatrixR<T>> B(b, tb ? n : k, tb ? k : n);
   Eigen::Map<MatrixR<T>> C(c, m, n);
@@ -69,15 +91,25 @@ void im2col_kernel(const ConvGeometry& g, T* img, T* cols) {
       for (int64_t i = 0; i < g.kernel_h; ++i)
         for (int64_t j = 0; j < g.kernel_w; ++j) {
           T* row = cl + (i * g.kernel_w + j) * oh * ow;
+          // The output columns whose input column x = ox * stride - padding + j lies inside the image.
+          const int64_t first = std::clamp<int64_t>((g.padding - j + g.stride - 1) / g.stride, 0, ow);
+          const int64_t last = g.width - 1 + g.padding - j < 0
+                                   ? 0
+                                   : std::clamp<int64_t>((g.width - 1 + g.padding - j) / g.stride + 1, first, ow);
           for (int64_t oy = 0; oy < oh; ++oy) {
             const int64_t y = oy * g.stride - g.padding + i;
-            for (int64_t ox = 0; ox < ow; ++ox) {
-              const int64_t x = ox * g.stride - g.padding + j;
-              const bool inside = y >= 0 && y < g.height && x >= 0 && x < g.width;
-              if constexpr (kToCols)
-                row[oy * ow + ox] = inside ? im[y * g.width + x] : T(0);
-              else if (inside)
-                im[y * g.width + x] += row[oy * ow + ox];
+            T* out = row + oy * ow;
+            if (y < 0 || y >= g.height) {  // a row of padding
+              if constexpr (kToCols) std::fill(out, out + ow, T(0));
+              continue;
+            }
+            const int64_t base = y * g.width - g.padding + j;  // im[base + ox * stride] is column ox's pixel
+            if constexpr (kToCols) {
+              std::fill(out, out + first, T(0));
+              for (int64_t ox = first; ox < last; ++ox) out[ox] = im[base + ox * g.stride];
+              std::fill(out + std::max(first, last), out + ow, T(0));
+            } else {
+              for (int64_t ox = first; ox < last; ++ox) im[base + ox * g.stride] += out[ox];
             }
           }
         }
