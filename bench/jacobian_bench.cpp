@@ -47,14 +47,31 @@ json gemm_rate(int repeats) {
   return out;
 }
 
-// bench/torch_jacobian.py on the same cases: its JSON, or null when PyTorch or the script fails.
-json run_peer(const std::vector<JacobianCase>& cases, int threads, bool quick) {
-  const std::string py = "/usr/bin/python3", script = std::string(GG_SOURCE_DIR) + "/bench/torch_jacobian.py";
-  if (std::system((py + " -c 'import torch' 2>/dev/null").c_str()) != 0) {
+// The two peers: PyTorch from Python (bench/torch_jacobian.py) and LibTorch from C++ (bench/libtorch_peer.cpp,
+// built when CMake finds libtorch-dev). Both take the same case list and write the same JSON.
+enum class Peer { torch, libtorch };
+
+// The command that runs a peer, or "" (with the reason on stderr) when this machine cannot run it.
+std::string peer_command(Peer peer) {
+  if (peer == Peer::torch) {
+    const std::string py = "/usr/bin/python3";
+    if (std::system((py + " -c 'import torch' 2>/dev/null").c_str()) == 0)
+      return py + " " + std::string(GG_SOURCE_DIR) + "/bench/torch_jacobian.py";
     std::fprintf(stderr, "peer: PyTorch is not importable by %s (scripts/setup --bench installs python3-torch)\n",
                  py.c_str());
-    return nullptr;
+    return "";
   }
+#ifdef GG_LIBTORCH_PEER
+  if (access(GG_LIBTORCH_PEER, X_OK) == 0) return GG_LIBTORCH_PEER;
+#endif
+  std::fprintf(stderr, "peer: gg_libtorch_peer was not built (scripts/setup --bench installs libtorch-dev)\n");
+  return "";
+}
+
+// A peer on the same cases: its JSON, or null when it cannot run or fails.
+json run_peer(Peer peer, const std::vector<JacobianCase>& cases, int threads, bool quick) {
+  const std::string program = peer_command(peer);
+  if (program.empty()) return nullptr;
   json list = json::array();
   std::set<std::string> seen;
   for (const JacobianCase& c : cases) {
@@ -67,7 +84,7 @@ json run_peer(const std::vector<JacobianCase>& cases, int threads, bool quick) {
   }
   const std::string base = (fs::temp_directory_path() / ("gg_bench_jacobian_" + std::to_string(getpid()))).string();
   std::ofstream(base + "_cases.json") << list.dump();
-  const std::string cmd = bench::peer_environment(threads) + py + " " + script + " --cases " + base +
+  const std::string cmd = bench::peer_environment(threads) + program + " --cases " + base +
                           "_cases.json --json " + base + "_peer.json --threads " + std::to_string(threads) +
                           (quick ? " --quick" : "");
   std::fprintf(stderr, "peer: %s\n", cmd.c_str());
@@ -76,7 +93,7 @@ json run_peer(const std::vector<JacobianCase>& cases, int threads, bool quick) {
   if (rc == 0) {
     out = read_json_file(base + "_peer.json");
   } else {
-    std::fprintf(stderr, "peer: the PyTorch script failed (exit status %d)\n", rc);
+    std::fprintf(stderr, "peer: %s failed (exit status %d)\n", program.c_str(), rc);
   }
   std::remove((base + "_cases.json").c_str());
   std::remove((base + "_peer.json").c_str());
@@ -94,7 +111,7 @@ std::string fmt(const char* f, double v) {
 
 // Rows: ours, the cost model's FLOPs, and the peer's matching case.
 json make_rows(const std::vector<JacobianCase>& cases, const std::vector<json>& results, const json& peer,
-               double floor_gflops) {
+               const json& libtorch, double floor_gflops) {
   std::map<std::string, double> plain_ms;  // size/method -> median (the "x plain" references)
   for (size_t i = 0; i < cases.size(); ++i)
     if (!results[i].contains("error")) plain_ms[cases[i].size + "/" + cases[i].method] = results[i]["median_ms"];
@@ -143,18 +160,24 @@ json make_rows(const std::vector<JacobianCase>& cases, const std::vector<json>& 
     } else if (!p.is_null()) {
       row["torch_error"] = p["error"];
     }
+    if (!libtorch.is_null() && libtorch["cases"].contains(c.peer)) {
+      const json& lt = libtorch["cases"][c.peer];
+      row["libtorch"] = lt;
+      if (!lt.contains("error")) row["speedup_libtorch"] = lt["median_ms"].get<double>() / ms;
+    }
     rows.push_back(row);
   }
   return rows;
 }
 
 std::string format_table(const json& rows, const json& gemm, const json& peer, const std::vector<JacobianCase>& cases,
-                         int threads, bool peer_asked, const json& machine) {
+                         int threads, bool peer_asked, const json& machine, const json& libtorch) {
   std::string t;
   char line[512];
-  std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10s %19s %9s %6s %7s %8s %8s %8s %7s | %10s %9s %7s %-16s %8s %7s %11s\n",
+  std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10s %19s %9s %6s %7s %8s %8s %8s %7s | %10s %9s %7s %-16s %8s %7s %11s | %11s %7s\n",
                 "size", "method", "plan", "median ms", "min-max ms", "p90 ms", "faults", "x plain", "RSS+ MB", "tens. MB",
-                "GFLOP", "x floor", "torch ms", "p90 ms", "x plain", "torch way", "RSS+ MB", "speedup", "spread");
+                "GFLOP", "x floor", "torch ms", "p90 ms", "x plain", "torch way", "RSS+ MB", "speedup", "spread",
+                "libtorch ms", "speedup");
   t += line;
   auto opt = [](const json& j, const char* key, const char* f) {
     return j.contains(key) ? fmt(f, j[key].get<double>()) : std::string("-");
@@ -170,7 +193,7 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
     const json torch = row.value("torch", json::object());
     const std::string ratio_spread =
         row.contains("speedup_min") ? fmt("%.2f", row["speedup_min"].get<double>()) + "-" + fmt("%.2f", row["speedup_max"].get<double>()) : "-";
-    std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10.3f %19s %9s %6s %7s %8.1f %8.1f %8s %7s | %10s %9s %7s %-16s %8s %7s %11s\n",
+    std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10.3f %19s %9s %6s %7s %8.1f %8.1f %8s %7s | %10s %9s %7s %-16s %8s %7s %11s | %11s %7s\n",
                   size.c_str(), method.c_str(), row.value("plan", std::string()).c_str(), o["median_ms"].get<double>(),
                   spread.c_str(), opt(o, "p90_ms", "%.3f").c_str(), opt(o, "faults_per_step", "%.0f").c_str(),
                   opt(row, "ratio_to_plain", "%.2f").c_str(), o["rss_growth_mb"].get<double>(),
@@ -178,7 +201,9 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
                   opt(row, "x_floor", "%.1f").c_str(), opt(torch, "median_ms", "%.3f").c_str(),
                   opt(torch, "p90_ms", "%.3f").c_str(), opt(torch, "ratio_to_plain", "%.2f").c_str(),
                   torch.value("way", std::string("-")).c_str(), opt(torch, "rss_growth_mb", "%.1f").c_str(),
-                  opt(row, "speedup", "%.2fx").c_str(), ratio_spread.c_str());
+                  opt(row, "speedup", "%.2fx").c_str(), ratio_spread.c_str(),
+                  opt(row.value("libtorch", json::object()), "median_ms", "%.3f").c_str(),
+                  opt(row, "speedup_libtorch", "%.2fx").c_str());
     t += line;
   }
   t += "\nSGEMM n=1024 f32: OpenBLAS " + opt(gemm, "openblas_gflops", "%.1f") + " GFLOP/s, ours " +
@@ -189,6 +214,10 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
          " threads, settings " + peer.value("settings", json::object()).dump() + "\n";
   else
     t += std::string("peer: not run") + (peer_asked ? " (see the messages above)" : " (--no-peer)") + "\n";
+  if (!libtorch.is_null())
+    t += "libtorch peer: LibTorch " + libtorch.value("torch_version", std::string("?")) +
+         " from C++ (bench/libtorch_peer.cpp), the same cases; its exact penalty is the loop over code units "
+         "(no vmap in C++)\n";
   t += "machine: " + std::to_string(machine["cores"].get<int>()) + " cores, " +
        fmt("%.2f", machine["busy_cores_before"].get<double>()) + " of them busy before the run (sampled over 0.5 s); " +
        std::to_string(machine["rounds"].get<int>()) + " rounds, ours then the peer's, repeats pooled; OMP_WAIT_POLICY=" +
@@ -238,7 +267,7 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
     machine["spin_core"] = load->core();
   }
   std::vector<std::vector<json>> rounds_of(cases.size());  // per case, its result in each round
-  std::vector<json> peer_rounds;
+  std::vector<json> peer_rounds, libtorch_rounds;
   for (int round = 1; round <= o.rounds; ++round) {
     for (size_t i = 0; i < cases.size(); ++i) {
       const JacobianCase& c = cases[i];
@@ -251,16 +280,17 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
                      r["median_ms"].get<double>(), round);
       rounds_of[i].push_back(r);
     }
-    if (o.peer) peer_rounds.push_back(run_peer(cases, threads, o.quick));
+    if (o.peer) peer_rounds.push_back(run_peer(Peer::torch, cases, threads, o.quick));
+    if (o.peer) libtorch_rounds.push_back(run_peer(Peer::libtorch, cases, threads, o.quick));
   }
   load.reset();
   std::vector<json> results;
   for (const std::vector<json>& each : rounds_of) results.push_back(pool_rounds(each));
-  const json peer = pool_peer_rounds(peer_rounds);
+  const json peer = pool_peer_rounds(peer_rounds), libtorch = pool_peer_rounds(libtorch_rounds);
 
   JacobianBenchResult res;
-  const json rows = make_rows(cases, results, peer, floor_gflops);
-  res.table = format_table(rows, gemm, peer, cases, threads, o.peer, machine);
+  const json rows = make_rows(cases, results, peer, libtorch, floor_gflops);
+  res.table = format_table(rows, gemm, peer, cases, threads, o.peer, machine, libtorch);
   res.doc = {{"benchmark", "jacobian"},
              {"settings",
               {{"threads", threads}, {"openblas_coretype", coretype ? coretype : ""}, {"quick", o.quick},
@@ -269,7 +299,8 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
              {"machine", machine},
              {"gemm", gemm},
              {"rows", rows},
-             {"peer", peer}};
+             {"peer", peer},
+             {"libtorch", libtorch}};
   fs::create_directories(out_dir);
   write_json(out_dir + "/bench_jacobian.json", res.doc);
   write_file_atomic(out_dir + "/table.txt", res.table);

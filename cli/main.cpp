@@ -35,10 +35,12 @@ void print_overview(const CLI::App& app) {
 // otherwise. On a machine where another process holds a core, a spinning waiter takes the time slice that
 // the thread it waits for needs, and a step of many small regions runs 10-30x slower. So the command runs
 // with passive waits unless the user chose a policy; libgomp reads the variable only when it loads, hence
-// the one re-exec of this same program. Children (the benchmark's cases and its peers) inherit it.
+// the one re-exec of this same program. The benchmark's cases inherit it; its peers are given the user's
+// environment back (bench/timing.h, peer_environment), since PyTorch runs with its own default.
 void wait_passively_for_work(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY")) return;
   setenv("OMP_WAIT_POLICY", "passive", 1);
+  setenv("GG_CHOSE_OMP_WAIT_POLICY", "1", 1);
   execv("/proc/self/exe", argv);  // returns only on failure: then run on with the spinning default
 }
 
