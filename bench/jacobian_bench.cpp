@@ -46,8 +46,11 @@ json gemm_rate(int repeats) {
 }
 
 // bench/torch_jacobian.py on the same cases: its JSON, or null when PyTorch or the script fails.
-json run_peer(const std::vector<JacobianCase>& cases, int threads, bool quick) {
-  const std::string py = "/usr/bin/python3", script = std::string(GG_SOURCE_DIR) + "/bench/torch_jacobian.py";
+json run_peer(const std::vector<JacobianCase>& cases, int threads, bool quick, Device device) {
+  const std::string script = std::string(GG_SOURCE_DIR) + "/bench/torch_jacobian.py";
+  // Debian's python3-torch here; on a GPU machine the python3 on the PATH is the one with CUDA's PyTorch.
+  std::string py = "/usr/bin/python3";
+  if (device != Device::cpu() || std::system((py + " -c 'import torch' 2>/dev/null").c_str()) != 0) py = "python3";
   if (std::system((py + " -c 'import torch' 2>/dev/null").c_str()) != 0) {
     std::fprintf(stderr, "peer: PyTorch is not importable by %s (scripts/setup --bench installs python3-torch)\n",
                  py.c_str());
@@ -67,7 +70,7 @@ json run_peer(const std::vector<JacobianCase>& cases, int threads, bool quick) {
   std::ofstream(base + "_cases.json") << list.dump();
   const std::string cmd = bench::peer_environment(threads) + py + " " + script + " --cases " + base +
                           "_cases.json --json " + base + "_peer.json --threads " + std::to_string(threads) +
-                          (quick ? " --quick" : "");
+                          (quick ? " --quick" : "") + " --device " + (device == Device::cpu() ? "cpu" : "cuda");
   std::fprintf(stderr, "peer: %s\n", cmd.c_str());
   const int rc = std::system(cmd.c_str());
   json out = nullptr;
@@ -229,7 +232,7 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
   const int repeats = o.quick ? std::min(o.repeats, 3) : o.repeats, warmup = o.quick ? std::min(o.warmup, 1) : o.warmup;
   const int threads = o.threads > 0 ? o.threads : omp_get_max_threads();
   omp_set_num_threads(threads);  // an ICV only: the parent starts no threads (children inherit it)
-  const std::vector<JacobianCase> cases = jacobian_cases(groups, o.quick, repeats, warmup);
+  const std::vector<JacobianCase> cases = jacobian_cases(groups, o.quick, repeats, warmup, o.device);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::fprintf(stderr, "bench jacobian: %d threads, OPENBLAS_CORETYPE=%s%s\n", threads, coretype ? coretype : "(unset)",
                o.quick ? ", --quick" : "");
@@ -248,7 +251,7 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
       std::fprintf(stderr, "ours %-6s %-14s: %9.3f ms\n", c.size.c_str(), c.method.c_str(), r["median_ms"].get<double>());
     results.push_back(r);
   }
-  const json peer = o.peer ? run_peer(cases, threads, o.quick) : json(nullptr);
+  const json peer = o.peer ? run_peer(cases, threads, o.quick, o.device) : json(nullptr);
 
   JacobianBenchResult res;
   const json rows = make_rows(cases, results, peer, floor_gflops);
@@ -256,6 +259,7 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
   res.doc = {{"benchmark", "jacobian"},
              {"settings",
               {{"threads", threads}, {"openblas_coretype", coretype ? coretype : ""}, {"quick", o.quick},
+               {"device", o.device.str()},
                {"repeats", repeats}, {"warmup", warmup}, {"penalty_weight", kBenchPenaltyWeight},
                {"weight_decay", kBenchWeightDecay}}},
              {"gemm", gemm},
