@@ -100,8 +100,9 @@ TEST_CASE("cuda: sum and max over any axes match the CPU, the same bits run to r
       check_near(sum(xg, ax), sum(x, ax), rtol_of(t), rtol_of(t) * 360, "sum");
       check_near(max(xg, ax), max(x, ax), 0, 0, "max");
     }
-    // Long rows (a block per output) and many short ones (a thread per output).
-    for (const Shape& s : {Shape{40, 3000}, Shape{70000, 3}}) {
+    // Long rows (a block per output), rows longer than a block's piece (two passes), many short ones (a
+    // thread per output).
+    for (const Shape& s : {Shape{40, 3000}, Shape{3, 100000}, Shape{70000, 3}}) {
       const Tensor y = uniform(s, 9, t), yg = y.to(kGpu);
       for (int64_t axis : {0, 1}) {
         const double atol = rtol_of(t) * double(s[axis]);

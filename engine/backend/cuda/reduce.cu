@@ -1,6 +1,7 @@
 // The GPU's reductions (sum, max) over any set of axes. Deterministic: each output element is reduced by
-// one thread (short rows) or one block (long rows) in a fixed order, a sequential sweep per thread then a
-// fixed shared-memory tree; no atomics, so a run gives the same bits every time. The order differs from
+// one thread (short rows) or by blocks (long rows: one block per fixed-size piece, then the pieces' values
+// reduced again in order), each a sequential sweep per thread then a fixed shared-memory tree; no atomics,
+// and the split depends on the shape only, so a run gives the same bits every time. The order differs from
 // the CPU's, so sums agree with it to rounding, not bit for bit.
 #include <cmath>
 #include <limits>
@@ -36,16 +37,19 @@ __global__ void reduce_by_thread(int64_t outputs, int64_t row, StridedIndex<1> k
   }
 }
 
-// One block per output element: thread t sweeps elements t, t + kBlock, ..., then a tree over the block.
+// One block per piece of a row: work item w reduces elements [begin, end) of output w / chunks's row, piece
+// w % chunks of chunk_len elements; thread t sweeps begin + t, begin + t + kBlock, ..., then a tree over the
+// block. out[w] is the piece's value (the output itself when chunks == 1).
 template <class T>
-__global__ void reduce_by_block(int64_t outputs, int64_t row, StridedIndex<1> kept, StridedIndex<1> red,
-                                Combine<T> c, const T* x, T* out) {
+__global__ void reduce_by_block(int64_t items, int64_t chunks, int64_t chunk_len, int64_t row, StridedIndex<1> kept,
+                                StridedIndex<1> red, Combine<T> c, const T* x, T* out) {
   __shared__ T part[kBlock];
-  for (int64_t o = blockIdx.x; o < outputs; o += gridDim.x) {
+  for (int64_t w = blockIdx.x; w < items; w += gridDim.x) {
+    const int64_t begin = (w % chunks) * chunk_len, end = min(row, begin + chunk_len);
     int64_t base[1], off[1];
-    kept.offsets(o, base);
+    kept.offsets(w / chunks, base);
     T acc = c.init();
-    for (int64_t r = threadIdx.x; r < row; r += kBlock) {
+    for (int64_t r = begin + threadIdx.x; r < end; r += kBlock) {
       red.offsets(r, off);
       acc = c(acc, x[base[0] + off[0]]);
     }
@@ -55,8 +59,41 @@ __global__ void reduce_by_block(int64_t outputs, int64_t row, StridedIndex<1> ke
       if (threadIdx.x < width) part[threadIdx.x] = c(part[threadIdx.x], part[threadIdx.x + width]);
       __syncthreads();
     }
-    if (threadIdx.x == 0) out[o] = part[0];
-    __syncthreads();  // part[0] is read before the next output overwrites it
+    if (threadIdx.x == 0) out[w] = part[0];
+    __syncthreads();  // part[0] is read before the next item overwrites it
+  }
+}
+
+// A block's share of a long row: long enough to keep each thread busy, short enough that a whole-tensor
+// sum spreads over hundreds of blocks. It depends on the shape only, so the order of additions does too.
+constexpr int64_t kChunk = 32 * 1024;
+
+// out[o] = the reduction of row o: `outputs` rows of `row` elements, row o at kept(o), element r at red(r).
+template <class T>
+void reduce_rows(CudaBackend& be, CachingAllocator& alloc, int64_t outputs, int64_t row, const StridedIndex<1>& kept,
+                 const StridedIndex<1>& red, Combine<T> c, const T* x, T* out) {
+  if (outputs <= 0) return;
+  if (row < kBlock || outputs >= 64 * 1024) {  // short rows, or enough outputs to fill the GPU a thread each
+    launch("reduce_by_thread", be.stream(), reduce_by_thread<T>, outputs, outputs, row, kept, red, c, x, out);
+    return;
+  }
+  const int64_t chunks = (row + kChunk - 1) / kChunk;
+  const int64_t items = outputs * chunks;
+  T* dst = out;
+  const size_t partial_bytes = chunks > 1 ? sizeof(T) * items : 0;
+  if (chunks > 1) dst = static_cast<T*>(alloc.allocate(partial_bytes));
+  reduce_by_block<T><<<unsigned(std::min<int64_t>(items, 65535)), kBlock, 0, be.stream()>>>(items, chunks, kChunk,
+                                                                                           row, kept, red, c, x, dst);
+  GG_CUDA_CHECK(cudaGetLastError());
+  if (chunks > 1) {
+    // Second pass over the partials [outputs, chunks], in piece order. Freeing the buffer right after the
+    // launch is safe: a later owner of the block is queued behind this pass on the same stream.
+    StridedIndex<1> rows, pieces;
+    rows.rank = pieces.rank = 1;
+    rows.shape[0] = outputs, rows.strides[0][0] = chunks;
+    pieces.shape[0] = chunks, pieces.strides[0][0] = 1;
+    reduce_rows<T>(be, alloc, outputs, chunks, rows, pieces, c, dst, out);
+    alloc.deallocate(dst, partial_bytes);
   }
 }
 
@@ -77,16 +114,8 @@ void CudaBackend::reduce(ReduceOp op, DType t, const Shape& shape, const std::ve
   const StridedIndex<1> red = strided_index<1>("reduce", red_shape, {&red_strides});
   dispatch(t, [&](auto z) {
     using T = decltype(z);
-    const Combine<T> c{op == ReduceOp::sum};
-    const T* xs = static_cast<const T*>(x);
-    T* os = static_cast<T*>(out);
-    if (row < kBlock || outputs >= 64 * 1024) {  // enough outputs to fill the GPU one thread each
-      launch("reduce_by_thread", stream_, reduce_by_thread<T>, outputs, outputs, row, kept, red, c, xs, os);
-    } else if (outputs > 0) {
-      const unsigned blocks = unsigned(std::min<int64_t>(outputs, 65535));
-      reduce_by_block<T><<<blocks, kBlock, 0, stream_>>>(outputs, row, kept, red, c, xs, os);
-      GG_CUDA_CHECK(cudaGetLastError());
-    }
+    reduce_rows<T>(*this, alloc_, outputs, row, kept, red, Combine<T>{op == ReduceOp::sum}, static_cast<const T*>(x),
+                   static_cast<T*>(out));
   });
 }
 
