@@ -52,6 +52,10 @@ struct StridedIndex {
   int64_t strides[N][kMaxRank];
 
   __host__ __device__ void offsets(int64_t i, int64_t (&off)[N]) const {
+    if (rank == 1) {  // the common case once axes are merged: no 64-bit division per element
+      for (int k = 0; k < N; ++k) off[k] = i * strides[k][0];
+      return;
+    }
     for (int k = 0; k < N; ++k) off[k] = 0;
     for (int d = rank - 1; d >= 0; --d) {
       const int64_t idx = i % shape[d];
