@@ -45,7 +45,7 @@ void* CachingAllocator::allocate(size_t bytes) {
       fail("cuda allocator: out of device memory allocating " + std::to_string(bytes) + " bytes (" +
            std::to_string(in_use_) + " bytes in use)");
     }
-    GG_CUDA_CHECK(e);
+    check_cuda(e, "cudaMalloc", __FILE__, __LINE__);
   }
   in_use_ += b;
   peak_ = std::max(peak_, in_use_);
