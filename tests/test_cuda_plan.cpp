@@ -1,10 +1,13 @@
-// The CUDA backend's cuBLAS plan (engine/backend/cuda/gemm_plan.h) checked without a GPU: each planned call
-// is run through a column-major reference GEMM with cuBLAS's argument conventions, and the result must be
-// the CPU's product. This covers the operand swap, the leading dimensions, the tall-product fold, strided
-// batches and the per-matrix fallback, which otherwise only a GPU would test.
+// The host-side logic of the CUDA backend, checked without a GPU (in every build with the backend): the
+// cuBLAS plan (gemm_plan.h), each planned call run through a column-major reference GEMM with cuBLAS's
+// argument conventions, must give the CPU's product (operand swap, leading dimensions, the tall-product
+// fold, strided batches, the per-matrix fallback); the strided index of every strided kernel
+// (strided_index.h) and the im2col/col2im element formulas (conv_index.h) run on the host against the CPU.
 #ifdef GG_WITH_CUDA
 
+#include "engine/backend/cuda/conv_index.h"
 #include "engine/backend/cuda/gemm_plan.h"
+#include "engine/backend/cuda/strided_index.h"
 #include "tests/device_helpers.h"
 #include "tests/helpers.h"
 
@@ -88,6 +91,65 @@ TEST_CASE("cuda gemm plan: every planned cuBLAS call, run by a column-major refe
                      static_cast<double*>(got.raw()));
     }
     test::check_near(got, want, 1e-12, 1e-12, what);
+  }
+}
+
+TEST_CASE("cuda strided index: merged axes address what the CPU's strided copy reads and writes") {
+  // A permuted read (no merging), a broadcast read (zero strides merge with their neighbours), a slice.
+  struct Case {
+    Shape shape, src;
+    int rank;  // after merging
+  };
+  const Shape x_shape{2, 3, 4, 5};
+  const std::vector<Case> cases = {
+      {{5, 4, 3, 2}, {1, 5, 20, 60}, 4},   // reversed axes
+      {{2, 3, 4, 5}, {60, 20, 5, 1}, 1},   // contiguous: one axis
+      {{2, 3, 4, 5}, {60, 0, 0, 1}, 3},    // broadcast middle axes merge into one
+      {{2, 1, 2, 5}, {60, 20, 10, 1}, 3},  // a slice with step 2 over axis 2, size-1 axis dropped
+      {{}, {}, 0},
+  };
+  const Tensor x = test::input(x_shape, 3).detach();
+  for (const Case& c : cases) {
+    CAPTURE(shape_str(c.shape));
+    const Shape dst = contiguous_strides(c.shape);
+    const cuda::StridedIndex<2> ix = cuda::strided_index<2>("test", c.shape, {&c.src, &dst});
+    CHECK(ix.rank == c.rank);
+    Tensor want = Tensor::empty(c.shape, DType::f64), got = Tensor::full(c.shape, NAN, DType::f64);
+    backend_for(Device::cpu()).copy_strided(DType::f64, c.shape, x.raw(), c.src, want.raw(), dst);
+    const double* xs = static_cast<const double*>(x.raw());
+    double* out = static_cast<double*>(got.raw());
+    for (int64_t i = 0; i < shape_numel(c.shape); ++i) {
+      int64_t off[2];
+      ix.offsets(i, off);
+      out[off[1]] = xs[off[0]];
+    }
+    test::check_near(got, want, 0, 0, "strided copy " + shape_str(c.shape));
+  }
+  const Shape ten(10, 2), reversed = {512, 256, 128, 64, 32, 16, 8, 4, 2, 1};
+  Shape backwards(reversed.rbegin(), reversed.rend());
+  CHECK_THROWS_WITH_AS(cuda::strided_index<1>("copy_strided", ten, {&backwards}),
+                       doctest::Contains("more than 8 axes"), Error);
+}
+
+TEST_CASE("cuda conv formulas: im2col and col2im element by element equal the CPU's, col2im bit for bit") {
+  for (auto [k, s, p] : {std::tuple{3, 1, 1}, {3, 2, 1}, {2, 2, 0}, {5, 3, 2}, {1, 1, 0}}) {
+    const std::string what = "k" + std::to_string(k) + " s" + std::to_string(s) + " p" + std::to_string(p);
+    const ConvGeometry g{2, 3, 7, 6, k, k, s, p};
+    const cuda::Conv c = cuda::conv_of(g);
+    const Tensor x = test::input({2, 3, 7, 6}, 4).detach();
+    const Shape cols_shape{2, 3 * k * k, g.out_h() * g.out_w()};
+    Tensor want = Tensor::empty(cols_shape, DType::f64), got = Tensor::empty(cols_shape, DType::f64);
+    backend_for(Device::cpu()).im2col(DType::f64, g, x.raw(), want.raw());
+    for (int64_t e = 0; e < want.numel(); ++e)
+      static_cast<double*>(got.raw())[e] = cuda::im2col_at(c, e, static_cast<const double*>(x.raw()));
+    test::check_near(got, want, 0, 0, "im2col " + what);
+
+    const Tensor cols = test::input(cols_shape, 5).detach();
+    Tensor img_want = Tensor::empty(x.shape(), DType::f64), img_got = Tensor::empty(x.shape(), DType::f64);
+    backend_for(Device::cpu()).col2im(DType::f64, g, cols.raw(), img_want.raw());
+    for (int64_t e = 0; e < img_want.numel(); ++e)
+      static_cast<double*>(img_got.raw())[e] = cuda::col2im_at(c, e, static_cast<const double*>(cols.raw()));
+    test::check_near(img_got, img_want, 0, 0, "col2im " + what);
   }
 }
 
