@@ -131,6 +131,37 @@ TEST_CASE("cuda strided index: merged axes address what the CPU's strided copy r
                        doctest::Contains("more than 8 axes"), Error);
 }
 
+TEST_CASE("cuda reduce rows: output o reduces the elements the CPU's sum gives it") {
+  const Shape shape{3, 4, 5, 6};
+  const Tensor x = test::input(shape, 6).detach();
+  const double* xs = static_cast<const double*>(x.raw());
+  for (const std::vector<bool>& reduced : std::vector<std::vector<bool>>{{false, false, false, false},
+                                                                          {true, false, false, false},
+                                                                          {false, true, false, true},
+                                                                          {true, false, true, false},
+                                                                          {false, false, false, true},
+                                                                          {true, true, true, true}}) {
+    Shape out_shape = shape;
+    for (size_t i = 0; i < shape.size(); ++i)
+      if (reduced[i]) out_shape[i] = 1;
+    Tensor want = Tensor::empty(out_shape, DType::f64), got = Tensor::empty(out_shape, DType::f64);
+    backend_for(Device::cpu()).reduce(ReduceOp::sum, DType::f64, shape, reduced, x.raw(), want.raw());
+    const cuda::ReduceRows rows = cuda::reduce_rows_of(shape, reduced);
+    REQUIRE(rows.outputs == want.numel());
+    for (int64_t o = 0; o < rows.outputs; ++o) {
+      int64_t base[1], off[1];
+      rows.kept.offsets(o, base);
+      double acc = 0;
+      for (int64_t r = 0; r < rows.row; ++r) {
+        rows.red.offsets(r, off);
+        acc += xs[base[0] + off[0]];
+      }
+      static_cast<double*>(got.raw())[o] = acc;
+    }
+    test::check_near(got, want, 1e-12, 1e-12, "reduce rows of " + shape_str(out_shape));
+  }
+}
+
 TEST_CASE("cuda conv formulas: im2col and col2im element by element equal the CPU's, col2im bit for bit") {
   for (auto [k, s, p] : {std::tuple{3, 1, 1}, {3, 2, 1}, {2, 2, 0}, {5, 3, 2}, {1, 1, 0}}) {
     const std::string what = "k" + std::to_string(k) + " s" + std::to_string(s) + " p" + std::to_string(p);

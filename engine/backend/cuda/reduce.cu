@@ -101,21 +101,11 @@ void reduce_rows(CudaBackend& be, CachingAllocator& alloc, int64_t outputs, int6
 
 void CudaBackend::reduce(ReduceOp op, DType t, const Shape& shape, const std::vector<bool>& reduced, const void* x,
                          void* out) {
-  // Split the input's axes into the kept ones (which enumerate the outputs in order, since the output is
-  // the input's shape with reduced axes set to 1) and the reduced ones, each with the input's strides.
-  const Shape strides = contiguous_strides(shape);
-  Shape kept_shape, kept_strides, red_shape, red_strides;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    (reduced[i] ? red_shape : kept_shape).push_back(shape[i]);
-    (reduced[i] ? red_strides : kept_strides).push_back(strides[i]);
-  }
-  const int64_t outputs = shape_numel(kept_shape), row = shape_numel(red_shape);
-  const StridedIndex<1> kept = strided_index<1>("reduce", kept_shape, {&kept_strides});
-  const StridedIndex<1> red = strided_index<1>("reduce", red_shape, {&red_strides});
+  const ReduceRows rows = reduce_rows_of(shape, reduced);
   dispatch(t, [&](auto z) {
     using T = decltype(z);
-    reduce_rows<T>(*this, alloc_, outputs, row, kept, red, Combine<T>{op == ReduceOp::sum}, static_cast<const T*>(x),
-                   static_cast<T*>(out));
+    reduce_rows<T>(*this, alloc_, rows.outputs, rows.row, rows.kept, rows.red, Combine<T>{op == ReduceOp::sum},
+                   static_cast<const T*>(x), static_cast<T*>(out));
   });
 }
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "engine/backend/functors.h"  // GG_HD
 #include "engine/core.h"
@@ -59,6 +60,25 @@ StridedIndex<N> strided_index(const char* op, const Shape& shape, const std::arr
     ++ix.rank;
   }
   return ix;
+}
+
+// A reduction as rows: output o (in the output's row-major order, which is the order of the kept axes, as
+// the output is the input's shape with the reduced axes set to 1) reduces the `row` input elements at
+// kept(o) + red(r) for r < row, each side with the input's strides.
+struct ReduceRows {
+  int64_t outputs = 0, row = 0;
+  StridedIndex<1> kept, red;
+};
+
+inline ReduceRows reduce_rows_of(const Shape& shape, const std::vector<bool>& reduced) {
+  const Shape strides = contiguous_strides(shape);
+  Shape kept_shape, kept_strides, red_shape, red_strides;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    (reduced[i] ? red_shape : kept_shape).push_back(shape[i]);
+    (reduced[i] ? red_strides : kept_strides).push_back(strides[i]);
+  }
+  return {shape_numel(kept_shape), shape_numel(red_shape), strided_index<1>("reduce", kept_shape, {&kept_strides}),
+          strided_index<1>("reduce", red_shape, {&red_strides})};
 }
 
 }  // namespace gg::cuda
