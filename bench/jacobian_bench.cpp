@@ -51,14 +51,21 @@ json gemm_rate(int repeats) {
 // built when CMake finds libtorch-dev). Both take the same case list and write the same JSON.
 enum class Peer { torch, libtorch };
 
-// The command that runs a peer, or "" (with the reason on stderr) when this machine cannot run it.
-std::string peer_command(Peer peer) {
+// The command that runs a peer on `device`, or "" (with the reason on stderr) when this machine cannot.
+std::string peer_command(Peer peer, Device device) {
   if (peer == Peer::torch) {
-    const std::string py = "/usr/bin/python3";
+    // Debian's python3-torch here; on a GPU machine the python3 on the PATH is the one with CUDA's PyTorch.
+    std::string py = "/usr/bin/python3";
+    if (device != Device::cpu() || std::system((py + " -c 'import torch' 2>/dev/null").c_str()) != 0) py = "python3";
     if (std::system((py + " -c 'import torch' 2>/dev/null").c_str()) == 0)
-      return py + " " + std::string(GG_SOURCE_DIR) + "/bench/torch_jacobian.py";
+      return py + " " + std::string(GG_SOURCE_DIR) + "/bench/torch_jacobian.py --device " +
+             (device == Device::cpu() ? "cpu" : "cuda");
     std::fprintf(stderr, "peer: PyTorch is not importable by %s (scripts/setup --bench installs python3-torch)\n",
                  py.c_str());
+    return "";
+  }
+  if (device != Device::cpu()) {
+    std::fprintf(stderr, "peer: no LibTorch peer on %s (Debian's libtorch-dev is a CPU build)\n", device.str().c_str());
     return "";
   }
 #ifdef GG_LIBTORCH_PEER
@@ -69,8 +76,8 @@ std::string peer_command(Peer peer) {
 }
 
 // A peer on the same cases: its JSON, or null when it cannot run or fails.
-json run_peer(Peer peer, const std::vector<JacobianCase>& cases, int threads, bool quick) {
-  const std::string program = peer_command(peer);
+json run_peer(Peer peer, const std::vector<JacobianCase>& cases, int threads, bool quick, Device device) {
+  const std::string program = peer_command(peer, device);
   if (program.empty()) return nullptr;
   json list = json::array();
   std::set<std::string> seen;
@@ -252,7 +259,7 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
   const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
   json machine = {{"cores", bench::online_cores()}, {"busy_cores_before", bench::busy_cores(0.5)},
                   {"rounds", o.rounds}, {"busy", o.busy}, {"omp_wait_policy", wait_policy ? wait_policy : "(unset)"}};
-  const std::vector<JacobianCase> cases = jacobian_cases(groups, o.quick, repeats, warmup);
+  const std::vector<JacobianCase> cases = jacobian_cases(groups, o.quick, repeats, warmup, o.device);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::fprintf(stderr, "bench jacobian: %d threads, OPENBLAS_CORETYPE=%s%s\n", threads, coretype ? coretype : "(unset)",
                o.quick ? ", --quick" : "");
@@ -280,8 +287,8 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
                      r["median_ms"].get<double>(), round);
       rounds_of[i].push_back(r);
     }
-    if (o.peer) peer_rounds.push_back(run_peer(Peer::torch, cases, threads, o.quick));
-    if (o.peer) libtorch_rounds.push_back(run_peer(Peer::libtorch, cases, threads, o.quick));
+    if (o.peer) peer_rounds.push_back(run_peer(Peer::torch, cases, threads, o.quick, o.device));
+    if (o.peer) libtorch_rounds.push_back(run_peer(Peer::libtorch, cases, threads, o.quick, o.device));
   }
   load.reset();
   std::vector<json> results;
@@ -294,6 +301,7 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
   res.doc = {{"benchmark", "jacobian"},
              {"settings",
               {{"threads", threads}, {"openblas_coretype", coretype ? coretype : ""}, {"quick", o.quick},
+               {"device", o.device.str()},
                {"repeats", repeats}, {"warmup", warmup}, {"penalty_weight", kBenchPenaltyWeight},
                {"weight_decay", kBenchWeightDecay}}},
              {"machine", machine},

@@ -84,7 +84,8 @@ struct JacobianCase {
   int64_t probes = 0;
 };
 // The rows of the given groups (unknown names are refused); --quick drops the slowest and shortens scaling.
-std::vector<JacobianCase> jacobian_cases(const std::set<std::string>& groups, bool quick, int repeats, int warmup);
+std::vector<JacobianCase> jacobian_cases(const std::set<std::string>& groups, bool quick, int repeats, int warmup,
+                                         Device device = Device::cpu());
 // One case's timing and memory, measured in this process (the harness calls it in a forked child).
 nlohmann::json run_jacobian_case(const JacobianCase& c);
 // Runs f in a forked child and returns the JSON it returned, or {"error": ...} (its exception, or how it died).
@@ -104,6 +105,8 @@ struct JacobianBenchOptions {
   bool busy = false;                // a spinning process holds one core for the whole run
   bool quick = false;               // fewer cases and repeats
   bool peer = true;                 // run bench/torch_jacobian.py beside
+  Device device = Device::cpu();    // where the models, data and steps run (the peer's too); the GEMM
+                                    // floor stays the CPU's SGEMM rate
   std::string command;              // recorded in run.json
 };
 struct JacobianBenchResult {

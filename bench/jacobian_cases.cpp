@@ -102,7 +102,8 @@ const std::vector<std::string>& jacobian_bench_groups() {
   return groups;
 }
 
-std::vector<JacobianCase> jacobian_cases(const std::set<std::string>& groups, bool quick, int repeats, int warmup) {
+std::vector<JacobianCase> jacobian_cases(const std::set<std::string>& groups, bool quick, int repeats, int warmup,
+                                         Device device) {
   for (const std::string& g : groups)
     GG_CHECK(std::count(jacobian_bench_groups().begin(), jacobian_bench_groups().end(), g),
              "bench jacobian: unknown case group '" + g + "' (known: toy, mlp32, mlp128, conv, scale-m, scale-batch)");
@@ -138,13 +139,14 @@ std::vector<JacobianCase> jacobian_cases(const std::set<std::string>& groups, bo
     for (int64_t b : quick ? std::vector<int64_t>{32, 256} : std::vector<int64_t>{32, 64, 128, 256, 512})
       add_size(cases, "scale-batch", "B=" + std::to_string(b), mlp_model(784, 512, 32), b, "rand", scaling,
                scale_repeats, warmup);
+  for (JacobianCase& c : cases) c.model.device = device;  // the parameters are made there, the data too
   return cases;
 }
 
 json run_jacobian_case(const JacobianCase& c) {
   const bool reset = bench::reset_peak_rss();
   const double rss_start = bench::proc_status_kb("VmRSS") / 1024.0;
-  Backend& backend = backend_for(Device::cpu());
+  Backend& backend = backend_for(c.model.device);
   backend.reset_peak_bytes();
 
   Autoencoder model(c.model);
@@ -152,13 +154,16 @@ json run_jacobian_case(const JacobianCase& c) {
   Generator data_gen(2), gen(7);
   Shape shape{c.batch};
   shape.insert(shape.end(), c.model.input_shape.begin(), c.model.input_shape.end());
-  const Tensor x = c.data == "randn" ? Tensor::randn(shape, data_gen) : Tensor::rand(shape, data_gen);
+  const Device d = c.model.device;
+  const Tensor x = c.data == "randn" ? Tensor::randn(shape, data_gen, DType::f32, d)
+                                     : Tensor::rand(shape, data_gen, DType::f32, d);
   const std::vector<Tensor> params = model.parameters();
   double loss_value = 0;
   auto step = [&] {
     const Tensor loss = case_loss(c, model, x, gen);
     opt.step(grad({loss}, params));
     loss_value = loss.item();
+    backend.synchronize();  // the step's kernels are done before a timer stops (a no-op on the CPU)
   };
   const auto t0 = std::chrono::steady_clock::now();
   step();

@@ -22,7 +22,10 @@ a first untimed step, warmup-1 more, then `repeats` timed ones (capped at 3 when
 over 2 s); median and min-max in ms. Memory as ours: the resident-set high-water mark (VmHWM, reset at the
 child's start through /proc/self/clear_refs) minus the child's starting RSS, and the mark itself.
 
-Writes {"torch_version", "threads", "settings", "matmul", "cases": {key: {...}}} to --json. Progress goes to
+With --device cuda the models, data and steps are on the GPU, and each timed step is bracketed by
+torch.cuda.synchronize() so that it counts the GPU's work, not only its launches.
+
+Writes {"torch_version", "threads", "settings", "device", "matmul", "cases": {key: {...}}} to --json. Progress goes to
 stderr only.
 """
 import argparse
@@ -41,14 +44,22 @@ QUICK_LOOP_MAX_M = 8
 EXACT_WAYS = ["loop", "is_grads_batched", "vmap"]
 
 
-def time_calls(fn, warmup, repeats):
+def synchronize(device):
+    """Waits for the GPU's queued work, so a timer stopped after it measures the work, not the launches."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_calls(fn, warmup, repeats, device=torch.device("cpu")):
     """Seconds of each of `repeats` calls of fn(), after `warmup` untimed ones."""
     for _ in range(warmup):
         fn()
     out = []
     for _ in range(repeats):
+        synchronize(device)
         t0 = time.perf_counter()
         fn()
+        synchronize(device)
         out.append(time.perf_counter() - t0)
     return out
 
@@ -151,7 +162,7 @@ def penalty_loop(enc, x, z):
 
 def penalty_batched(enc, x, z):
     m, b = z.shape[1], x.shape[0]
-    cot = torch.eye(m).unsqueeze(1).expand(m, b, m)
+    cot = torch.eye(m, dtype=z.dtype, device=z.device).unsqueeze(1).expand(m, b, m)
     g = torch.autograd.grad(z, x, grad_outputs=cot, is_grads_batched=True, create_graph=True)[0]
     return g.pow(2).sum() / b
 
@@ -163,7 +174,7 @@ def penalty_vmap(enc, x, z):
 
 
 def penalty_hutchinson(enc, x, z, k):
-    u = torch.randint(0, 2, (k,) + tuple(z.shape)).to(z.dtype) * 2 - 1
+    u = torch.randint(0, 2, (k,) + tuple(z.shape), device=z.device).to(z.dtype) * 2 - 1
     g = torch.autograd.grad(z, x, grad_outputs=u, is_grads_batched=True, create_graph=True)[0]
     return g.pow(2).sum() / (k * x.shape[0])
 
@@ -195,16 +206,17 @@ def make_loss(case, way, enc, dec):
     return loss
 
 
-def run_case(case, way, threads):
+def run_case(case, way, threads, device):
     torch.set_num_threads(threads)
     reset = reset_peak_rss()
     rss_start = status_kb("VmRSS") / 1024.0
     torch.manual_seed(0)
     enc, dec = build(case["model"])
+    enc, dec = enc.to(device), dec.to(device)
     params = list(enc.parameters()) + list(dec.parameters())
     opt = torch.optim.Adam(params, lr=1e-3)
     shape = (case["batch"],) + tuple(case["model"]["input_shape"])
-    x = torch.randn(shape) if case["data"] == "randn" else torch.rand(shape)
+    x = (torch.randn(shape) if case["data"] == "randn" else torch.rand(shape)).to(device)
     loss_fn = make_loss(case, way, enc, dec)
     last = {}
 
@@ -217,6 +229,7 @@ def run_case(case, way, threads):
 
     t0 = time.perf_counter()
     step()
+    synchronize(device)
     first_ms = (time.perf_counter() - t0) * 1e3
     repeats, warmup = case["repeats"], max(case["warmup"] - 1, 0)
     note = None
@@ -225,7 +238,7 @@ def run_case(case, way, threads):
     for _ in range(warmup):
         step()
     faults_before = page_faults()
-    run_order = [t * 1e3 for t in time_calls(step, 0, repeats)]
+    run_order = [t * 1e3 for t in time_calls(step, 0, repeats, device)]
     faults_per_step = (page_faults() - faults_before) / repeats
     times = sorted(run_order)
     n = len(times)
@@ -271,15 +284,17 @@ def in_child(fn):
     return json.loads(b"".join(chunks))
 
 
-def matmul_rate(threads, n=1024, repeats=10):
+def matmul_rate(threads, device, n=1024, repeats=10):
     torch.set_num_threads(threads)
-    a, b = torch.rand(n, n), torch.rand(n, n)
+    a, b = torch.rand(n, n, device=device), torch.rand(n, n, device=device)
     for _ in range(2):
         a @ b
     times = []
     for _ in range(repeats):
+        synchronize(device)
         t0 = time.perf_counter()
         a @ b
+        synchronize(device)
         times.append(time.perf_counter() - t0)
     times.sort()
     return {"n": n, "gflops": 2.0 * n ** 3 / times[len(times) // 2] / 1e9}
@@ -291,20 +306,22 @@ def main():
     p.add_argument("--json", required=True, help="output JSON path")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--device", default="cpu", help="cpu or cuda: where the models, data and steps run")
     args = p.parse_args()
+    device = torch.device(args.device)
     with open(args.cases) as f:
         cases = json.load(f)
 
     env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "LD_PRELOAD", "MALLOC_CONF", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
     result = {"peer": "pytorch", "torch_version": torch.__version__, "threads": args.threads,
-              "quick": args.quick, "settings": env,
-              "matmul": in_child(lambda: matmul_rate(args.threads, repeats=5 if args.quick else 20)),
+              "quick": args.quick, "settings": env, "device": args.device,
+              "matmul": in_child(lambda: matmul_rate(args.threads, device, repeats=5 if args.quick else 20)),
               "cases": {}}
     for case in cases:
         key, method = case["key"], case["method"]
         if method != "exact":
             way = "loop" if method == "exact-loop" else None
-            r = in_child(lambda: run_case(case, way, args.threads))
+            r = in_child(lambda: run_case(case, way, args.threads, device))
             log(f"torch {key}: " + (r["error"] if "error" in r else f"{r['median_ms']:.3f} ms"))
             result["cases"][key] = r
             continue
@@ -313,7 +330,7 @@ def main():
             if way == "loop" and args.quick and case["model"]["code_dim"] > QUICK_LOOP_MAX_M:
                 ways[way] = {"skipped": f"--quick (m > {QUICK_LOOP_MAX_M})"}
                 continue
-            r = in_child(lambda: run_case(case, way, args.threads))
+            r = in_child(lambda: run_case(case, way, args.threads, device))
             log(f"torch {key} {way}: " + (r["error"] if "error" in r else f"{r['median_ms']:.3f} ms"))
             ways[way] = r
             if "error" not in r and (best is None or r["median_ms"] < best["median_ms"]):

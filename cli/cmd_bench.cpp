@@ -5,6 +5,7 @@
 #include "bench/jacobian_bench.h"
 #include "bench/timing.h"
 #include "cli/commands.h"
+#include "engine/backend/backend.h"
 #include "experiments/output.h"
 
 namespace gg::cli {
@@ -14,6 +15,7 @@ Action add_bench(CLI::App& app, const std::string& command) {
   auto out = std::make_shared<std::string>("runs/bench_jacobian");
   auto json_path = std::make_shared<std::string>();
   auto no_peer = std::make_shared<bool>(false);
+  auto device = std::make_shared<std::string>("cpu");
   CLI::App* bench = app.add_subcommand(
       "bench", "time a training step with each Jacobian penalty (exact, Hutchinson, closed form) against PyTorch");
   bench->require_subcommand(1);
@@ -34,6 +36,8 @@ Action add_bench(CLI::App& app, const std::string& command) {
       ->capture_default_str();
   sub->add_flag("--busy", o->busy, "run everything with a spinning process holding the last core");
   sub->add_flag("--no-peer", *no_peer, "do not run the PyTorch peer");
+  sub->add_option("--device", *device, "where the models, data and steps run (cpu, cuda), the peer's too")
+      ->capture_default_str();
   sub->add_option("--cases", o->groups, "case groups (default all)")
       ->delimiter(',')
       ->check(CLI::IsMember(jacobian_bench_groups()))
@@ -41,6 +45,16 @@ Action add_bench(CLI::App& app, const std::string& command) {
   return [=, &command] {
     bench::ensure_best_blas_kernels();  // re-runs this command with the AVX-512 kernels where that helps
     o->peer = !*no_peer;
+    o->device = parse_device(*device);
+    // Refused by name before any case runs. Asked in a forked child like the cases: CUDA cannot be used in
+    // a child forked after the parent initialised it, so the parent never touches the GPU.
+    if (o->device != Device::cpu()) {
+      const nlohmann::json r = run_in_child([&] {
+        backend_for(o->device);
+        return nlohmann::json::object();
+      });
+      if (r.contains("error")) fail("bench jacobian: " + r["error"].get<std::string>());
+    }
     o->command = command;
     const JacobianBenchResult r = run_jacobian_bench(*o, *out);
     std::printf("\n%s", r.table.c_str());

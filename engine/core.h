@@ -13,8 +13,8 @@ enum class DType : uint8_t { f32, f64 };
 inline const char* dtype_name(DType t) { return t == DType::f32 ? "f32" : "f64"; }
 inline size_t dtype_size(DType t) { return t == DType::f32 ? 4 : 8; }
 
-// Where a tensor's storage lives. Only the CPU backend is built here; a CUDA backend plugs in behind the
-// same interface (engine/backend/backend.h), and without it a CUDA tensor is refused with a clear error.
+// Where a tensor's storage lives: the CPU, or cuda:0 where the CUDA backend was built (docs/cuda.md) and a
+// GPU is visible; elsewhere a CUDA tensor is refused with an error naming the device and why.
 struct Device {
   enum class Kind : uint8_t { cpu, cuda } kind = Kind::cpu;
   int index = 0;

@@ -44,6 +44,12 @@ TEST_CASE("jacobian_cases: the toy group has every method, each with its plain r
   CHECK(contains(error_of([] { jacobian_cases({"toys"}, false, 1, 1); }), "unknown case group 'toys'"));
 }
 
+TEST_CASE("jacobian_cases: --device puts every case's model (and so its data) on that device") {
+  for (const JacobianCase& c : jacobian_cases({"toy", "conv"}, true, 1, 1, Device::cuda(0)))
+    CHECK(c.model.device == Device::cuda(0));
+  for (const JacobianCase& c : jacobian_cases({"toy"}, true, 1, 1)) CHECK(c.model.device == Device::cpu());
+}
+
 TEST_CASE("run_in_child returns the child's JSON, or its error") {
   const nlohmann::json ok = run_in_child([] { return nlohmann::json{{"answer", 42}}; });
   CHECK(ok["answer"] == 42);

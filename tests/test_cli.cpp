@@ -100,3 +100,11 @@ TEST_CASE("a runtime error prints the error alone, not the usage") {
   CHECK_FALSE(contains(o.output, "Usage:"));
   CHECK_FALSE(contains(o.output, "--help"));
 }
+
+TEST_CASE("bench jacobian --device refuses a device that cannot run before any case, naming it") {
+  // cuda:1 is refused by every build: without the CUDA backend, or with it (which serves cuda:0 only).
+  const Outcome o = gradgrad("bench jacobian --device cuda:1 --quick --cases toy --no-peer --out /nonexistent/out");
+  CHECK(o.status == 1);
+  CHECK(contains(o.output, "bench jacobian: device cuda:1"));
+  CHECK_FALSE(contains(o.output, "ours "));  // no case ran
+}

@@ -1,6 +1,8 @@
-// One table of ops drives the first- and second-order gradient checks: adding an op adds one row.
+// One table of ops drives the first- and second-order gradient checks: adding an op adds one row. The
+// table runs on the device GG_TEST_DEVICE names (cpu by default; cuda on a GPU machine, scripts/gpu-check).
 #include <functional>
 
+#include "tests/device_helpers.h"
 #include "tests/helpers.h"
 
 using namespace gg;
@@ -50,7 +52,7 @@ std::vector<OpCase> op_table() {
       {"maximum broadcast", two({3, 4}, {1, 4}, -1, 1, 0.05), b(maximum)},
       {"where", two({3, 4}, {4}),
        [](const std::vector<Tensor>& x) {
-         Tensor cond = Tensor::from_data({1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1}, {3, 4}, DType::f64);
+         Tensor cond = Tensor::from_data({1, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 1}, {3, 4}, DType::f64, x[0].device());
          return where(cond, x[0], x[1]);
        }},
       // Reductions.
@@ -113,20 +115,31 @@ std::vector<OpCase> op_table() {
   return t;
 }
 
+// A case's inputs as leaves on device d.
+std::vector<Tensor> inputs_on(const OpCase& c, Device d) {
+  std::vector<Tensor> xs = c.make_inputs();
+  for (Tensor& x : xs) x = x.detach().to(d).requires_grad_();
+  return xs;
+}
+
 }  // namespace
 
 TEST_CASE("gradcheck: every op's first derivatives match central differences (f64)") {
+  const Device d = test::test_device();
+  if (!test::device_or_skip(d)) return;
   for (const OpCase& c : op_table()) {
     CAPTURE(c.name);
-    GradcheckResult r = gradcheck(c.f, c.make_inputs());
+    GradcheckResult r = gradcheck(c.f, inputs_on(c, d));
     CHECK_MESSAGE(r.ok, c.name << ": " << r.message);
   }
 }
 
 TEST_CASE("gradgradcheck: every op's second derivatives match central differences (f64)") {
+  const Device d = test::test_device();
+  if (!test::device_or_skip(d)) return;
   for (const OpCase& c : op_table()) {
     CAPTURE(c.name);
-    GradcheckResult r = gradgradcheck(c.f, c.make_inputs());
+    GradcheckResult r = gradgradcheck(c.f, inputs_on(c, d));
     CHECK_MESSAGE(r.ok, c.name << ": " << r.message);
   }
 }

@@ -119,9 +119,9 @@ TEST_CASE("bad configs are refused with the key named") {
   c = small_config();
   c["device"] = "tpu";
   refused(c, "unknown device 'tpu'");
-  if (!has_backend(Device::cuda(0))) {
+  if (!has_backend(Device::cuda(0))) {  // without the CUDA backend, or with it and no GPU: named either way
     c["device"] = "cuda";
-    refused(c, "device cuda:0: gradgrad was built without its CUDA backend");
+    refused(c, "device cuda:0: ");
   }
   c = small_config();
   CHECK_THROWS_WITH_AS(apply_overrides(c, {"optimizer.lr"}), doctest::Contains("expected key.path=value"), Error);

@@ -4,7 +4,7 @@
 //
 // The math of each elementwise op is not here but in functors.h, which every backend includes; a backend
 // adds only launch, indexing, reductions, matrix products and its allocator. backend.cpp picks the backend
-// of a device. The CPU backend is engine/backend/cpu/; a CUDA one would sit beside it in cuda/.
+// of a device. The CPU backend is engine/backend/cpu/; the CUDA one (built with GG_WITH_CUDA) is in cuda/.
 #pragma once
 
 #include <cstddef>
@@ -64,6 +64,9 @@ class Backend {
   // Host <-> device copies; on the CPU both are memcpy.
   virtual void copy_from_host(void* dst, const void* src, size_t bytes) = 0;
   virtual void copy_to_host(void* dst, const void* src, size_t bytes) = 0;
+  // Waits until every kernel this backend has queued is done: a timer stopped after it measures the work,
+  // not the launch. A no-op where kernels run synchronously (the CPU).
+  virtual void synchronize() {}
 
   virtual void fill(DType t, int64_t n, double value, void* out) = 0;
   virtual void cast(DType from, DType to, int64_t n, const void* x, void* y) = 0;
@@ -104,5 +107,8 @@ class Backend {
 Backend& backend_for(Device d);
 // Whether this build has a backend for the device (backend_for(d) would not throw).
 bool has_backend(Device d);
+// Whether this build has its CUDA backend and the runtime sees a GPU; when not, `why` (if given) says which
+// is missing, in words fit for a test's skip message.
+bool cuda_available(std::string* why = nullptr);
 
 }  // namespace gg
