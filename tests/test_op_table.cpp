@@ -124,24 +124,23 @@ std::vector<Tensor> inputs_on(const OpCase& c, Device d) {
 
 }  // namespace
 
-TEST_CASE("gradcheck: every op's first derivatives match central differences (f64)") {
+// Runs `check` (gradcheck or gradgradcheck) on every op of the table, its f64 inputs on the test device.
+static void check_every_op(const std::function<GradcheckResult(const OpCase&, const std::vector<Tensor>&)>& check) {
   const Device d = test::test_device();
   if (!test::device_or_skip(d)) return;
   for (const OpCase& c : op_table()) {
     CAPTURE(c.name);
-    GradcheckResult r = gradcheck(c.f, inputs_on(c, d));
+    const GradcheckResult r = check(c, inputs_on(c, d));
     CHECK_MESSAGE(r.ok, c.name << ": " << r.message);
   }
 }
 
+TEST_CASE("gradcheck: every op's first derivatives match central differences (f64)") {
+  check_every_op([](const OpCase& c, const std::vector<Tensor>& x) { return gradcheck(c.f, x); });
+}
+
 TEST_CASE("gradgradcheck: every op's second derivatives match central differences (f64)") {
-  const Device d = test::test_device();
-  if (!test::device_or_skip(d)) return;
-  for (const OpCase& c : op_table()) {
-    CAPTURE(c.name);
-    GradcheckResult r = gradgradcheck(c.f, inputs_on(c, d));
-    CHECK_MESSAGE(r.ok, c.name << ": " << r.message);
-  }
+  check_every_op([](const OpCase& c, const std::vector<Tensor>& x) { return gradgradcheck(c.f, x); });
 }
 
 TEST_CASE("gradcheck catches a wrong backward rule") {

@@ -102,6 +102,28 @@ class Backend {
   }
 };
 
+// The kernel entries of Backend as a backend's class declares them: one list, so that an entry added to
+// Backend is declared by every backend at once (each defines them by family in its own folder).
+#define GG_BACKEND_KERNEL_OVERRIDES                                                                          \
+  void fill(DType t, int64_t n, double value, void* out) override;                                           \
+  void cast(DType from, DType to, int64_t n, const void* x, void* y) override;                               \
+  void copy_strided(DType t, const Shape& shape, const void* src, const Shape& src_strides, void* dst,       \
+                    const Shape& dst_strides) override;                                                      \
+  void unary(UnaryOp op, DType t, int64_t n, const void* x, void* y) override;                               \
+  void binary(BinaryOp op, DType t, const Shape& shape, const void* a, const Shape& a_strides, const void* b, \
+              const Shape& b_strides, void* out) override;                                                   \
+  void where(DType t, const Shape& shape, const void* cond, const Shape& c_strides, const void* a,          \
+             const Shape& a_strides, const void* b, const Shape& b_strides, void* out) override;             \
+  bool adam_update(DType t, int64_t n, void* param, const void* grad, void* m, void* v, double lr,          \
+                   double beta1, double beta2, double eps, double weight_decay, bool decoupled, double bias1, \
+                   double bias2) override;                                                                   \
+  void reduce(ReduceOp op, DType t, const Shape& shape, const std::vector<bool>& reduced, const void* x,    \
+              void* out) override;                                                                           \
+  void matmul(DType t, const MatmulGeometry& g, const void* a, const void* b, void* c) override;             \
+  void im2col(DType t, const ConvGeometry& g, const void* x, void* cols) override;                           \
+  void col2im(DType t, const ConvGeometry& g, const void* cols, void* x) override;                           \
+  void random(RandomKind kind, DType t, int64_t n, uint64_t seed, uint64_t offset, void* out) override;
+
 // The backend for a device; for a device whose backend was not built, an Error naming the device
 // ("device cuda:0: gradgrad was built without its CUDA backend").
 Backend& backend_for(Device d);

@@ -2,6 +2,7 @@
 // defined by family in the other files of this folder.
 #include "engine/backend/cpu/cpu_backend.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include "engine/threads.h"
@@ -16,6 +17,9 @@ Backend& backend() {
   }();
   return instance;
 }
+
+void* HostMemory::allocate(size_t bytes) { return std::aligned_alloc(64, bytes); }
+void HostMemory::release(void* p) { std::free(p); }
 
 void CpuBackend::copy_from_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 void CpuBackend::copy_to_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }

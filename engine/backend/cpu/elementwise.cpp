@@ -126,12 +126,7 @@ void CpuBackend::unary(UnaryOp op, DType t, int64_t n, const void* x, void* y) {
     using T = decltype(z);
     const T* xs = static_cast<const T*>(x);
     T* ys = static_cast<T*>(y);
-    switch (op) {
-#define GG_CASE(name) \
-  case UnaryOp::name: unary_kernel<fn::name>(n, xs, ys); break;
-      GG_UNARY_OPS(GG_CASE)
-#undef GG_CASE
-    }
+    with_functor(op, [&](auto f) { unary_kernel<decltype(f)>(n, xs, ys); });
   });
 }
 
@@ -142,12 +137,7 @@ void CpuBackend::binary(BinaryOp op, DType t, const Shape& shape, const void* a,
     const T* pa = static_cast<const T*>(a);
     const T* pb = static_cast<const T*>(b);
     T* po = static_cast<T*>(out);
-    switch (op) {
-#define GG_CASE(name) \
-  case BinaryOp::name: binary_kernel<fn::name>(shape, pa, sa, pb, sb, po); break;
-      GG_BINARY_OPS(GG_CASE)
-#undef GG_CASE
-    }
+    with_functor(op, [&](auto f) { binary_kernel<decltype(f)>(shape, pa, sa, pb, sb, po); });
   });
 }
 

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 
+#include "engine/backend/dispatch.h"
 #include "engine/core.h"
 
 namespace gg::cpu {
@@ -17,15 +18,6 @@ template <class T>
 using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 template <class T>
 using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-
-// Calls f(T{}) with T the C++ type of dtype t.
-template <class F>
-void dispatch(DType t, F&& f) {
-  if (t == DType::f32)
-    f(float{});
-  else
-    f(double{});
-}
 
 // Below this many elements a parallel region costs more than it saves.
 constexpr int64_t kParallelGrain = 32768;

@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "engine/backend/backend.h"
+#include "engine/backend/caching_allocator.h"
 #include "engine/backend/cuda/allocator.h"
 
 namespace gg::cuda {
@@ -21,42 +21,17 @@ bool available(std::string* why = nullptr);
 // device when no GPU is visible.
 Backend& backend();
 
-class CudaBackend final : public Backend {
+class CudaBackend final : public CachingBackend<DeviceMemory> {
  public:
   CudaBackend();  // selects device 0 and creates the stream; the cuBLAS handle is made on first use
   const char* name() const override { return "cuda"; }
-  void* allocate(size_t bytes) override { return alloc_.allocate(bytes); }
-  void deallocate(void* p, size_t bytes) override { alloc_.deallocate(p, bytes); }
-  size_t cached_bytes() const override { return alloc_.cached(); }
-  size_t peak_bytes() const override { return alloc_.peak(); }
-  void reset_peak_bytes() override { alloc_.reset_peak(); }
   void copy_from_host(void* dst, const void* src, size_t bytes) override;
   void copy_to_host(void* dst, const void* src, size_t bytes) override;
   void synchronize() override;
 
-  // elementwise.cu
-  void fill(DType t, int64_t n, double value, void* out) override;
-  void cast(DType from, DType to, int64_t n, const void* x, void* y) override;
-  void copy_strided(DType t, const Shape& shape, const void* src, const Shape& src_strides, void* dst,
-                    const Shape& dst_strides) override;
-  void unary(UnaryOp op, DType t, int64_t n, const void* x, void* y) override;
-  void binary(BinaryOp op, DType t, const Shape& shape, const void* a, const Shape& a_strides, const void* b,
-              const Shape& b_strides, void* out) override;
-  void where(DType t, const Shape& shape, const void* cond, const Shape& c_strides, const void* a,
-             const Shape& a_strides, const void* b, const Shape& b_strides, void* out) override;
-  bool adam_update(DType t, int64_t n, void* param, const void* grad, void* m, void* v, double lr, double beta1,
-                   double beta2, double eps, double weight_decay, bool decoupled, double bias1,
-                   double bias2) override;
-  // reduce.cu
-  void reduce(ReduceOp op, DType t, const Shape& shape, const std::vector<bool>& reduced, const void* x,
-              void* out) override;
-  // matmul.cpp
-  void matmul(DType t, const MatmulGeometry& g, const void* a, const void* b, void* c) override;
-  // conv.cu
-  void im2col(DType t, const ConvGeometry& g, const void* x, void* cols) override;
-  void col2im(DType t, const ConvGeometry& g, const void* cols, void* x) override;
-  // random.cu
-  void random(RandomKind kind, DType t, int64_t n, uint64_t seed, uint64_t offset, void* out) override;
+  // Defined by family: elementwise.cu (fill, cast, copy_strided, unary, binary, where, adam_update),
+  // reduce.cu, matmul.cpp, conv.cu (im2col, col2im) and random.cu.
+  GG_BACKEND_KERNEL_OVERRIDES
 
   cudaStream_t stream() const { return stream_; }
 
@@ -65,7 +40,6 @@ class CudaBackend final : public Backend {
 
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
-  CachingAllocator alloc_;
 };
 
 }  // namespace gg::cuda

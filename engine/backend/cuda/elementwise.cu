@@ -5,7 +5,7 @@
 
 #include "engine/backend/cuda/cuda_backend.h"
 #include "engine/backend/cuda/launch.cuh"
-#include "engine/backend/functors.h"
+#include "engine/backend/dispatch.h"
 
 namespace gg::cuda {
 
@@ -112,16 +112,9 @@ void CudaBackend::copy_strided(DType t, const Shape& shape, const void* src, con
 void CudaBackend::unary(UnaryOp op, DType t, int64_t n, const void* x, void* y) {
   dispatch(t, [&](auto z) {
     using T = decltype(z);
-    const T* xs = static_cast<const T*>(x);
-    T* ys = static_cast<T*>(y);
-    switch (op) {
-#define GG_CASE(name)                                                                     \
-  case UnaryOp::name:                                                                     \
-    launch("unary_kernel<" #name ">", stream_, unary_kernel<fn::name, T>, n, n, xs, ys); \
-    break;
-      GG_UNARY_OPS(GG_CASE)
-#undef GG_CASE
-    }
+    with_functor(op, [&](auto f) {
+      launch(op_name(op), stream_, unary_kernel<decltype(f), T>, n, n, static_cast<const T*>(x), static_cast<T*>(y));
+    });
   });
 }
 
@@ -134,14 +127,9 @@ void CudaBackend::binary(BinaryOp op, DType t, const Shape& shape, const void* a
     const T* pa = static_cast<const T*>(a);
     const T* pb = static_cast<const T*>(b);
     T* po = static_cast<T*>(out);
-    switch (op) {
-#define GG_CASE(name)                                                                                  \
-  case BinaryOp::name:                                                                                 \
-    launch("binary_kernel<" #name ">", stream_, binary_kernel<fn::name, T>, n, n, ix, pa, pb, po); \
-    break;
-      GG_BINARY_OPS(GG_CASE)
-#undef GG_CASE
-    }
+    with_functor(op, [&](auto f) {
+      launch(op_name(op), stream_, binary_kernel<decltype(f), T>, n, n, ix, pa, pb, po);
+    });
   });
 }
 

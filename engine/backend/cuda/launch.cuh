@@ -1,4 +1,4 @@
-// What the CUDA kernels share: the dtype dispatch and the launch of a grid-stride kernel on the backend's
+// What the CUDA kernels share (with engine/backend/dispatch.h): the launch of a grid-stride kernel on the backend's
 // stream (checked); with strided_index.h, the multi-index that strided kernels take by value.
 #pragma once
 
@@ -11,18 +11,10 @@
 
 #include "engine/backend/cuda/check.h"
 #include "engine/backend/cuda/strided_index.h"
+#include "engine/backend/dispatch.h"
 #include "engine/core.h"
 
 namespace gg::cuda {
-
-// Calls f(T{}) with T the C++ type of dtype t.
-template <class F>
-void dispatch(DType t, F&& f) {
-  if (t == DType::f32)
-    f(float{});
-  else
-    f(double{});
-}
 
 constexpr int kBlock = 256;
 

@@ -70,7 +70,7 @@ constexpr int64_t kChunk = 32 * 1024;
 
 // out[o] = the reduction of row o: `outputs` rows of `row` elements, row o at kept(o), element r at red(r).
 template <class T>
-void reduce_rows(CudaBackend& be, CachingAllocator& alloc, int64_t outputs, int64_t row, const StridedIndex<1>& kept,
+void reduce_rows(CudaBackend& be, int64_t outputs, int64_t row, const StridedIndex<1>& kept,
                  const StridedIndex<1>& red, Combine<T> c, const T* x, T* out) {
   if (outputs <= 0) return;
   if (row < kBlock || outputs >= 64 * 1024) {  // short rows, or enough outputs to fill the GPU a thread each
@@ -81,7 +81,7 @@ void reduce_rows(CudaBackend& be, CachingAllocator& alloc, int64_t outputs, int6
   const int64_t items = outputs * chunks;
   T* dst = out;
   const size_t partial_bytes = chunks > 1 ? sizeof(T) * items : 0;
-  if (chunks > 1) dst = static_cast<T*>(alloc.allocate(partial_bytes));
+  if (chunks > 1) dst = static_cast<T*>(be.allocate(partial_bytes));
   reduce_by_block<T><<<unsigned(std::min<int64_t>(items, 65535)), kBlock, 0, be.stream()>>>(items, chunks, kChunk,
                                                                                            row, kept, red, c, x, dst);
   GG_CUDA_CHECK(cudaGetLastError());
@@ -92,8 +92,8 @@ void reduce_rows(CudaBackend& be, CachingAllocator& alloc, int64_t outputs, int6
     rows.rank = pieces.rank = 1;
     rows.shape[0] = outputs, rows.strides[0][0] = chunks;
     pieces.shape[0] = chunks, pieces.strides[0][0] = 1;
-    reduce_rows<T>(be, alloc, outputs, chunks, rows, pieces, c, dst, out);
-    alloc.deallocate(dst, partial_bytes);
+    reduce_rows<T>(be, outputs, chunks, rows, pieces, c, dst, out);
+    be.deallocate(dst, partial_bytes);
   }
 }
 
@@ -104,7 +104,7 @@ void CudaBackend::reduce(ReduceOp op, DType t, const Shape& shape, const std::ve
   const ReduceRows rows = reduce_rows_of(shape, reduced);
   dispatch(t, [&](auto z) {
     using T = decltype(z);
-    reduce_rows<T>(*this, alloc_, rows.outputs, rows.row, rows.kept, rows.red, Combine<T>{op == ReduceOp::sum},
+    reduce_rows<T>(*this, rows.outputs, rows.row, rows.kept, rows.red, Combine<T>{op == ReduceOp::sum},
                    static_cast<const T*>(x), static_cast<T*>(out));
   });
 }
