@@ -79,9 +79,9 @@ inline void ensure_best_blas_kernels() {
 
 // The environment prefix for the PyTorch peer: the same thread count, jemalloc with purging off (freed
 // pages stay mapped, as our caching allocator's do) where it is installed, and OpenMP's wait policy as the
-// user left it (the gradgrad command sets passive waits for itself: cli/main.cpp).
+// user left it (the gradgrad command sets a short spin for itself: cli/main.cpp).
 inline std::string peer_environment(int threads) {
-  std::string env = std::getenv("GG_CHOSE_OMP_WAIT_POLICY") ? "env -u OMP_WAIT_POLICY " : "";
+  std::string env = std::getenv("GG_CHOSE_OMP_WAIT_POLICY") ? "env -u GOMP_SPINCOUNT -u GG_CHOSE_OMP_WAIT_POLICY " : "";
   env += "OMP_NUM_THREADS=" + std::to_string(threads) + " ";
   const std::string jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
   if (access(jemalloc.c_str(), R_OK) == 0)

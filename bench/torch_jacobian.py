@@ -312,7 +312,7 @@ def main():
     with open(args.cases) as f:
         cases = json.load(f)
 
-    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "LD_PRELOAD", "MALLOC_CONF", "OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    env = {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "LD_PRELOAD", "MALLOC_CONF", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
     result = {"peer": "pytorch", "torch_version": torch.__version__, "threads": args.threads,
               "quick": args.quick, "settings": env, "device": args.device,
               "matmul": in_child(lambda: matmul_rate(args.threads, device, repeats=5 if args.quick else 20)),

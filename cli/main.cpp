@@ -31,23 +31,25 @@ void print_overview(const CLI::App& app) {
   print_registries();
 }
 
-// OpenMP's threads wait for the next parallel region by spinning (libgomp: about 300,000 polls) unless told
-// otherwise. On a machine where another process holds a core, a spinning waiter takes the time slice that
-// the thread it waits for needs, and a step of many small regions runs 10-30x slower. So the command runs
-// with passive waits unless the user chose a policy; libgomp reads the variable only when it loads, hence
-// the one re-exec of this same program. The benchmark's cases inherit it; its peers are given the user's
-// environment back (bench/timing.h, peer_environment), since PyTorch runs with its own default.
-void wait_passively_for_work(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY")) return;
-  setenv("OMP_WAIT_POLICY", "passive", 1);
+// OpenMP's threads wait for the next parallel region by spinning (libgomp: 300,000 polls) before they
+// sleep. On a machine where another process holds a core, a spinning waiter takes the time slice that the
+// thread it waits for needs, and a step of many small regions runs many times slower; on a quiet one, a
+// waiter spinning on the other hyperthread of a core slows the thread working there. A short spin (1,000
+// polls, libgomp's own figure for an oversubscribed machine) measured best on both (docs/jacobian_cost.md),
+// so the command runs with it unless the user chose a policy. libgomp reads the variables only when it
+// loads, hence the one re-exec of this same program. The benchmark's cases inherit it; its peers get the
+// user's environment back (bench/timing.h, peer_environment), since PyTorch runs with its own default.
+void spin_briefly_before_sleeping(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
+  setenv("GOMP_SPINCOUNT", "1000", 1);
   setenv("GG_CHOSE_OMP_WAIT_POLICY", "1", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: then run on with the spinning default
+  execv("/proc/self/exe", argv);  // returns only on failure: then run on with the default
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  wait_passively_for_work(argv);
+  spin_briefly_before_sleeping(argv);
   CLI::App app("gradgrad: autoencoders, Jacobian penalties and latent dynamics on a double-backward engine",
                "gradgrad");
   app.require_subcommand(0, 1);
