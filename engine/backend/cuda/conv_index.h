@@ -10,6 +10,13 @@
 
 namespace gg::cuda {
 
+// The last digit of r in base `base` (r is divided by it): the innermost coordinate of a flat index.
+GG_HD inline int64_t pop_digit(int64_t& r, int64_t base) {
+  const int64_t digit = r % base;
+  r /= base;
+  return digit;
+}
+
 // The geometry as plain integers (ConvGeometry's out_h/out_w are host functions).
 struct Conv {
   int64_t channels, height, width, kh, kw, stride, pad, oh, ow;
@@ -23,15 +30,8 @@ inline Conv conv_of(const ConvGeometry& g) {
 // x[plane, oy*stride - pad + i, ox*stride - pad + j], 0 outside the image.
 template <class T>
 GG_HD T im2col_at(const Conv& g, int64_t e, const T* x) {
-  int64_t r = e;
-  const int64_t ox = r % g.ow;
-  r /= g.ow;
-  const int64_t oy = r % g.oh;
-  r /= g.oh;
-  const int64_t j = r % g.kw;
-  r /= g.kw;
-  const int64_t i = r % g.kh;
-  r /= g.kh;  // the image plane
+  int64_t r = e;  // after the four digits, the image plane
+  const int64_t ox = pop_digit(r, g.ow), oy = pop_digit(r, g.oh), j = pop_digit(r, g.kw), i = pop_digit(r, g.kh);
   const int64_t y = oy * g.stride - g.pad + i, xx = ox * g.stride - g.pad + j;
   const bool inside = y >= 0 && y < g.height && xx >= 0 && xx < g.width;
   return inside ? x[(r * g.height + y) * g.width + xx] : T(0);
@@ -41,11 +41,8 @@ GG_HD T im2col_at(const Conv& g, int64_t e, const T* x) {
 // pixel, in (i, j) order (the CPU's order): those with y = oy*stride - pad + i, xx = ox*stride - pad + j.
 template <class T>
 GG_HD T col2im_at(const Conv& g, int64_t e, const T* cols) {
-  int64_t r = e;
-  const int64_t xx = r % g.width;
-  r /= g.width;
-  const int64_t y = r % g.height;
-  r /= g.height;  // the image plane
+  int64_t r = e;  // after the two digits, the image plane
+  const int64_t xx = pop_digit(r, g.width), y = pop_digit(r, g.height);
   const T* plane = cols + r * g.kh * g.kw * g.oh * g.ow;
   T acc = 0;
   for (int64_t i = 0; i < g.kh; ++i) {
