@@ -1,6 +1,5 @@
 // The cases of `gradgrad bench jacobian` (bench/jacobian_bench.h) and one case's measurement.
 #include <algorithm>
-#include <chrono>
 
 #include "bench/jacobian_bench.h"
 #include "bench/timing.h"
@@ -14,9 +13,6 @@ namespace gg {
 namespace {
 
 using json = nlohmann::json;
-
-constexpr double kSlowStepMs = 2000;  // a first step slower than this caps the repeats
-constexpr int kSlowCap = 3;
 
 AutoencoderConfig mlp_model(int64_t d, int64_t h, int64_t m) {
   AutoencoderConfig c;
@@ -165,26 +161,10 @@ json run_jacobian_case(const JacobianCase& c) {
     loss_value = loss.item();
     backend.synchronize();  // the step's kernels are done before a timer stops (a no-op on the CPU)
   };
-  const auto t0 = std::chrono::steady_clock::now();
-  step();
-  const double first_ms = bench::elapsed_ms(t0);
-  int repeats = c.repeats, warmup = std::max(c.warmup - 1, 0);
-  std::string note;
-  if (first_ms > kSlowStepMs && repeats > kSlowCap) {
-    repeats = kSlowCap, warmup = 0;
-    note = "repeats capped to " + std::to_string(kSlowCap) + " (slow step)";
-  }
-  for (int i = 0; i < warmup; ++i) step();
-  const long faults_before = bench::page_faults();
-  const bench::Stats s = bench::time_runs(step, 0, repeats);
-  const double faults_per_step = double(bench::page_faults() - faults_before) / repeats;
+  json out = bench::time_training_step(step, c.repeats, c.warmup);
   const double rss_peak = bench::peak_rss_kb() / 1024.0;
-  json out = {{"median_ms", s.median_ms}, {"min_ms", s.min_ms}, {"max_ms", s.max_ms}, {"p90_ms", s.p90_ms},
-              {"times_ms", s.times_ms}, {"faults_per_step", faults_per_step}, {"repeats", s.repeats},
-              {"first_ms", first_ms}, {"rss_start_mb", rss_start}, {"rss_peak_mb", rss_peak},
-              {"rss_growth_mb", rss_peak - rss_start}, {"rss_reset", reset},
-              {"tensor_peak_mb", backend.peak_bytes() / 1048576.0}, {"loss", loss_value}};
-  if (!note.empty()) out["note"] = note;
+  out.update({{"rss_start_mb", rss_start}, {"rss_peak_mb", rss_peak}, {"rss_growth_mb", rss_peak - rss_start},
+              {"rss_reset", reset}, {"tensor_peak_mb", backend.peak_bytes() / 1048576.0}, {"loss", loss_value}});
   return out;
 }
 

@@ -10,7 +10,6 @@
 // probes. Each case runs in a forked child (run_in_child), timed as ours are (bench/timing.h).
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -22,9 +21,6 @@
 namespace {
 
 using json = nlohmann::json;
-
-constexpr double kSlowStepMs = 2000;  // as bench/jacobian_cases.cpp: a slow first step caps the repeats
-constexpr int kSlowCap = 3;
 
 torch::nn::AnyModule activation(const std::string& spec) {
   if (spec.rfind("leaky_relu", 0) == 0) {
@@ -165,21 +161,13 @@ json run_case(const json& c, int threads) {
     opt.step();
     loss_value = l.item<double>();
   };
-  const auto t0 = std::chrono::steady_clock::now();
-  step();
-  const double first_ms = gg::bench::elapsed_ms(t0);
-  int repeats = c["repeats"], warmup = std::max(c["warmup"].get<int>() - 1, 0);
-  if (first_ms > kSlowStepMs && repeats > kSlowCap) repeats = kSlowCap, warmup = 0;
-  for (int i = 0; i < warmup; ++i) step();
-  const long faults_before = gg::bench::page_faults();
-  const gg::bench::Stats s = gg::bench::time_runs(step, 0, repeats);
+  json out = gg::bench::time_training_step(step, c["repeats"], c["warmup"]);
   const double peak = gg::bench::peak_rss_kb() / 1024.0;
   const std::string method = c["method"];
-  return {{"median_ms", s.median_ms}, {"min_ms", s.min_ms}, {"max_ms", s.max_ms}, {"times_ms", s.times_ms},
-          {"faults_per_step", double(gg::bench::page_faults() - faults_before) / repeats}, {"repeats", s.repeats},
-          {"first_ms", first_ms}, {"rss_start_mb", rss_start}, {"rss_peak_mb", peak},
-          {"rss_growth_mb", peak - rss_start}, {"rss_reset", reset}, {"loss", loss_value},
-          {"way", method == "exact" || method == "exact-loop" ? "loop" : "autograd"}};
+  out.update({{"rss_start_mb", rss_start}, {"rss_peak_mb", peak}, {"rss_growth_mb", peak - rss_start},
+              {"rss_reset", reset}, {"loss", loss_value},
+              {"way", method == "exact" || method == "exact-loop" ? "loop" : "autograd"}});
+  return out;
 }
 
 }  // namespace

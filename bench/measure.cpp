@@ -75,7 +75,8 @@ json pool_peer_rounds(const std::vector<json>& rounds) {
   for (const auto& [key, first] : rounds.front()["cases"].items()) {
     auto pooled = [&](const std::function<json(const json&)>& pick) {
       std::vector<json> each;
-      for (const json& r : rounds) each.push_back(r.is_null() ? json{{"error", "the peer failed in a round"}} : pick(r["cases"][key]));
+      for (const json& r : rounds)
+        each.push_back(r.is_null() ? json{{"error", "the peer failed in a round"}} : pick(r["cases"][key]));
       return pool_rounds(each);
     };
     if (!first.contains("ways")) {

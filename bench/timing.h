@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,41 @@ inline Stats time_runs(const std::function<void()>& f, int warmup, int repeats) 
   return summarize(ms);
 }
 
+// Page faults (minor and major) of this process so far: a step that faults after warm-up maps fresh memory.
+inline long page_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt + u.ru_majflt;
+}
+
+// A first step slower than this caps the repeats of a case (bench/torch_jacobian.py's SLOW_STEP_MS, SLOW_CAP).
+constexpr double kSlowStepMs = 2000;
+constexpr int kSlowCap = 3;
+
+// One training step's timing as `gradgrad bench jacobian` and its LibTorch peer report it: a first step
+// (it maps the allocator's blocks; not counted), warmup - 1 more untimed, then `repeats` timed steps with
+// the page faults they made. A first step slower than kSlowStepMs caps the repeats at kSlowCap (with a
+// "note"). The memory probes and the case's other fields are the caller's.
+inline nlohmann::json time_training_step(const std::function<void()>& step, int repeats, int warmup) {
+  const auto t0 = std::chrono::steady_clock::now();
+  step();
+  const double first_ms = elapsed_ms(t0);
+  warmup = std::max(warmup - 1, 0);
+  std::string note;
+  if (first_ms > kSlowStepMs && repeats > kSlowCap) {
+    repeats = kSlowCap, warmup = 0;
+    note = "repeats capped to " + std::to_string(kSlowCap) + " (slow step)";
+  }
+  for (int i = 0; i < warmup; ++i) step();
+  const long faults_before = page_faults();
+  const Stats s = time_runs(step, 0, repeats);
+  nlohmann::json out = {{"median_ms", s.median_ms}, {"min_ms", s.min_ms}, {"max_ms", s.max_ms},
+                        {"p90_ms", s.p90_ms}, {"times_ms", s.times_ms}, {"repeats", s.repeats},
+                        {"faults_per_step", double(page_faults() - faults_before) / repeats}, {"first_ms", first_ms}};
+  if (!note.empty()) out["note"] = note;
+  return out;
+}
+
 // OpenBLAS picks its kernels when the library loads, from OPENBLAS_CORETYPE; this machine's environment
 // pins Haswell (AVX2), which halves GEMM speed on an AVX-512 CPU. Re-runs the process (argv as given to
 // main) with the AVX-512 kernels, so that both sides of a comparison (the peer inherits the variable) get
@@ -81,19 +117,13 @@ inline void ensure_best_blas_kernels() {
 // pages stay mapped, as our caching allocator's do) where it is installed, and OpenMP's wait policy as the
 // user left it (the gradgrad command sets a short spin for itself: cli/main.cpp).
 inline std::string peer_environment(int threads) {
-  std::string env = std::getenv("GG_CHOSE_OMP_WAIT_POLICY") ? "env -u GOMP_SPINCOUNT -u GG_CHOSE_OMP_WAIT_POLICY " : "";
+  std::string env =
+      std::getenv("GG_SET_GOMP_SPINCOUNT") ? "env -u GOMP_SPINCOUNT -u GG_SET_GOMP_SPINCOUNT " : "";
   env += "OMP_NUM_THREADS=" + std::to_string(threads) + " ";
   const std::string jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
   if (access(jemalloc.c_str(), R_OK) == 0)
     env += "LD_PRELOAD=" + jemalloc + " MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1 ";
   return env;
-}
-
-// Page faults (minor and major) of this process so far: a step that faults after warm-up maps fresh memory.
-inline long page_faults() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_minflt + u.ru_majflt;
 }
 
 // ---- Resident memory (Linux) ------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ void print_overview(const CLI::App& app) {
 void spin_briefly_before_sleeping(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
   setenv("GOMP_SPINCOUNT", "1000", 1);
-  setenv("GG_CHOSE_OMP_WAIT_POLICY", "1", 1);
+  setenv("GG_SET_GOMP_SPINCOUNT", "1", 1);
   execv("/proc/self/exe", argv);  // returns only on failure: then run on with the default
 }
 

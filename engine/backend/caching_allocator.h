@@ -2,7 +2,8 @@
 // by rounded size and handed out again, so a training loop that makes the same tensors every step maps no
 // fresh memory after its first step (a page fault is expensive in a VM; cudaMalloc and cudaFree are slow
 // and cudaFree synchronises the whole device). When the raw allocation runs out, the cache is released
-// and the allocation tried once more. Thread-safe.
+// and the allocation tried once more. Cached blocks live as long as the process (backends are never
+// destroyed). Thread-safe.
 //
 // `Raw` is the device's side: static `round(bytes)` (the bucket a request falls in), `allocate(bytes)`
 // (nullptr when the device is out of memory; any other failure throws), `release(p)`, and `kName` for
@@ -23,8 +24,6 @@ namespace gg {
 template <class Raw>
 class CachingAllocator {
  public:
-  ~CachingAllocator() = default;  // cached blocks live as long as the process: backends are never destroyed
-
   void* allocate(size_t bytes) {
     const size_t b = Raw::round(bytes);
     std::lock_guard<std::mutex> lock(mu_);

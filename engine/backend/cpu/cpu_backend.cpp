@@ -10,13 +10,11 @@
 namespace gg::cpu {
 
 Backend& backend() {
-  static CpuBackend& instance = [] () -> CpuBackend& {
-    apply_thread_environment();  // GG_NUM_THREADS, before the first parallel loop
-    static CpuBackend b;
-    return b;
-  }();
+  static CpuBackend instance;
   return instance;
 }
+
+CpuBackend::CpuBackend() { apply_thread_environment(); }  // GG_NUM_THREADS, before the first parallel loop
 
 void* HostMemory::allocate(size_t bytes) { return std::aligned_alloc(64, bytes); }
 void HostMemory::release(void* p) { std::free(p); }

@@ -21,6 +21,7 @@ struct HostMemory {
 
 class CpuBackend final : public CachingBackend<HostMemory> {
  public:
+  CpuBackend();  // applies GG_NUM_THREADS (engine/threads.h)
   const char* name() const override { return "cpu"; }
   void copy_from_host(void* dst, const void* src, size_t bytes) override;
   void copy_to_host(void* dst, const void* src, size_t bytes) override;
