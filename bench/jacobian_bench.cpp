@@ -13,6 +13,7 @@
 
 #include "bench/machine_load.h"
 #include "bench/timing.h"
+#include "datasets/share_dir.h"
 #include "engine/threads.h"
 #include "experiments/output.h"
 
@@ -58,7 +59,7 @@ std::string peer_command(Peer peer, Device device) {
     std::string py = "/usr/bin/python3";
     if (device != Device::cpu() || std::system((py + " -c 'import torch' 2>/dev/null").c_str()) != 0) py = "python3";
     if (std::system((py + " -c 'import torch' 2>/dev/null").c_str()) == 0)
-      return py + " " + std::string(GG_SOURCE_DIR) + "/bench/torch_jacobian.py --device " +
+      return py + " " + shell_quoted(share_path("bench/torch_jacobian.py", "the PyTorch peer")) + " --device " +
              (device == Device::cpu() ? "cpu" : "cuda");
     std::fprintf(stderr, "peer: PyTorch is not importable by %s (scripts/setup --bench installs python3-torch)\n",
                  py.c_str());
@@ -68,9 +69,10 @@ std::string peer_command(Peer peer, Device device) {
     std::fprintf(stderr, "peer: no LibTorch peer on %s (Debian's libtorch-dev is a CPU build)\n", device.str().c_str());
     return "";
   }
-#ifdef GG_LIBTORCH_PEER
-  if (access(GG_LIBTORCH_PEER, X_OK) == 0) return GG_LIBTORCH_PEER;
-#endif
+  // Beside the gradgrad command in a build tree, in <prefix>/libexec/gradgrad when installed.
+  const std::string bin = executable_dir();
+  for (const std::string& path : {bin + "/gg_libtorch_peer", bin + "/../libexec/gradgrad/gg_libtorch_peer"})
+    if (access(path.c_str(), X_OK) == 0) return shell_quoted(path);
   std::fprintf(stderr, "peer: gg_libtorch_peer was not built (scripts/setup --bench installs libtorch-dev)\n");
   return "";
 }

