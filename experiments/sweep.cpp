@@ -1,5 +1,6 @@
 #include "experiments/sweep.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include "experiments/output.h"
 #include "experiments/records.h"
 #include "experiments/train.h"
+#include "models/checkpoint.h"
 #include "regularizers/regularizer.h"
 
 namespace gg {
@@ -17,15 +19,46 @@ namespace gg {
 using nlohmann::json;
 namespace fs = std::filesystem;
 
+namespace {
+
+SlurmSettings read_slurm_section(const json& s) {
+  SlurmSettings o;
+  GG_CHECK(s.is_object(), "sweep.slurm: expected a JSON object");
+  for (const auto& [key, v] : s.items()) {
+    if (key == "partition" || key == "time" || key == "mem" || key == "account") {
+      GG_CHECK(v.is_string(), "sweep.slurm." + key + ": expected a string");
+      (key == "partition" ? o.partition : key == "time" ? o.time : key == "mem" ? o.mem : o.account) = v;
+    } else if (key == "cpus_per_task") {
+      GG_CHECK(v.is_number_integer() && v.get<int64_t>() >= 1, "sweep.slurm.cpus_per_task: expected an integer >= 1");
+      o.cpus_per_task = v;
+    } else if (key == "sbatch") {
+      GG_CHECK(v.is_array(), "sweep.slurm.sbatch: expected a list of sbatch options");
+      for (const auto& x : v) {
+        GG_CHECK(x.is_string() && x.get<std::string>().rfind("--", 0) == 0 &&
+                     x.get<std::string>().find('\n') == std::string::npos,
+                 "sweep.slurm.sbatch: each entry is one long sbatch option such as \"--qos=short\"");
+        o.sbatch.push_back(x);
+      }
+    } else {
+      fail("sweep.slurm: unknown key '" + key + "' (known: partition, time, cpus_per_task, mem, account, sbatch)");
+    }
+  }
+  return o;
+}
+
+}  // namespace
+
 SweepSettings read_sweep_section(const json& s) {
   SweepSettings o;
-  GG_CHECK(s.is_object(), "sweep: expected a JSON object, got " + s.dump());
+  GG_CHECK(s.is_object(), "sweep: expected a JSON object");
   for (const auto& [key, v] : s.items()) {
     if (key == "k") {
       GG_CHECK(v.is_array() && !v.empty(), "sweep.k: expected a list of bottleneck sizes");
       o.k.clear();
       for (const auto& x : v) {
         GG_CHECK(x.is_number_integer() && x.get<int64_t>() >= 1, "sweep.k: " + x.dump() + " is not a size >= 1");
+        GG_CHECK(std::find(o.k.begin(), o.k.end(), x.get<int64_t>()) == o.k.end(),
+                 "sweep.k: " + x.dump() + " is listed twice");
         o.k.push_back(x.get<int64_t>());
       }
     } else if (key == "starts" || key == "max_iters" || key == "init_samples") {
@@ -38,9 +71,11 @@ SweepSettings read_sweep_section(const json& s) {
     } else if (key == "trajectory_fpr") {
       GG_CHECK(v.is_boolean(), "sweep.trajectory_fpr: expected true or false");
       o.trajectory_fpr = v.get<bool>();
+    } else if (key == "slurm") {
+      o.slurm = read_slurm_section(v);
     } else {
       fail("sweep: unknown key '" + key + "' (known: k, starts, max_iters, tol, init_samples, rank_fraction, "
-           "trajectory_fpr)");
+           "trajectory_fpr, slurm)");
     }
   }
   return o;
@@ -86,17 +121,98 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// One model of the sweep: trained (or resumed) in `dir`, then measured. Returns its point; `row` gets its
-// decoded training attractors (images).
-json sweep_point(const json& config, const SweepSettings& so, const MemorizationReportOptions& mo,
-                 const std::string& dir, Tensor& row) {
+MemorizationReportOptions measure_options(const SweepPlan& plan) {
+  MemorizationReportOptions mo;
+  mo.samples = plan.settings.starts;
+  mo.iterate.max_iters = plan.settings.max_iters;
+  mo.iterate.tol = plan.settings.tol;
+  mo.rank_fraction = plan.settings.rank_fraction;
+  mo.trajectory_fpr = plan.settings.trajectory_fpr;
+  mo.seed = plan.config.value("seed", 0);
+  return mo;
+}
+
+// Point i's record of itself: the config it was run with and its numbers, written last.
+std::string point_file(const SweepPlan& plan, size_t i) { return plan.point_dir(i) + "/sweep_point.json"; }
+// Its decoded training attractors (images only), for attractors_by_k.png.
+std::string attractor_file(const SweepPlan& plan, size_t i) { return plan.point_dir(i) + "/attractor_row.safetensors"; }
+
+SweepPlan plan_from_config(json config, const std::string& out, const std::string& source) {
+  SweepPlan plan;
+  plan.settings = config.contains("sweep") ? read_sweep_section(config["sweep"]) : SweepSettings{};
+  GG_CHECK(config.contains("model") && config["model"].is_object(), "config: needs a model section");
+  plan.config = std::move(config);
+  plan.out = fs::absolute(out).lexically_normal().string();
+  plan.source = source;
+  return plan;
+}
+
+}  // namespace
+
+std::string SweepPlan::point_dir(size_t i) const { return out + "/k_" + std::to_string(settings.k.at(i)); }
+
+json SweepPlan::point_config(size_t i) const {
+  json c = config;
+  c.erase("sweep");
+  c["model"]["code_dim"] = settings.k.at(i);
+  return c;
+}
+
+SweepPlan plan_sweep(const SweepOptions& o, const std::string& out) {
+  json config = o.config.is_null() ? read_json_file(o.config_path) : o.config;
+  apply_overrides(config, o.sets);
+  // The flags are folded into the sweep section, so sweep_config.json alone says what every point runs.
+  json& section = config["sweep"];
+  if (section.is_null()) section = json::object();
+  if (!o.k.empty()) section["k"] = o.k;
+  if (o.starts) section["starts"] = *o.starts;
+  if (o.max_iters) section["max_iters"] = *o.max_iters;
+  if (o.tol) section["tol"] = *o.tol;
+  for (const auto& [key, value] : o.slurm.items()) section["slurm"][key] = value;
+  SweepPlan plan = plan_from_config(config, out, o.config_path.empty() ? "(given as JSON)" : o.config_path);
+  write_json(plan.out + "/sweep_config.json", plan.config);
+  write_run_info(plan.out, "sweep", o.command);
+  return plan;
+}
+
+SweepPlan read_sweep_plan(const std::string& out) {
+  const std::string path = out + "/sweep_config.json";
+  GG_CHECK(fs::exists(path), out + " holds no sweep: " + path + " is missing (`gradgrad sweep --config F --out " +
+                                 out + "` writes it)");
+  return plan_from_config(read_json_file(path), out, path);
+}
+
+bool sweep_point_finished(const SweepPlan& plan, size_t i) {
+  const std::string path = point_file(plan, i);
+  if (!fs::exists(path)) return false;
+  const json record = read_json_file(path);
+  return record.contains("config") && record["config"] == plan.point_config(i) && record.contains("point");
+}
+
+std::vector<size_t> unfinished_points(const SweepPlan& plan) {
+  std::vector<size_t> left;
+  for (size_t i = 0; i < plan.size(); ++i)
+    if (!sweep_point_finished(plan, i)) left.push_back(i);
+  return left;
+}
+
+json run_sweep_point(const SweepPlan& plan, size_t i) {
+  GG_CHECK(i < plan.size(), "sweep: point " + std::to_string(i) + " does not exist (the sweep has " +
+                                std::to_string(plan.size()) + " points, 0.." + std::to_string(plan.size() - 1) + ")");
+  const int64_t k = plan.settings.k[i];
+  if (sweep_point_finished(plan, i)) {
+    std::fprintf(stderr, "k=%lld: finished before (%s), not run again\n", (long long)k, point_file(plan, i).c_str());
+    return read_json_file(point_file(plan, i))["point"];
+  }
+  const json config = plan.point_config(i);
+  const std::string dir = plan.point_dir(i);
+  const MemorizationReportOptions mo = measure_options(plan);
   Trainer trainer(config, make_regularizer_loss);
   Autoencoder& model = trainer.model();
-  const int64_t k = model.config().code_dim;
   fs::create_directories(dir);
   // Figure 6: the untrained model's output/input variance ratio on N(0, I) inputs (and on latent codes).
-  const double ratio = variance_ratio_at_init(model, so.init_samples, mo.seed);
-  const double ratio_latent = variance_ratio_at_init(model, so.init_samples, mo.seed, true);
+  const double ratio = variance_ratio_at_init(model, plan.settings.init_samples, mo.seed);
+  const double ratio_latent = variance_ratio_at_init(model, plan.settings.init_samples, mo.seed, true);
   const std::string checkpoint = dir + "/checkpoint.safetensors";
   if (resumable(dir, trainer.config())) {
     trainer.resume(checkpoint);
@@ -132,7 +248,7 @@ json sweep_point(const json& config, const SweepSettings& so, const Memorization
   if (trainer.train_set().is_images()) {
     const Tensor attractors = attractor_row(model, trainer.normalizer(), r.train.attractors, 16);
     write_image_grid(dir + "/attractors.png", attractors, 16, 2, 3);
-    row = slice(attractors, 0, 0, 10);
+    save_safetensors(attractor_file(plan, i), {{"attractors", slice(attractors, 0, 0, 10)}});
   }
   std::fprintf(stderr,
                "k=%-4lld test mse %.4g  mem %.3f +- %.3f  attractors train/test/noise %lld/%lld/%lld  chamfer %.3f  "
@@ -140,63 +256,50 @@ json sweep_point(const json& config, const SweepSettings& so, const Memorization
                (long long)k, point["test_mse"].get<double>(), r.memorization.mean, r.memorization.std,
                (long long)r.train.distinct, (long long)r.test.distinct, (long long)r.noise.distinct,
                r.chamfer_noise_train, (long long)r.attractor_rank, ratio, train_seconds, dynamics_seconds);
+  write_json(point_file(plan, i), {{"config", config}, {"point", point}});  // last: the point is finished
   return point;
 }
 
-}  // namespace
-
-SweepResult sweep_experiment(const SweepOptions& o, const std::string& out) {
-  json file = o.config.is_null() ? read_json_file(o.config_path) : o.config;
-  apply_overrides(file, o.sets);
-  SweepSettings so = file.contains("sweep") ? read_sweep_section(file["sweep"]) : SweepSettings{};
-  if (!o.k.empty()) so.k = o.k;
-  so.starts = o.starts.value_or(so.starts);
-  so.max_iters = o.max_iters.value_or(so.max_iters);
-  so.tol = o.tol.value_or(so.tol);
-  GG_CHECK(so.starts >= 1, "sweep: starts must be >= 1");
-  for (int64_t k : so.k) GG_CHECK(k >= 1, "sweep: every bottleneck k must be >= 1");
-  json train_config = file;
-  train_config.erase("sweep");
-  GG_CHECK(train_config.contains("model") && train_config["model"].is_object(), "config: needs a model section");
-
-  MemorizationReportOptions mo;
-  mo.samples = so.starts;
-  mo.iterate.max_iters = so.max_iters;
-  mo.iterate.tol = so.tol;
-  mo.rank_fraction = so.rank_fraction;
-  mo.trajectory_fpr = so.trajectory_fpr;
-  mo.seed = train_config.value("seed", 0);
-
-  fs::create_directories(out);
-  write_run_info(out, "sweep", o.command);
+SweepResult collect_sweep(const SweepPlan& plan) {
+  std::string unfinished;
+  for (size_t i : unfinished_points(plan))
+    unfinished += (unfinished.empty() ? "" : ", ") + std::string("k=") + std::to_string(plan.settings.k[i]);
+  GG_CHECK(unfinished.empty(), "sweep " + plan.out + ": not every point has finished (" + unfinished +
+                                   "); run them (`gradgrad sweep --out DIR --point I`, or resubmit with --slurm) "
+                                   "and collect again");
+  const SweepSettings& so = plan.settings;
   SweepResult res;
   res.metrics = {{"settings",
-                  {{"config", o.config_path.empty() ? "(given as JSON)" : o.config_path},
+                  {{"config", plan.source},
                    {"k", so.k},
                    {"starts", so.starts},
-                   {"iterate", iterate_json(mo.iterate)},
+                   {"iterate", iterate_json(measure_options(plan).iterate)},
                    {"init_samples", so.init_samples},
                    {"rank_fraction", so.rank_fraction},
                    {"merge", "cos > 0.99"}}}};
   std::vector<Tensor> attractor_rows;
-  const auto start = std::chrono::steady_clock::now();
-  for (const int64_t k : so.k) {
-    json c = train_config;
-    c["model"]["code_dim"] = k;
-    const std::string dir = out + "/k_" + std::to_string(k);
-    Tensor row;
-    res.points.push_back(sweep_point(c, so, mo, dir, row));
-    res.model_dirs.push_back(dir);
-    res.metrics["k_" + std::to_string(k)] = res.points.back();
-    if (row.defined()) attractor_rows.push_back(row);
+  double seconds = 0;
+  for (size_t i = 0; i < plan.size(); ++i) {
+    res.points.push_back(read_json_file(point_file(plan, i))["point"]);
+    res.model_dirs.push_back(plan.point_dir(i));
+    res.metrics["k_" + std::to_string(so.k[i])] = res.points.back();
+    seconds += res.points.back().value("train_seconds", 0.0) + res.points.back().value("dynamics_seconds", 0.0);
+    if (fs::exists(attractor_file(plan, i)))
+      attractor_rows.push_back(load_safetensors(attractor_file(plan, i)).tensors.at(0).second);
   }
-  res.minutes = seconds_since(start) / 60;
+  res.minutes = seconds / 60;
   res.metrics["settings"]["minutes"] = res.minutes;
-  write_file_atomic(out + "/sweep.csv", records_csv(res.points, kCsvColumns));
-  write_json(out + "/metrics.json", res.metrics);
+  write_file_atomic(plan.out + "/sweep.csv", records_csv(res.points, kCsvColumns));
+  write_json(plan.out + "/metrics.json", res.metrics);
   if (!attractor_rows.empty())  // Figure 2 right: one row of decoded training attractors per k
-    write_image_grid(out + "/attractors_by_k.png", concat(attractor_rows, 0), 10, 2, 2);
+    write_image_grid(plan.out + "/attractors_by_k.png", concat(attractor_rows, 0), 10, 2, 2);
   return res;
+}
+
+SweepResult sweep_experiment(const SweepOptions& o, const std::string& out) {
+  const SweepPlan plan = plan_sweep(o, out);
+  for (size_t i = 0; i < plan.size(); ++i) run_sweep_point(plan, i);
+  return collect_sweep(plan);
 }
 
 }  // namespace gg

@@ -102,7 +102,7 @@ TEST_CASE("probe_experiment: a full orthonormal basis reconstructs the code, so 
   }(), tmp / "probe2"));
 }
 
-TEST_CASE("sweep_experiment: one model per k, sweep.csv from the same points - a finished k is only re-measured") {
+TEST_CASE("sweep_experiment: one model per k, sweep.csv from the same points - a finished k is read back, not rerun") {
   TempDir tmp;
   SweepOptions o;
   o.config = tiny_train_options(2).config;
@@ -129,7 +129,7 @@ TEST_CASE("sweep_experiment: one model per k, sweep.csv from the same points - a
   CHECK(k2["epochs"].size() == 2);
   CHECK(fs::exists(tmp / "sweep/k_2/checkpoint.safetensors"));
 
-  const SweepResult again = sweep_experiment(o, tmp / "sweep");  // resumed complete: the same model
+  const SweepResult again = sweep_experiment(o, tmp / "sweep");  // finished: read back from sweep_point.json
   CHECK(again.points[1]["test_mse"] == r.points[1]["test_mse"]);
   CHECK(again.points[1]["distinct_train"] == r.points[1]["distinct_train"]);
 

@@ -1,0 +1,100 @@
+// A sweep split into its steps (experiments/sweep.h): planned into a folder, its points run one at a time in
+// any order (as Slurm array tasks run them), collected into the same table as a sweep run in one go; and the
+// sbatch script that submits the points (experiments/slurm.h). tests/slurm_sweep.sh runs it on a real Slurm.
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "experiments/slurm.h"
+#include "experiments/sweep.h"
+#include "tests/experiments_helpers.h"
+
+using namespace gg;
+using namespace gg::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+SweepOptions tiny_sweep(std::vector<int64_t> k) {
+  SweepOptions o;
+  o.config = tiny_train_options(2).config;
+  o.sets = tiny_train_options(2).sets;
+  o.k = std::move(k);
+  o.max_iters = 200;
+  o.starts = 16;
+  return o;
+}
+
+// The numbers of a point, wall times aside.
+nlohmann::json without_times(nlohmann::json point) {
+  point.erase("train_seconds");
+  point.erase("dynamics_seconds");
+  return point;
+}
+
+}  // namespace
+
+TEST_CASE("a sweep run point by point, in reverse, collects to the same numbers as one run in a single process") {
+  TempDir tmp;
+  const SweepOptions o = tiny_sweep({1, 2, 3});
+  const SweepResult whole = sweep_experiment(o, tmp / "whole");
+
+  const SweepPlan plan = plan_sweep(o, tmp / "split");
+  REQUIRE(plan.size() == 3);
+  CHECK(unfinished_points(plan) == std::vector<size_t>{0, 1, 2});
+  CHECK(contains(error_of([&] { collect_sweep(plan); }), "k=1, k=2, k=3"));
+  const SweepPlan saved = read_sweep_plan(tmp / "split");  // what a task in another process reads
+  CHECK(saved.config == plan.config);
+  CHECK(saved.config["sweep"]["k"] == nlohmann::json({1, 2, 3}));  // the flags are folded into the file
+  CHECK(saved.config["sweep"]["starts"] == 16);
+  run_sweep_point(saved, 2);
+  CHECK(unfinished_points(saved) == std::vector<size_t>{0, 1});
+  CHECK(contains(error_of([&] { collect_sweep(saved); }), "(k=1, k=2)"));
+  run_sweep_point(saved, 0);
+  run_sweep_point(saved, 1);
+  CHECK(unfinished_points(saved).empty());
+  CHECK(contains(error_of([&] { run_sweep_point(saved, 3); }), "point 3 does not exist"));
+
+  const SweepResult split = collect_sweep(read_sweep_plan(tmp / "split"));
+  REQUIRE(split.points.size() == 3);
+  for (size_t i = 0; i < 3; ++i) CHECK(without_times(split.points[i]) == without_times(whole.points[i]));
+  CHECK(read_csv(tmp / "split/sweep.csv").size() == 3);
+
+  // A finished point is read back, not trained again: its checkpoint is not rewritten.
+  const auto written = fs::last_write_time(tmp / "split/k_2/checkpoint.safetensors");
+  CHECK(run_sweep_point(saved, 1) == split.points[1]);
+  CHECK(fs::last_write_time(tmp / "split/k_2/checkpoint.safetensors") == written);
+  // A different config in the same folder is a different point: not finished.
+  SweepOptions longer = o;
+  longer.sets.push_back("training.epochs=3");
+  CHECK(unfinished_points(plan_sweep(longer, tmp / "split")).size() == 3);
+  CHECK(contains(error_of([&] { read_sweep_plan(tmp / "nothing"); }), "sweep_config.json is missing"));
+}
+
+TEST_CASE("the sbatch script: one array task per unfinished point, the section's resources, threads per CPU") {
+  TempDir tmp;
+  SweepOptions o = tiny_sweep({4, 8, 16});
+  o.slurm = {{"partition", "short"}, {"cpus_per_task", 3}, {"mem", "2G"}};
+  o.config["sweep"] = {{"slurm", {{"time", "00:20:00"}, {"sbatch", {"--qos=low"}}, {"partition", "long"}}}};
+  const SweepPlan plan = plan_sweep(o, tmp / "s");
+  const std::string script = sbatch_script(plan, {0, 2}, "/opt/gradgrad's bin/gradgrad");
+  for (const char* line : {"#SBATCH --array=0,2\n", "#SBATCH --cpus-per-task=3\n", "#SBATCH --time=00:20:00\n",
+                           "#SBATCH --partition=short\n", "#SBATCH --mem=2G\n", "#SBATCH --qos=low\n",
+                           "/s/slurm/%A_%a.out\n"})
+    CHECK_MESSAGE(contains(script, line), line);
+  CHECK(contains(script, "exec '/opt/gradgrad'\\''s bin/gradgrad' --threads \"${SLURM_CPUS_PER_TASK:-3}\" sweep "
+                         "--out '" + plan.out + "' --point \"$SLURM_ARRAY_TASK_ID\"\n"));
+  CHECK_FALSE(contains(script, "--account"));
+
+  const SlurmSubmission dry = submit_sweep_to_slurm(plan, "/bin/gradgrad", true);
+  CHECK(dry.points == std::vector<size_t>{0, 1, 2});
+  CHECK(dry.job_id.empty());
+  CHECK(fs::exists(dry.script));
+  CHECK(fs::is_directory(tmp / "s/slurm"));
+  std::ifstream written(dry.script);
+  CHECK(contains(std::string(std::istreambuf_iterator<char>(written), {}), "#SBATCH --array=0,1,2\n"));
+
+  CHECK(contains(error_of([] { read_sweep_section({{"slurm", {{"nodes", 2}}}}); }), "sweep.slurm: unknown key 'nodes'"));
+  CHECK(contains(error_of([] { read_sweep_section({{"slurm", {{"sbatch", {"-N 2\n#x"}}}}}); }), "sweep.slurm.sbatch"));
+  CHECK(contains(error_of([] { read_sweep_section({{"k", {2, 2}}}); }), "listed twice"));
+}
