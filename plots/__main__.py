@@ -1,4 +1,5 @@
-"""python3 plots RUN_DIR: draws the figures of RUN_DIR's kind (its run.json) and rewrites its report.html."""
+"""python3 plots DIR: draws the figures of a run folder's kind (its run.json) and rewrites its report.html; a
+folder that holds runs (a sweep, or any folder of run folders) also gets index.html over them (plots/index.py)."""
 import os
 import sys
 
@@ -9,7 +10,7 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
-from plots import dynamics, experiments, field, io, report, run  # noqa: E402
+from plots import dynamics, experiments, field, index, io, report, run  # noqa: E402
 
 PLOTTERS = {"datasets": run.plot_datasets, "train": run.plot_train, "visualize": run.plot_visualize,
             "bench": run.plot_bench, "field": field.plot_field, "ood": experiments.plot_ood,
@@ -18,8 +19,13 @@ PLOTTERS = {"datasets": run.plot_datasets, "train": run.plot_train, "visualize":
 
 def main(argv):
     if len(argv) != 2:
-        sys.exit("usage: python3 plots RUN_DIR")
+        sys.exit("usage: python3 plots DIR")
     folder = argv[1]
+    has_runs = index.write_index(folder)
+    if not io.exists(folder, "run.json"):
+        if not has_runs:
+            sys.exit(f"plots: {folder} holds no run.json and no run folders")
+        return
     info = io.read_json(os.path.join(folder, "run.json"))
     kind = info["kind"]
     if kind not in PLOTTERS:
