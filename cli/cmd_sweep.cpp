@@ -29,7 +29,8 @@ struct SlurmFlags {
   }
   nlohmann::json given() const {
     nlohmann::json j = nlohmann::json::object();
-    for (auto [key, value] : {std::pair{"partition", &partition}, {"time", &time}, {"mem", &mem}, {"account", &account}})
+    for (auto [key, value] :
+         {std::pair{"partition", &partition}, {"time", &time}, {"mem", &mem}, {"account", &account}})
       if (!value->empty()) j[key] = *value;
     if (cpus_per_task) j["cpus_per_task"] = cpus_per_task;
     return j;
@@ -50,7 +51,8 @@ Action add_sweep(CLI::App& app, const std::string& command) {
       app.add_subcommand("sweep", "paper 002, figure 2: train over bottleneck sizes k and measure the dynamics of each");
   sub->add_option("--config", o->config_path, "a training config with an optional \"sweep\" section")
       ->check(CLI::ExistingFile);
-  sub->add_option("--out", *out, "the sweep folder (one model per k in DIR/k_<k>)")->type_name("DIR");
+  sub->add_option("--out", *out, "the sweep folder (one model per grid point in DIR/k_<k>[_seed_<s>])")
+      ->type_name("DIR");
   sub->add_option("--point", *point, "run only grid point I of the sweep already planned in --out (a Slurm task)")
       ->check(at_least(0))
       ->type_name("I");
@@ -61,6 +63,10 @@ Action add_sweep(CLI::App& app, const std::string& command) {
       ->delimiter(',')
       ->check(at_least(1))
       ->type_name("K,...");
+  sub->add_option("--seeds", o->seeds, "train each k once per seed, over the config's sweep.seeds")
+      ->delimiter(',')
+      ->check(at_least(0))
+      ->type_name("S,...");
   CLI::Option* starts_opt =
       sub->add_option("--starts", *starts, "starts from each of train, test, noise (over sweep.starts)")
           ->check(at_least(1));

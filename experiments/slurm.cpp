@@ -19,7 +19,8 @@ std::string sbatch_script(const SweepPlan& plan, const std::vector<size_t>& poin
   std::ostringstream o;
   o << "#!/bin/bash\n"
     << "# gradgrad sweep on Slurm, written by `gradgrad sweep --slurm`: one array task per unfinished point of\n"
-    << "# " << plan.out << "/sweep_config.json (task i trains and measures k = sweep.k[i] into k_<k>/).\n"
+    << "# " << plan.out << "/sweep_config.json (task i trains and measures grid point i, k outermost,\n"
+    << "# into k_<k>/ or k_<k>_seed_<s>/).\n"
     << "# Submit the same command again to rerun what did not finish; then `gradgrad sweep --collect DIR`.\n"
     << "#SBATCH --job-name=gradgrad-sweep\n"
     << "#SBATCH --array=" << array << "\n"

@@ -46,6 +46,19 @@ SlurmSettings read_slurm_section(const json& s) {
   return o;
 }
 
+// A list of distinct integers >= `least`: one axis of the grid.
+std::vector<int64_t> read_grid_axis(const json& v, const std::string& where, const std::string& what, int64_t least) {
+  GG_CHECK(v.is_array() && !v.empty(), where + ": expected a non-empty list, each " + what);
+  std::vector<int64_t> axis;
+  for (const auto& x : v) {
+    GG_CHECK(x.is_number_integer() && x.get<int64_t>() >= least, where + ": " + x.dump() + " is not " + what);
+    GG_CHECK(std::find(axis.begin(), axis.end(), x.get<int64_t>()) == axis.end(),
+             where + ": " + x.dump() + " is listed twice");
+    axis.push_back(x.get<int64_t>());
+  }
+  return axis;
+}
+
 }  // namespace
 
 SweepSettings read_sweep_section(const json& s) {
@@ -53,14 +66,9 @@ SweepSettings read_sweep_section(const json& s) {
   GG_CHECK(s.is_object(), "sweep: expected a JSON object");
   for (const auto& [key, v] : s.items()) {
     if (key == "k") {
-      GG_CHECK(v.is_array() && !v.empty(), "sweep.k: expected a list of bottleneck sizes");
-      o.k.clear();
-      for (const auto& x : v) {
-        GG_CHECK(x.is_number_integer() && x.get<int64_t>() >= 1, "sweep.k: " + x.dump() + " is not a size >= 1");
-        GG_CHECK(std::find(o.k.begin(), o.k.end(), x.get<int64_t>()) == o.k.end(),
-                 "sweep.k: " + x.dump() + " is listed twice");
-        o.k.push_back(x.get<int64_t>());
-      }
+      o.k = read_grid_axis(v, "sweep.k", "a bottleneck size >= 1", 1);
+    } else if (key == "seeds") {
+      o.seeds = read_grid_axis(v, "sweep.seeds", "a seed >= 0", 0);
     } else if (key == "starts" || key == "max_iters" || key == "init_samples") {
       GG_CHECK(v.is_number_integer() && v.get<int64_t>() >= (key == "max_iters" ? 0 : 2),
                "sweep." + key + ": expected a positive integer, got " + v.dump());
@@ -74,7 +82,7 @@ SweepSettings read_sweep_section(const json& s) {
     } else if (key == "slurm") {
       o.slurm = read_slurm_section(v);
     } else {
-      fail("sweep: unknown key '" + key + "' (known: k, starts, max_iters, tol, init_samples, rank_fraction, "
+      fail("sweep: unknown key '" + key + "' (known: k, seeds, starts, max_iters, tol, init_samples, rank_fraction, "
            "trajectory_fpr, slurm)");
     }
   }
@@ -85,7 +93,8 @@ namespace {
 
 // sweep.csv's columns and the keys of the points they come from.
 const std::vector<std::pair<std::string, std::string>> kCsvColumns = {
-    {"k", "k"}, {"test_mse", "test_mse"}, {"train_mse", "train_mse"}, {"memorization_mean", "memorization_mean"},
+    {"k", "k"}, {"seed", "seed"}, {"test_mse", "test_mse"}, {"train_mse", "train_mse"},
+    {"memorization_mean", "memorization_mean"},
     {"memorization_std", "memorization_std"}, {"distinct_train", "distinct_train"}, {"distinct_test", "distinct_test"},
     {"distinct_noise", "distinct_noise"}, {"converged_train", "converged_train"}, {"converged_test", "converged_test"},
     {"converged_noise", "converged_noise"}, {"starts", "starts_train"}, {"chamfer_noise_train", "chamfer_noise_train"},
@@ -121,14 +130,14 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-MemorizationReportOptions measure_options(const SweepPlan& plan) {
+MemorizationReportOptions measure_options(const SweepPlan& plan, size_t i) {
   MemorizationReportOptions mo;
   mo.samples = plan.settings.starts;
   mo.iterate.max_iters = plan.settings.max_iters;
   mo.iterate.tol = plan.settings.tol;
   mo.rank_fraction = plan.settings.rank_fraction;
   mo.trajectory_fpr = plan.settings.trajectory_fpr;
-  mo.seed = plan.config.value("seed", 0);
+  mo.seed = plan.point_seed(i);
   return mo;
 }
 
@@ -149,12 +158,29 @@ SweepPlan plan_from_config(json config, const std::string& out, const std::strin
 
 }  // namespace
 
-std::string SweepPlan::point_dir(size_t i) const { return out + "/k_" + std::to_string(settings.k.at(i)); }
+int64_t SweepPlan::point_k(size_t i) const {
+  GG_CHECK(i < size(), "sweep: point " + std::to_string(i) + " does not exist (the sweep has " +
+                           std::to_string(size()) + " points, 0.." + std::to_string(size() - 1) + ")");
+  return settings.k[i / std::max<size_t>(1, settings.seeds.size())];
+}
+
+int64_t SweepPlan::point_seed(size_t i) const {
+  point_k(i);  // checks i
+  return settings.seeds.empty() ? config.value("seed", int64_t{0}) : settings.seeds[i % settings.seeds.size()];
+}
+
+std::string SweepPlan::point_name(size_t i) const {
+  return "k_" + std::to_string(point_k(i)) +
+         (settings.seeds.empty() ? "" : "_seed_" + std::to_string(point_seed(i)));
+}
+
+std::string SweepPlan::point_dir(size_t i) const { return out + "/" + point_name(i); }
 
 json SweepPlan::point_config(size_t i) const {
   json c = config;
   c.erase("sweep");
-  c["model"]["code_dim"] = settings.k.at(i);
+  c["model"]["code_dim"] = point_k(i);
+  if (!settings.seeds.empty()) c["seed"] = point_seed(i);
   return c;
 }
 
@@ -165,6 +191,7 @@ SweepPlan plan_sweep(const SweepOptions& o, const std::string& out) {
   json& section = config["sweep"];
   if (section.is_null()) section = json::object();
   if (!o.k.empty()) section["k"] = o.k;
+  if (!o.seeds.empty()) section["seeds"] = o.seeds;
   if (o.starts) section["starts"] = *o.starts;
   if (o.max_iters) section["max_iters"] = *o.max_iters;
   if (o.tol) section["tol"] = *o.tol;
@@ -197,16 +224,15 @@ std::vector<size_t> unfinished_points(const SweepPlan& plan) {
 }
 
 json run_sweep_point(const SweepPlan& plan, size_t i) {
-  GG_CHECK(i < plan.size(), "sweep: point " + std::to_string(i) + " does not exist (the sweep has " +
-                                std::to_string(plan.size()) + " points, 0.." + std::to_string(plan.size() - 1) + ")");
-  const int64_t k = plan.settings.k[i];
+  const int64_t k = plan.point_k(i);
+  const std::string name = plan.point_name(i);
   if (sweep_point_finished(plan, i)) {
-    std::fprintf(stderr, "k=%lld: finished before (%s), not run again\n", (long long)k, point_file(plan, i).c_str());
+    std::fprintf(stderr, "%s: finished before (%s), not run again\n", name.c_str(), point_file(plan, i).c_str());
     return read_json_file(point_file(plan, i))["point"];
   }
   const json config = plan.point_config(i);
   const std::string dir = plan.point_dir(i);
-  const MemorizationReportOptions mo = measure_options(plan);
+  const MemorizationReportOptions mo = measure_options(plan, i);
   Trainer trainer(config, make_regularizer_loss);
   Autoencoder& model = trainer.model();
   fs::create_directories(dir);
@@ -216,15 +242,15 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
   const std::string checkpoint = dir + "/checkpoint.safetensors";
   if (resumable(dir, trainer.config())) {
     trainer.resume(checkpoint);
-    std::fprintf(stderr, "k=%lld: resumed %s at epoch %lld\n", (long long)k, checkpoint.c_str(),
+    std::fprintf(stderr, "%s: resumed %s at epoch %lld\n", name.c_str(), checkpoint.c_str(),
                  (long long)trainer.epochs_done());
   }
   write_json(dir + "/config.json", trainer.config());
-  write_run_info(dir, "train", "gradgrad sweep (k = " + std::to_string(k) + ")");
+  write_run_info(dir, "train", "gradgrad sweep (" + name + ")");
 
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t first = trainer.epochs_done();
-  train_to_end(trainer, "k=" + std::to_string(k));
+  train_to_end(trainer, name);
   if (trainer.epochs_done() > first || !fs::exists(checkpoint)) trainer.save_checkpoint(checkpoint);
   const double train_seconds = seconds_since(t0);
 
@@ -237,6 +263,7 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
   run_metrics["final"] = final_metrics(trainer, train_seconds / 60);
   json point = memorization_record(r);
   point["k"] = k;
+  point["seed"] = mo.seed;
   for (const char* key : {"test_mse", "train_mse", "epochs", "parameters"}) point[key] = run_metrics["final"][key];
   point["variance_ratio_init"] = ratio;
   point["variance_ratio_init_latent"] = ratio_latent;
@@ -251,9 +278,9 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
     save_safetensors(attractor_file(plan, i), {{"attractors", slice(attractors, 0, 0, 10)}});
   }
   std::fprintf(stderr,
-               "k=%-4lld test mse %.4g  mem %.3f +- %.3f  attractors train/test/noise %lld/%lld/%lld  chamfer %.3f  "
+               "%-6s test mse %.4g  mem %.3f +- %.3f  attractors train/test/noise %lld/%lld/%lld  chamfer %.3f  "
                "rank %lld  var ratio %.3g  (train %.0f s, dynamics %.0f s)\n",
-               (long long)k, point["test_mse"].get<double>(), r.memorization.mean, r.memorization.std,
+               name.c_str(), point["test_mse"].get<double>(), r.memorization.mean, r.memorization.std,
                (long long)r.train.distinct, (long long)r.test.distinct, (long long)r.noise.distinct,
                r.chamfer_noise_train, (long long)r.attractor_rank, ratio, train_seconds, dynamics_seconds);
   write_json(point_file(plan, i), {{"config", config}, {"point", point}});  // last: the point is finished
@@ -263,7 +290,7 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
 SweepResult collect_sweep(const SweepPlan& plan) {
   std::string unfinished;
   for (size_t i : unfinished_points(plan))
-    unfinished += (unfinished.empty() ? "" : ", ") + std::string("k=") + std::to_string(plan.settings.k[i]);
+    unfinished += (unfinished.empty() ? "" : ", ") + plan.point_name(i);
   GG_CHECK(unfinished.empty(), "sweep " + plan.out + ": not every point has finished (" + unfinished +
                                    "); run them (`gradgrad sweep --out DIR --point I`, or resubmit with --slurm) "
                                    "and collect again");
@@ -272,8 +299,9 @@ SweepResult collect_sweep(const SweepPlan& plan) {
   res.metrics = {{"settings",
                   {{"config", plan.source},
                    {"k", so.k},
+                   {"seeds", so.seeds},
                    {"starts", so.starts},
-                   {"iterate", iterate_json(measure_options(plan).iterate)},
+                   {"iterate", iterate_json(measure_options(plan, 0).iterate)},
                    {"init_samples", so.init_samples},
                    {"rank_fraction", so.rank_fraction},
                    {"merge", "cos > 0.99"}}}};
@@ -282,7 +310,7 @@ SweepResult collect_sweep(const SweepPlan& plan) {
   for (size_t i = 0; i < plan.size(); ++i) {
     res.points.push_back(read_json_file(point_file(plan, i))["point"]);
     res.model_dirs.push_back(plan.point_dir(i));
-    res.metrics["k_" + std::to_string(so.k[i])] = res.points.back();
+    res.metrics[plan.point_name(i)] = res.points.back();
     seconds += res.points.back().value("train_seconds", 0.0) + res.points.back().value("dynamics_seconds", 0.0);
     if (fs::exists(attractor_file(plan, i)))
       attractor_rows.push_back(load_safetensors(attractor_file(plan, i)).tensors.at(0).second);
@@ -291,7 +319,7 @@ SweepResult collect_sweep(const SweepPlan& plan) {
   res.metrics["settings"]["minutes"] = res.minutes;
   write_file_atomic(plan.out + "/sweep.csv", records_csv(res.points, kCsvColumns));
   write_json(plan.out + "/metrics.json", res.metrics);
-  if (!attractor_rows.empty())  // Figure 2 right: one row of decoded training attractors per k
+  if (!attractor_rows.empty())  // Figure 2 right: one row of decoded training attractors per grid point
     write_image_grid(plan.out + "/attractors_by_k.png", concat(attractor_rows, 0), 10, 2, 2);
   return res;
 }

@@ -3,6 +3,7 @@
 //
 // The config is a training config (models/training.h) with an optional "sweep" section:
 //   {"k": [2, 4, 8, 16, 32],   bottleneck sizes: model.code_dim of each model (one grid point per k)
+//    "seeds": [0, 1, 2],        optional: each k trained once per seed (the config's "seed"); absent: once
 //    "starts": 1000,            starts drawn from each of train, test and N(0, I_k) (the paper: 5000)
 //    "max_iters": 3000, "tol": 1e-6,   appendix D's iteration for Figures 2, 3
 //    "init_samples": 1000,      N(0, I) inputs for the variance ratio at initialization (Figure 6)
@@ -13,13 +14,15 @@
 //
 // A sweep is planned (plan_sweep), its points are run (run_sweep_point, each in a process of its own if
 // wanted: a Slurm array task per point), and the finished points are collected (collect_sweep). The plan is
-// saved as DIR/sweep_config.json, so any later step needs only DIR. Point i trains one model in DIR/k_<k>/
+// saved as DIR/sweep_config.json, so any later step needs only DIR. The grid is k x seeds, k outermost;
+// point i trains one model in DIR/k_<k>/ (DIR/k_<k>_seed_<s>/ when the sweep lists seeds)
 // (config.json, checkpoint.safetensors, metrics.json, run.json, reconstructions, its decoded attractors) and
 // ends by writing DIR/k_<k>/sweep_point.json: a point with that file for the same config is finished and is
 // never run again; one with only a checkpoint of the same config is resumed. The sweep folder gets
 // sweep.csv, metrics.json, run.json and attractors_by_k.png (Figure 2 right, images only).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -39,6 +42,7 @@ struct SlurmSettings {  // the sweep section's "slurm" object: what each array t
 
 struct SweepSettings {  // the config's "sweep" section
   std::vector<int64_t> k = {2, 4, 8, 16, 32};
+  std::vector<int64_t> seeds;         // empty: every k once, with the config's seed
   int64_t starts = 1000;
   int64_t max_iters = 3000;
   double tol = 1e-6;
@@ -55,6 +59,7 @@ struct SweepOptions {
   std::string config_path;
   std::vector<std::string> sets;    // "a.b.c=value" overrides, either section
   std::vector<int64_t> k;           // the bottlenecks, over the section's (empty: the section's)
+  std::vector<int64_t> seeds;       // the seeds, over the section's (empty: the section's)
   std::optional<int64_t> starts, max_iters;
   std::optional<double> tol;
   nlohmann::json slurm = nlohmann::json::object();  // keys over the section's "slurm" ones (--time, --mem...)
@@ -68,9 +73,12 @@ struct SweepPlan {
   std::string out;           // the sweep folder
   std::string source;        // where the config came from, for metrics.json
 
-  size_t size() const { return settings.k.size(); }
-  std::string point_dir(size_t i) const;           // DIR/k_<k>
-  nlohmann::json point_config(size_t i) const;      // the training config of point i (code_dim = k)
+  size_t size() const { return settings.k.size() * std::max<size_t>(1, settings.seeds.size()); }
+  int64_t point_k(size_t i) const;                  // the bottleneck of point i
+  int64_t point_seed(size_t i) const;               // its seed: from sweep.seeds, else the config's
+  std::string point_name(size_t i) const;           // "k_<k>" or "k_<k>_seed_<s>": its folder and metrics key
+  std::string point_dir(size_t i) const;            // DIR/<point_name>
+  nlohmann::json point_config(size_t i) const;      // the training config of point i (code_dim = k, seed)
 };
 
 // Resolves the config and writes DIR/sweep_config.json (and run.json, recording `command`).
@@ -86,8 +94,8 @@ std::vector<size_t> unfinished_points(const SweepPlan& plan);
 nlohmann::json run_sweep_point(const SweepPlan& plan, size_t i);
 
 struct SweepResult {
-  std::vector<nlohmann::json> points;    // one per k
-  std::vector<std::string> model_dirs;   // DIR/k_<k>, in the same order
+  std::vector<nlohmann::json> points;    // one per grid point
+  std::vector<std::string> model_dirs;   // their folders, in the same order
   double minutes = 0;                    // the points' training and measuring time, summed
   nlohmann::json metrics;                // metrics.json as written
 };

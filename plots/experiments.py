@@ -3,12 +3,14 @@
     plot_ood(run)    gradgrad ood:   score histograms, ID vs each OOD set, the ROC curves the C++ side
                                      computed (roc.csv; Figure 5 right), and the table as bars
     plot_probe(run)  gradgrad probe: reconstruction error vs number of OMP atoms (Figure 4), labelled grids
-    plot_sweep(run)  gradgrad sweep: every measure against the bottleneck size k (Figures 2, 6, 12, 3c-d)
+    plot_sweep(run)  gradgrad sweep: every measure against the bottleneck size k (Figures 2, 6, 12, 3c-d), the
+                     mean over the seeds where the sweep has several
 """
 import math
 import os
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from plots.draw import hist_pair, labelled_grid, log_labels, save
 from plots.io import column, exists, read_json, read_rows
@@ -151,14 +153,21 @@ def _sweep_panel(ax, key, k, col):
         ax.plot(k, col(key), "o-")
 
 
+def _point_label(row, with_seed):
+    return f"k = {row['k']}" + (f", seed {row['seed']}" if with_seed else "")
+
+
 def plot_sweep(run):
     rows = read_rows(os.path.join(run, "sweep.csv"))
     if not rows:
         return
-    k = [int(v) for v in column(rows, "k")]
+    k_of_row = column(rows, "k", int)
+    k = sorted(set(k_of_row.tolist()))
+    runs_per_k = len(rows) // len(k)  # the seeds of a sweep over k x seeds
 
-    def col(name):
-        return list(column(rows, name))
+    def col(name):  # one value per k: the mean over its seeds
+        values = column(rows, name)
+        return [float(np.mean(values[k_of_row == v])) for v in k]
 
     fig, axes = plt.subplots(2, 4, figsize=(19, 8))
     for ax, (key, title, ylabel, log) in zip(axes.flat, SWEEP_PANELS):
@@ -174,13 +183,15 @@ def plot_sweep(run):
         ax.set_ylabel(ylabel, fontsize=8)
         ax.set_title(title, fontsize=9)
         ax.grid(alpha=0.3)
-    fig.suptitle("Memorization vs generalization over the bottleneck size (paper 002, section 3.2)")
+    fig.suptitle("Memorization vs generalization over the bottleneck size (paper 002, section 3.2)" +
+                 (f", mean of {runs_per_k} seeds per k" if runs_per_k > 1 else ""))
     save(fig, run, "sweep.png", dpi=90)
 
     if exists(run, "attractors_by_k.png"):
         sample = plt.imread(os.path.join(run, "attractors_by_k.png"))
         columns = 10
         tile = (sample.shape[1] - (columns - 1) * 2) // columns
-        labelled_grid(run, {"file": "attractors_by_k.png", "rows": [f"k = {v}" for v in k], "tile_height": tile,
+        labels = [_point_label(r, runs_per_k > 1) for r in rows]
+        labelled_grid(run, {"file": "attractors_by_k.png", "rows": labels, "tile_height": tile,
                             "padding": 2},
                       "attractors_by_k_labelled.png", "decoded training attractors, most visited first (Figure 2 right)")

@@ -21,8 +21,8 @@ TEST_CASE("every configs/dynamics config trains on a slice of the npm digits (sw
     return;
   }
   const std::string dir = std::string(GG_SOURCE_DIR) + "/configs/dynamics";
-  const std::set<std::string> sweep_keys = {"k",  "starts", "max_iters", "tol", "init_samples", "rank_fraction",
-                                            "trajectory_fpr"};
+  const std::set<std::string> sweep_keys = {"k",           "seeds",         "starts",        "max_iters",
+                                            "tol",         "init_samples",  "rank_fraction", "trajectory_fpr"};
   int seen = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     CAPTURE(entry.path().string());

@@ -42,14 +42,14 @@ TEST_CASE("a sweep run point by point, in reverse, collects to the same numbers 
   const SweepPlan plan = plan_sweep(o, tmp / "split");
   REQUIRE(plan.size() == 3);
   CHECK(unfinished_points(plan) == std::vector<size_t>{0, 1, 2});
-  CHECK(contains(error_of([&] { collect_sweep(plan); }), "k=1, k=2, k=3"));
+  CHECK(contains(error_of([&] { collect_sweep(plan); }), "k_1, k_2, k_3"));
   const SweepPlan saved = read_sweep_plan(tmp / "split");  // what a task in another process reads
   CHECK(saved.config == plan.config);
   CHECK(saved.config["sweep"]["k"] == nlohmann::json({1, 2, 3}));  // the flags are folded into the file
   CHECK(saved.config["sweep"]["starts"] == 16);
   run_sweep_point(saved, 2);
   CHECK(unfinished_points(saved) == std::vector<size_t>{0, 1});
-  CHECK(contains(error_of([&] { collect_sweep(saved); }), "(k=1, k=2)"));
+  CHECK(contains(error_of([&] { collect_sweep(saved); }), "(k_1, k_2)"));
   run_sweep_point(saved, 0);
   run_sweep_point(saved, 1);
   CHECK(unfinished_points(saved).empty());
@@ -69,6 +69,37 @@ TEST_CASE("a sweep run point by point, in reverse, collects to the same numbers 
   longer.sets.push_back("training.epochs=3");
   CHECK(unfinished_points(plan_sweep(longer, tmp / "split")).size() == 3);
   CHECK(contains(error_of([&] { read_sweep_plan(tmp / "nothing"); }), "sweep_config.json is missing"));
+}
+
+TEST_CASE("a sweep over k and seeds: one point per pair, k outermost, each seed its own model and its own row") {
+  TempDir tmp;
+  SweepOptions o = tiny_sweep({1, 2});
+  o.seeds = {3, 5};
+  const SweepPlan plan = plan_sweep(o, tmp / "s");
+  REQUIRE(plan.size() == 4);
+  CHECK(plan.point_name(0) == "k_1_seed_3");
+  CHECK(plan.point_name(1) == "k_1_seed_5");
+  CHECK(plan.point_name(2) == "k_2_seed_3");
+  CHECK(plan.point_config(3)["seed"] == 5);
+  CHECK(plan.point_config(3)["model"]["code_dim"] == 2);
+  CHECK(contains(error_of([&] { plan.point_name(4); }), "point 4 does not exist"));
+  CHECK(tiny_sweep({1}).config.value("seed", 0) != 3);  // the grid's seed, not the config's, reaches the model
+
+  const SweepResult r = sweep_experiment(o, tmp / "s");
+  REQUIRE(r.points.size() == 4);
+  for (size_t i = 0; i < 4; ++i) {
+    CHECK(r.points[i]["k"] == plan.point_k(i));
+    CHECK(r.points[i]["seed"] == plan.point_seed(i));
+    CHECK(fs::exists(plan.point_dir(i) + "/checkpoint.safetensors"));
+    CHECK(r.metrics.contains(plan.point_name(i)));
+  }
+  CHECK(r.points[0]["test_mse"] != r.points[1]["test_mse"]);  // another seed, another model
+  const auto rows = read_csv(tmp / "s/sweep.csv");
+  REQUIRE(rows.size() == 4);
+  CHECK(rows[1].at("seed") == "5");
+
+  CHECK(contains(error_of([] { read_sweep_section({{"seeds", {-1}}}); }), "sweep.seeds: -1 is not a seed >= 0"));
+  CHECK(contains(error_of([] { read_sweep_section({{"seeds", nlohmann::json::array()}}); }), "non-empty list"));
 }
 
 TEST_CASE("the sbatch script: one array task per unfinished point, the section's resources, threads per CPU") {
