@@ -28,8 +28,8 @@ std::string shell_quoted(const std::string& s);
 // stdout and stderr to `output`.
 int run_shell(const std::string& command, std::string& output);
 
-// Runs `python3 plots <dir>` (the package in share/gradgrad: datasets/share_dir.h), which draws the figures of the run's
-// kind from its data files and rewrites <dir>/report.html. Throws with the plotter's own message when it fails.
+// Runs `python3 plots <dir>` (the package in share/gradgrad: datasets/share_dir.h), which draws the figures of
+// the run's kind from its data files and rewrites <dir>/report.html. Throws with the plotter's own message when it fails.
 void draw_figures(const std::string& dir);
 
 // A number for JSON: NaN and infinities become null (nlohmann writes them so anyway; this says it).

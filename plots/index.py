@@ -3,6 +3,7 @@ config keys on which the runs differ and each run's headline numbers side by sid
 import html
 import json
 import os
+import re
 
 from plots import io
 from plots.report import label, number_text, write_page
@@ -12,10 +13,15 @@ HEADLINE = ["test_mse", "train_mse", "epochs", "minutes", "parameters", "memoriz
             "attractor_rank", "auroc", "fpr95"]
 
 
+def natural_key(name):
+    """Sorts k_4 before k_16: the digits in a name compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def find_runs(folder, depth=2):
-    """Folders under `folder` (not itself) that hold a run.json, sorted by path."""
+    """Folders under `folder` (not itself) that hold a run.json, in natural order of their names."""
     runs = []
-    for name in sorted(os.listdir(folder)):
+    for name in sorted(os.listdir(folder), key=natural_key):
         path = os.path.join(folder, name)
         if os.path.isdir(path):
             if io.exists(path, "run.json"):
@@ -46,15 +52,20 @@ def headline(metrics):
     return out
 
 
+def _read_or_empty(run, name):
+    return io.read_json(os.path.join(run, name)) if io.exists(run, name) else {}
+
+
 def write_index(folder):
+    """Writes folder/index.html over the runs find_runs finds; returns whether there were any."""
     runs = find_runs(folder)
     if not runs:
         return False
     configs, numbers, kinds = {}, {}, {}
     for run in runs:
-        configs[run] = flatten(io.read_json(os.path.join(run, "config.json"))) if io.exists(run, "config.json") else {}
-        numbers[run] = headline(io.read_json(os.path.join(run, "metrics.json"))) if io.exists(run, "metrics.json") else {}
-        kinds[run] = io.read_json(os.path.join(run, "run.json")).get("kind", "?")
+        configs[run] = flatten(_read_or_empty(run, "config.json"))
+        numbers[run] = headline(_read_or_empty(run, "metrics.json"))
+        kinds[run] = _read_or_empty(run, "run.json").get("kind", "?")
     keys = sorted({k for c in configs.values() for k in c})
     differing = [k for k in keys if len({configs[r].get(k) for r in runs}) > 1]
     columns = [k for k in HEADLINE if any(k in numbers[r] for r in runs)]
@@ -63,7 +74,9 @@ def write_index(folder):
     for run in runs:
         rel = os.path.relpath(run, folder)
         link = os.path.join(rel, "report.html")
-        name = f'<a href="{html.escape(link)}">{html.escape(rel)}</a>' if io.exists(run, "report.html") else html.escape(rel)
+        name = html.escape(rel)
+        if io.exists(run, "report.html"):
+            name = f'<a href="{html.escape(link)}">{name}</a>'
         cells = [name, html.escape(kinds[run])]
         cells += [html.escape(configs[run].get(k, "")) for k in differing]
         cells += [number_text(numbers[run][c]) if c in numbers[run] else "" for c in columns]
