@@ -316,7 +316,7 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
              {"libtorch", libtorch}};
   fs::create_directories(out_dir);
   write_json(out_dir + "/bench_jacobian.json", res.doc);
-  write_file_atomic(out_dir + "/table.txt", res.table);
+  write_run_file(out_dir + "/table.txt", res.table);
   write_run_info(out_dir, "bench", o.command);
   return res;
 }

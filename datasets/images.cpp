@@ -12,7 +12,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
-#include <unistd.h>
+
+#include "datasets/files.h"
 
 namespace gg {
 namespace fs = std::filesystem;
@@ -224,25 +225,6 @@ GridInput grid_input_layout(const Tensor& images) {
   return {s[0], 1, side, side};
 }
 
-// Writes `bytes` to `path` (via a temporary file beside it and a rename), or throws naming `path`.
-void write_file_atomically(const std::string& path, const std::vector<unsigned char>& bytes) {
-  static std::atomic<uint64_t> counter{0};
-  const fs::path target(path);
-  fs::path temporary = target;
-  temporary.replace_filename("." + target.filename().string() + ".tmp" + std::to_string(::getpid()) + "-" +
-                             std::to_string(counter++));
-  std::FILE* file = std::fopen(temporary.c_str(), "wb");
-  GG_CHECK(file, "write_image_grid: cannot write '" + path + "' (cannot create '" + temporary.string() + "')");
-  bool ok = std::fwrite(bytes.data(), 1, bytes.size(), file) == bytes.size();
-  ok = (std::fclose(file) == 0) && ok;
-  std::error_code ec;
-  if (ok) fs::rename(temporary, target, ec);
-  if (!ok || ec) {
-    fs::remove(temporary, ec);
-    fail("write_image_grid: cannot write '" + path + "'" + (ok ? ": rename failed" : ": write failed"));
-  }
-}
-
 }  // namespace
 
 void write_image_grid(const std::string& path, const Tensor& images, int columns, int padding, int scale) {
@@ -284,7 +266,7 @@ void write_image_grid(const std::string& path, const Tensor& images, int columns
   int ok = stbi_write_png_to_func(append, &png, static_cast<int>(out_w), static_cast<int>(out_h), channels,
                                   canvas.data(), static_cast<int>(out_w * channels));
   GG_CHECK(ok && !png.empty(), "write_image_grid: encoding the PNG for '" + path + "' failed");
-  write_file_atomically(path, png);
+  write_file_atomic(path, std::string_view(reinterpret_cast<const char*>(png.data()), png.size()));
 }
 
 }  // namespace gg

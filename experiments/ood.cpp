@@ -243,11 +243,11 @@ OodResult ood_experiment(const OodOptions& o, const std::string& out) {
 
   std::filesystem::create_directories(out);
   write_run_info(out, "ood", o.command);
-  write_file_atomic(out + "/scores.csv", csv.str());
+  write_run_file(out + "/scores.csv", csv.str());
   roc.write(out + "/roc.csv");
   write_json(out + "/metrics.json", metrics);
   res.table = format_table(sets[0].name, sets[0].x.size(0), res.sets, o.knn);
-  write_file_atomic(out + "/table.txt", res.table);
+  write_run_file(out + "/table.txt", res.table);
   if (train.is_images()) {  // what each set looks like: one row of 10 samples per set, in data units
     std::vector<Tensor> rows;
     bool full = true;

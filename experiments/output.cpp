@@ -1,14 +1,20 @@
 #include "experiments/output.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
+#include "datasets/files.h"
 #include "datasets/share_dir.h"
 #include "engine/core.h"
 
@@ -17,31 +23,41 @@ namespace gg {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-void write_file_atomic(const std::string& path, const std::string& text) {
-  const fs::path target(path);
-  if (target.has_parent_path()) fs::create_directories(target.parent_path());
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    GG_CHECK(out.good(), "cannot write " + tmp);
-    out << text;
-    out.close();
-    GG_CHECK(out.good(), "writing " + tmp + " failed (disk full?)");
-  }
-  fs::rename(tmp, target);
+void write_run_file(const std::string& path, std::string_view text) {
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) fs::create_directories(parent);
+  write_file_atomic(path, text);
 }
 
-json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  GG_CHECK(in.good(), "cannot read " + path);
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    fail(path + " is not valid JSON: " + e.what());
+RunFolderLock::RunFolderLock(const std::string& dir) {
+  fs::create_directories(dir);
+  const std::string path = dir + "/.gradgrad.lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  GG_CHECK(fd_ >= 0, "cannot lock the run folder " + dir + ": cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int why = errno;
+    char holder[32] = {0};
+    const ssize_t got = ::pread(fd_, holder, sizeof holder - 1, 0);
+    ::close(fd_);
+    fd_ = -1;
+    if (why != EWOULDBLOCK) fail("cannot lock the run folder " + dir + ": " + std::strerror(why));
+    fail(dir + " is in use by another gradgrad run (pid " + std::string(got > 0 ? holder : "unknown") +
+         "): wait for it to end, or give this run another folder");
   }
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, pid.data(), pid.size(), 0) != ssize_t(pid.size()))
+    std::fprintf(stderr, "warning: could not record this run's pid in %s\n", path.c_str());
+  if (const int removed = remove_stale_temporaries(dir))
+    std::fprintf(stderr, "%s: removed %d temporary file(s) that an interrupted run left\n", dir.c_str(), removed);
 }
 
-void write_json(const std::string& path, const json& j) { write_file_atomic(path, j.dump(2) + "\n"); }
+RunFolderLock::~RunFolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+}
+
+json read_json_file(const std::string& path) { return parse_json(read_file(path), "'" + path + "'"); }
+
+void write_json(const std::string& path, const json& j) { write_run_file(path, j.dump(2) + "\n"); }
 
 void write_points_csv(const std::string& path, const Dataset& d) {
   const int64_t n = d.size(), dim = d.x.numel() / std::max<int64_t>(n, 1);
@@ -55,7 +71,7 @@ void write_points_csv(const std::string& path, const Dataset& d) {
     if (!d.labels.empty()) csv << "," << d.labels[i];
     csv << "\n";
   }
-  write_file_atomic(path, csv.str());
+  write_run_file(path, csv.str());
 }
 
 json json_number(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }

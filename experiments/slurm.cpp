@@ -45,7 +45,7 @@ SlurmSubmission submit_sweep_to_slurm(const SweepPlan& plan, const std::string& 
   sub.script = plan.out + "/sweep.sbatch";
   if (sub.points.empty()) return sub;
   fs::create_directories(plan.out + "/slurm");  // sbatch does not create the folder of --output
-  write_file_atomic(sub.script, sbatch_script(plan, sub.points, gradgrad));
+  write_run_file(sub.script, sbatch_script(plan, sub.points, gradgrad));
   fs::permissions(sub.script, fs::perms::owner_exec, fs::perm_options::add);
   if (dry_run) return sub;
   std::string answer;

@@ -51,9 +51,9 @@ std::vector<int64_t> read_grid_axis(const json& v, const std::string& where, con
   GG_CHECK(v.is_array() && !v.empty(), where + ": expected a non-empty list, each " + what);
   std::vector<int64_t> axis;
   for (const auto& x : v) {
-    GG_CHECK(x.is_number_integer() && x.get<int64_t>() >= least, where + ": " + x.dump() + " is not " + what);
+    GG_CHECK(x.is_number_integer() && x.get<int64_t>() >= least, where + ": " + json_brief(x) + " is not " + what);
     GG_CHECK(std::find(axis.begin(), axis.end(), x.get<int64_t>()) == axis.end(),
-             where + ": " + x.dump() + " is listed twice");
+             where + ": " + json_brief(x) + " is listed twice");
     axis.push_back(x.get<int64_t>());
   }
   return axis;
@@ -71,7 +71,7 @@ SweepSettings read_sweep_section(const json& s) {
       o.seeds = read_grid_axis(v, "sweep.seeds", "a seed >= 0", 0);
     } else if (key == "starts" || key == "max_iters" || key == "init_samples") {
       GG_CHECK(v.is_number_integer() && v.get<int64_t>() >= (key == "max_iters" ? 0 : 2),
-               "sweep." + key + ": expected a positive integer, got " + v.dump());
+               "sweep." + key + ": expected a positive integer, got " + json_brief(v));
       (key == "starts" ? o.starts : key == "max_iters" ? o.max_iters : o.init_samples) = v.get<int64_t>();
     } else if (key == "tol" || key == "rank_fraction") {
       GG_CHECK(v.is_number() && v.get<double>() > 0, "sweep." + key + ": expected a positive number");
@@ -235,7 +235,7 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
   const MemorizationReportOptions mo = measure_options(plan, i);
   Trainer trainer(config, make_regularizer_loss);
   Autoencoder& model = trainer.model();
-  fs::create_directories(dir);
+  const RunFolderLock lock(dir);  // a point submitted twice runs once at a time, never mixed
   // Figure 6: the untrained model's output/input variance ratio on N(0, I) inputs (and on latent codes).
   const double ratio = variance_ratio_at_init(model, plan.settings.init_samples, mo.seed);
   const double ratio_latent = variance_ratio_at_init(model, plan.settings.init_samples, mo.seed, true);
@@ -317,7 +317,7 @@ SweepResult collect_sweep(const SweepPlan& plan) {
   }
   res.minutes = seconds / 60;
   res.metrics["settings"]["minutes"] = res.minutes;
-  write_file_atomic(plan.out + "/sweep.csv", records_csv(res.points, kCsvColumns));
+  write_run_file(plan.out + "/sweep.csv", records_csv(res.points, kCsvColumns));
   write_json(plan.out + "/metrics.json", res.metrics);
   if (!attractor_rows.empty())  // Figure 2 right: one row of decoded training attractors per grid point
     write_image_grid(plan.out + "/attractors_by_k.png", concat(attractor_rows, 0), 10, 2, 2);

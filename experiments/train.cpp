@@ -73,7 +73,7 @@ TrainResult train_experiment(const TrainOptions& o, const std::string& out) {
   apply_overrides(user, o.sets);
   GG_CHECK(o.track_dynamics >= 0, "train: track_dynamics is a number of epochs (0: off)");
   Trainer trainer(user, make_regularizer_loss);
-  fs::create_directories(out);
+  const RunFolderLock lock(out);  // one run per folder; a killed run's temporary files go
   const std::string checkpoint = out + "/checkpoint.safetensors";
   if (o.resume) {
     trainer.resume(checkpoint);

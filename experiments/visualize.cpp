@@ -62,7 +62,7 @@ VisualizeResult visualize_experiment(const VisualizeOptions& o, const std::strin
     }
     std::string name = spec;
     for (char& c : name) c = c == ':' ? '_' : c;
-    write_file_atomic(out + "/viz_" + name + ".csv", csv.str());
+    write_run_file(out + "/viz_" + name + ".csv", csv.str());
     res.metrics[spec] = {{"s_clean", mean_of(s_clean)},        {"s_corrupted", mean_of(s_corrupt)},
                          {"v_clean", mean_of(t.clean.v)},      {"v_corrupted", mean_of(t.corrupted.v)},
                          {"grad_v_clean", mean_of(t.grad_norm_clean)},

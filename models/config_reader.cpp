@@ -30,7 +30,7 @@ void with_config_path(const std::string& path, const std::function<void()>& read
 ConfigReader::ConfigReader(const nlohmann::json& j, const std::string& path) : j_(j) {
   path_ = pending_path.empty() ? path : pending_path;
   pending_path.clear();
-  if (!j.is_object()) fail(path_ + ": expected a JSON object, got " + j.dump());
+  if (!j.is_object()) fail(path_ + ": expected a JSON object, got " + json_brief(j));
 }
 
 const nlohmann::json& ConfigReader::at(const std::string& key) {

@@ -18,6 +18,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "datasets/files.h"
 #include "engine/core.h"
 
 namespace gg {
@@ -116,7 +117,7 @@ struct IsVector<std::vector<T>> : std::true_type {};
 template <class T>
 T ConfigReader::convert(const nlohmann::json& v, const std::string& key) const {
   auto expect = [&](bool ok, const char* what) {
-    if (!ok) fail_at(key, std::string("expected ") + what + ", got " + v.dump());
+    if (!ok) fail_at(key, std::string("expected ") + what + ", got " + json_brief(v));
   };
   if constexpr (std::is_same_v<T, nlohmann::json>) {
     return v;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "datasets/files.h"
 #include "engine/backend/backend.h"
 #include "models/autoencoder.h"
 #include "models/variants.h"
@@ -32,8 +33,17 @@ void apply_overrides(json& config, const std::vector<std::string>& sets) {
     const auto eq = s.find('=');
     GG_CHECK(eq != std::string::npos && eq > 0, "--set " + s + ": expected key.path=value");
     const std::string path = s.substr(0, eq), text = s.substr(eq + 1);
-    json value = json::parse(text, nullptr, false);
-    if (value.is_discarded()) value = text;  // a bare word such as adamw
+    json value;
+    try {
+      value = parse_json(text, "--set " + path);
+    } catch (const Error&) {
+      value = text;  // a bare word such as adamw
+    }
+    try {
+      (void)value.dump();  // nlohmann refuses to write a string that is not UTF-8: say so here, with the key
+    } catch (const json::type_error&) {
+      fail("--set " + path + ": the value is not valid UTF-8");
+    }
     json* node = &config;
     size_t start = 0;
     for (;;) {
@@ -70,9 +80,9 @@ json regularizer_terms(const json& section) {
     const json& t = items[i];
     const std::string where = section.is_array() ? "regularizer[" + std::to_string(i) + "]" : "regularizer";
     GG_CHECK(t.is_object() && t.contains("kind") && t["kind"].is_string(),
-             where + ": expected an object with a \"kind\", got " + t.dump());
+             where + ": expected an object with a \"kind\", got " + json_brief(t));
     if (t["kind"] == "none") {
-      GG_CHECK(t.size() == 1, where + ": kind \"none\" takes no other keys, got " + t.dump());
+      GG_CHECK(t.size() == 1, where + ": kind \"none\" takes no other keys, got " + json_brief(t));
       continue;
     }
     terms.push_back(t);
@@ -90,7 +100,7 @@ void rewrite_contractive_variant(json& c) {
   const std::string kind = v.value("kind", std::string());
   if (kind != "contractive" && kind != "contractive_full") return;
   GG_CHECK(probes.is_number_integer() && probes.get<int64_t>() >= 0,
-           "variant.probes: expected an integer >= 0, got " + probes.dump());
+           "variant.probes: expected an integer >= 0, got " + json_brief(probes));
   const int64_t k = probes;
   const json term = {{"kind", "contractive"},
                      {"lambda", v["lambda"]},
@@ -112,12 +122,13 @@ json complete_config(const json& user) {
     GG_CHECK(c.contains(section), "config: unknown key '" + section +
                                       "' (known: seed, device, data, model, variant, optimizer, schedule, training, regularizer)");
     if (section == "seed") {
-      GG_CHECK(value.is_number_integer() && value.get<int64_t>() >= 0, "seed: expected a non-negative integer, got " + value.dump());
+      GG_CHECK(value.is_number_integer() && value.get<int64_t>() >= 0,
+               "seed: expected a non-negative integer, got " + json_brief(value));
       c[section] = value;
       continue;
     }
     if (section == "device") {
-      GG_CHECK(value.is_string(), "device: expected a string such as \"cpu\", got " + value.dump());
+      GG_CHECK(value.is_string(), "device: expected a string such as \"cpu\", got " + json_brief(value));
       const Device d = parse_device(value.get<std::string>());
       backend_for(d);  // refuses by name a device this build has no backend for
       c[section] = value;
@@ -127,7 +138,7 @@ json complete_config(const json& user) {
       c[section] = regularizer_terms(value);
       continue;
     }
-    GG_CHECK(value.is_object(), section + ": expected a JSON object, got " + value.dump());
+    GG_CHECK(value.is_object(), section + ": expected a JSON object, got " + json_brief(value));
     if (section == "optimizer" && value.contains("name") && value["name"] != c["optimizer"]["name"])
       c[section] = json::object();  // another optimizer's defaults would not fit it
     for (const auto& [key, v] : value.items()) {
@@ -140,7 +151,7 @@ json complete_config(const json& user) {
                           : like.is_number()        ? v.is_number()
                                                     : std::string(like.type_name()) == v.type_name();
         GG_CHECK(fits, section + "." + key + ": expected " + (like.is_number_integer() ? "an integer" : like.type_name()) +
-                           ", got " + v.dump());
+                           ", got " + json_brief(v));
       }
       c[section][key] = v;
     }

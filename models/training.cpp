@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "datasets/files.h"
 #include "models/checkpoint.h"
 
 namespace gg {
@@ -209,7 +210,7 @@ void Trainer::resume(const std::string& path) {
   GG_CHECK(diff.empty(), path + ": was trained with another config (only training.epochs may change); differs at " +
                              (diff.empty() ? std::string() : diff[0]["path"].get<std::string>()));
   load_checkpoint_into(*model_, path);
-  const json state = json::parse(ck.metadata.at(kState));
+  const json state = parse_json(ck.metadata.at(kState), "checkpoint '" + path + "': metadata '" + kState + "'");
   std::vector<std::pair<std::string, std::vector<Tensor>>> buffers;
   const NamedTensors names = model_->named_parameters();
   for (const auto& [kind, mine_buffers] : optimizer_->state()) {
@@ -224,10 +225,14 @@ void Trainer::resume(const std::string& path) {
     }
     buffers.emplace_back(kind, loaded);
   }
-  optimizer_->load_state(buffers, state.at("optimizer_steps"));
-  noise_gen_.seed = state.at("noise_generator").at("seed");
-  noise_gen_.offset = state.at("noise_generator").at("offset");
-  history_ = state.at("history").get<std::vector<EpochRecord>>();
+  try {
+    optimizer_->load_state(buffers, state.at("optimizer_steps"));
+    noise_gen_.seed = state.at("noise_generator").at("seed");
+    noise_gen_.offset = state.at("noise_generator").at("offset");
+    history_ = state.at("history").get<std::vector<EpochRecord>>();
+  } catch (const json::exception& e) {  // a key missing or of the wrong type: name the file and the metadata
+    fail(path + ": metadata '" + kState + "' is damaged (" + e.what() + ")");
+  }
 }
 
 }  // namespace gg

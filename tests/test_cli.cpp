@@ -7,29 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "tests/cli_helpers.h"
 #include "tests/models_helpers.h"
 
 using namespace gg::test;
 
 namespace {
-
-struct Outcome {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
-
-// `environment` is prefixed to the command line ("NAME=value ").
-Outcome gradgrad(const std::string& args, const std::string& environment = "") {
-  const std::string cmd = environment + std::string(GG_GRADGRAD) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  Outcome o;
-  std::array<char, 4096> buf;
-  while (size_t got = fread(buf.data(), 1, buf.size(), pipe)) o.output.append(buf.data(), got);
-  const int status = pclose(pipe);
-  o.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
-}
 
 const std::vector<std::string> kCommands = {"datasets", "train", "visualize", "field", "ood",
                                             "probe",    "sweep", "plot",      "bench", "bench jacobian"};
