@@ -1,11 +1,9 @@
 #include "models/checkpoint.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <bit>
+#include <cmath>
+#include <cstdio>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -15,6 +13,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "datasets/files.h"
 #include "engine/backend/backend.h"
 
 namespace gg {
@@ -33,78 +32,23 @@ const char* format_dtype(DType t) { return t == DType::f32 ? "F32" : "F64"; }
 
 std::string in_file(const std::string& path) { return "safetensors file '" + path + "': "; }
 
-std::string sys_error() { return std::strerror(errno); }
-
-// Writes all of `bytes` to fd, naming `path` on failure.
-void write_all(int fd, const std::string& bytes, const std::string& path) {
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    GG_CHECK(n > 0, in_file(path) + "write failed: " + sys_error());
-    done += size_t(n);
-  }
-}
-
-// Replaces `path` by `bytes` atomically: a reader sees the old file or the new one, never a part.
-void write_atomically(const std::string& path, const std::string& bytes) {
-  const std::filesystem::path target(path);
-  const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : ".";
-  std::string tmp = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
-  const int fd = ::mkstemp(tmp.data());
-  GG_CHECK(fd >= 0, in_file(path) + "cannot create a temporary file in " + dir.string() + ": " + sys_error());
-  try {
-    GG_CHECK(::fchmod(fd, 0644) == 0, in_file(path) + "chmod failed: " + sys_error());
-    write_all(fd, bytes, path);
-    GG_CHECK(::fsync(fd) == 0, in_file(path) + "fsync failed: " + sys_error());
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  GG_CHECK(::close(fd) == 0, in_file(path) + "close failed: " + sys_error());
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = sys_error();
-    ::unlink(tmp.c_str());
-    fail(in_file(path) + "rename failed: " + why);
-  }
-  // Make the rename itself durable.
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY); dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  GG_CHECK(in.good(), in_file(path) + "cannot open: " + sys_error());
-  std::ostringstream s;
-  s << in.rdbuf();
-  GG_CHECK(!in.bad(), in_file(path) + "read failed");
-  return s.str();
-}
-
-// Parses the header, refusing duplicate keys in any object (nlohmann would keep the last silently).
+// Parses the header, refusing duplicate keys in any object (nlohmann would keep the last silently) and
+// nesting deeper than any safetensors header has (datasets/files.h).
 nlohmann::json parse_header(const std::string& text, const std::string& path) {
   std::vector<std::set<std::string>> open_objects;
-  auto no_duplicates = [&](int, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+  auto no_duplicates = [&](nlohmann::json::parse_event_t event, const nlohmann::json& parsed) {
     using E = nlohmann::json::parse_event_t;
     if (event == E::object_start) open_objects.emplace_back();
     if (event == E::object_end) open_objects.pop_back();
     if (event == E::key && !open_objects.back().insert(parsed.get<std::string>()).second)
       fail(in_file(path) + "header has the key '" + parsed.get<std::string>() + "' twice");
-    return true;
   };
-  try {
-    return nlohmann::json::parse(text, no_duplicates);
-  } catch (const nlohmann::json::parse_error& e) {
-    fail(in_file(path) + "header is not valid JSON (" + e.what() + ")");
-  }
+  return parse_json(text, in_file(path) + "header", no_duplicates);
 }
 
 uint64_t read_count(const nlohmann::json& j, const std::string& path, const std::string& what) {
   GG_CHECK(j.is_number_unsigned(),
-           in_file(path) + what + " must hold non-negative integers, got " + j.dump());
+           in_file(path) + what + " must hold non-negative integers, got " + json_brief(j));
   return j.get<uint64_t>();
 }
 
@@ -118,7 +62,7 @@ struct Entry {
 Entry parse_entry(const std::string& name, const nlohmann::json& e, uint64_t buffer_bytes,
                   const std::string& path) {
   const std::string where = in_file(path) + "tensor '" + name + "': ";
-  GG_CHECK(e.is_object(), where + "entry must be an object, got " + e.dump());
+  GG_CHECK(e.is_object(), where + "entry must be an object, got " + json_brief(e));
   for (const auto& [key, v] : e.items())
     GG_CHECK(key == "dtype" || key == "shape" || key == "data_offsets",
              where + "unknown field '" + key + "'");
@@ -126,7 +70,7 @@ Entry parse_entry(const std::string& name, const nlohmann::json& e, uint64_t buf
            where + "entry needs dtype, shape and data_offsets");
 
   Entry out{name, DType::f32, {}, 0, 0};
-  GG_CHECK(e["dtype"].is_string(), where + "dtype must be a string, got " + e["dtype"].dump());
+  GG_CHECK(e["dtype"].is_string(), where + "dtype must be a string, got " + json_brief(e["dtype"]));
   const std::string dtype = e["dtype"].get<std::string>();
   if (dtype == "F32" || dtype == "F64") {
     out.dtype = dtype == "F32" ? DType::f32 : DType::f64;
@@ -136,18 +80,18 @@ Entry parse_entry(const std::string& name, const nlohmann::json& e, uint64_t buf
     fail(where + "unknown dtype '" + dtype + "'");
   }
 
-  GG_CHECK(e["shape"].is_array(), where + "shape must be an array, got " + e["shape"].dump());
+  GG_CHECK(e["shape"].is_array(), where + "shape must be an array, got " + json_brief(e["shape"]));
   uint64_t bytes = dtype_size(out.dtype);
   for (const auto& d : e["shape"]) {
     const uint64_t n = read_count(d, path, "tensor '" + name + "': shape");
     GG_CHECK(n <= uint64_t(INT64_MAX) && !__builtin_mul_overflow(bytes, n, &bytes),
-             where + "shape " + e["shape"].dump() + " is too large");
+             where + "shape " + json_brief(e["shape"]) + " is too large");
     out.shape.push_back(int64_t(n));
   }
 
   const auto& offsets = e["data_offsets"];
   GG_CHECK(offsets.is_array() && offsets.size() == 2,
-           where + "data_offsets must be [begin, end], got " + offsets.dump());
+           where + "data_offsets must be [begin, end], got " + json_brief(offsets));
   out.begin = read_count(offsets[0], path, "tensor '" + name + "': data_offsets");
   out.end = read_count(offsets[1], path, "tensor '" + name + "': data_offsets");
   const std::string range = "[" + std::to_string(out.begin) + ", " + std::to_string(out.end) + ")";
@@ -160,22 +104,55 @@ Entry parse_entry(const std::string& name, const nlohmann::json& e, uint64_t buf
   return out;
 }
 
+std::string crc_text(uint32_t crc) {
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", crc);
+  return text;
+}
+
+// Every tensor named in the checksum metadata is in the file and its bytes have that CRC-32.
+void verify_checksums(const std::string& text, const std::vector<Entry>& entries, const char* buffer,
+                      const std::string& path) {
+  const nlohmann::json sums = parse_json(text, in_file(path) + "metadata '" + kChecksumKey + "'");
+  GG_CHECK(sums.is_object(), in_file(path) + "metadata '" + kChecksumKey + "' must map tensor names to checksums");
+  for (const auto& [name, sum] : sums.items()) {
+    const auto e = std::find_if(entries.begin(), entries.end(), [&](const Entry& x) { return x.name == name; });
+    GG_CHECK(e != entries.end(), in_file(path) + "a checksum is given for tensor '" + name + "', not in the file");
+    const std::string actual = crc_text(crc32_of(std::string_view(buffer + e->begin, e->end - e->begin)));
+    GG_CHECK(sum.is_string() && sum.get<std::string>() == actual,
+             in_file(path) + "tensor '" + name + "': its bytes have CRC-32 " + actual + ", not the " +
+                 json_brief(sum) + " written with them: the file is damaged");
+  }
+}
+
 }  // namespace
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
-  nlohmann::ordered_json header = nlohmann::ordered_json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
-  uint64_t offset = 0;
+  // The data buffer first, so that the header can carry each tensor's checksum.
+  uint64_t total = 0;
   for (const auto& [name, t] : tensors) {
     GG_CHECK(!name.empty() && name != "__metadata__", in_file(path) + "invalid tensor name '" + name + "'");
-    GG_CHECK(!header.contains(name), in_file(path) + "tensor name '" + name + "' given twice");
     GG_CHECK(t.defined(), in_file(path) + "tensor '" + name + "' is undefined");
+    total += uint64_t(t.numel()) * dtype_size(t.dtype());
+  }
+  std::string buffer(total, '\0');
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  nlohmann::json checksums = nlohmann::json::object();
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    GG_CHECK(!header.contains(name), in_file(path) + "tensor name '" + name + "' given twice");
     const uint64_t bytes = uint64_t(t.numel()) * dtype_size(t.dtype());
+    if (bytes) backend_for(t.device()).copy_to_host(buffer.data() + offset, t.raw(), bytes);
     header[name] = {
         {"dtype", format_dtype(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    checksums[name] = crc_text(crc32_of(std::string_view(buffer).substr(offset, bytes)));
     offset += bytes;
   }
-  std::string text = header.dump();
+  Metadata meta = metadata;
+  meta[kChecksumKey] = checksums.dump();
+  nlohmann::ordered_json with_metadata = {{"__metadata__", meta}};
+  with_metadata.update(header);
+  std::string text = with_metadata.dump();
   text.append((8 - text.size() % 8) % 8,
               ' ');  // keeps the buffer 8-byte aligned, as the reference writer does
 
@@ -183,19 +160,12 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
   const uint64_t n = text.size();
   std::memcpy(file.data(), &n, 8);
   file += text;
-  const size_t buffer_start = file.size();
-  file.resize(buffer_start + offset);
-  char* out = file.data() + buffer_start;
-  for (const auto& [name, t] : tensors) {
-    const size_t bytes = size_t(t.numel()) * dtype_size(t.dtype());
-    if (bytes) backend_for(t.device()).copy_to_host(out, t.raw(), bytes);
-    out += bytes;
-  }
-  write_atomically(path, file);
+  file += buffer;
+  write_file_atomic(path, file);
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {
-  const std::string file = read_all(path);
+  const std::string file = read_file(path);
   GG_CHECK(file.size() >= 8, in_file(path) + "is " + std::to_string(file.size()) +
                                  " bytes, too short for the 8-byte header length");
   uint64_t n = 0;
@@ -205,7 +175,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
   GG_CHECK(n <= kMaxHeaderBytes, in_file(path) + "header length " + std::to_string(n) +
                                      " is over the limit of " + std::to_string(kMaxHeaderBytes) + " bytes");
   const nlohmann::json header = parse_header(file.substr(8, n), path);
-  GG_CHECK(header.is_object(), in_file(path) + "header must be a JSON object, got " + header.dump());
+  GG_CHECK(header.is_object(), in_file(path) + "header must be a JSON object, got " + json_brief(header));
   const uint64_t buffer_bytes = file.size() - 8 - n;
   const char* buffer = file.data() + 8 + n;
 
@@ -216,7 +186,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
       GG_CHECK(value.is_object(), in_file(path) + "__metadata__ must be an object of strings");
       for (const auto& [key, v] : value.items()) {
         GG_CHECK(v.is_string(),
-                 in_file(path) + "__metadata__ value of '" + key + "' must be a string, got " + v.dump());
+                 in_file(path) + "__metadata__ value of '" + key + "' must be a string, got " + json_brief(v));
         out.metadata[key] = v.get<std::string>();
       }
       continue;
@@ -241,6 +211,11 @@ SafetensorsFile load_safetensors(const std::string& path) {
   }
   GG_CHECK(covered == buffer_bytes, in_file(path) + "bytes [" + std::to_string(covered) + ", " +
                                         std::to_string(buffer_bytes) + ") at the end belong to no tensor");
+
+  if (out.metadata.count(kChecksumKey)) {  // verified here, so not handed on
+    verify_checksums(out.metadata[kChecksumKey], entries, buffer, path);
+    out.metadata.erase(kChecksumKey);
+  }
 
   for (const Entry& e : entries) {
     Tensor t = Tensor::empty(e.shape, e.dtype, Device::cpu());  // from the file; copy_ moves it where it goes
@@ -270,16 +245,26 @@ void save_checkpoint(const std::string& path, const Module& model, const nlohman
   save_safetensors(path, all, meta);
 }
 
+namespace {
+
+bool all_finite(const Tensor& cpu_tensor) {
+  const int64_t n = cpu_tensor.numel();
+  if (cpu_tensor.dtype() == DType::f32) {
+    const float* v = static_cast<const float*>(cpu_tensor.raw());
+    return std::all_of(v, v + n, [](float x) { return std::isfinite(x); });
+  }
+  const double* v = static_cast<const double*>(cpu_tensor.raw());
+  return std::all_of(v, v + n, [](double x) { return std::isfinite(x); });
+}
+
+}  // namespace
+
 Checkpoint read_checkpoint(const std::string& path) {
   SafetensorsFile f = load_safetensors(path);
   Checkpoint c;
   c.metadata = std::move(f.metadata);
   auto parse = [&](const char* key) {
-    try {
-      return nlohmann::json::parse(c.metadata.at(key));
-    } catch (const nlohmann::json::exception& e) {
-      fail("checkpoint '" + path + "': metadata '" + key + "' is not valid JSON (" + e.what() + ")");
-    }
+    return parse_json(c.metadata.at(key), "checkpoint '" + path + "': metadata '" + key + "'");
   };
   if (c.metadata.count(kConfigKey)) c.config = parse(kConfigKey);
   std::set<std::string> extra;
@@ -294,6 +279,8 @@ Checkpoint read_checkpoint(const std::string& path) {
     }
   }
   for (auto& [name, t] : f.tensors) (extra.erase(name) ? c.extra : c.parameters).emplace_back(name, t);
+  for (const auto& [name, t] : c.parameters)
+    GG_CHECK(all_finite(t), "checkpoint '" + path + "': parameter '" + name + "' holds NaN or infinite values");
   GG_CHECK(extra.empty(),
            "checkpoint '" + path + "': extra tensor '" + *extra.begin() + "' is not in the file");
   return c;

@@ -27,17 +27,24 @@ struct SafetensorsFile {
 };
 
 // Writes tensors (CPU or any device; f32 or f64; names unique and non-empty) atomically: to a temporary
-// file in the same folder, flushed to disk, then renamed over `path`. Errors name the file.
+// file in the same folder, flushed to disk, then renamed over `path`, with the CRC-32 of each tensor's bytes
+// under kChecksumKey. Errors name the file.
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata = {});
 // Reads a file written by any safetensors writer onto the CPU, checking it: the file holds the 8-byte
 // length and the header; the header is one JSON object without duplicate keys; every entry has a known
 // dtype (F32/F64), a shape and a byte range whose length is numel * dtype size; the ranges lie within the
-// buffer, do not overlap and cover it exactly. Errors name the file and, where there is one, the tensor.
+// buffer, do not overlap and cover it exactly; where kChecksumKey is present, every tensor's bytes match
+// their checksum (the key is then left out of the metadata returned). Errors name the file and, where there
+// is one, the tensor.
 SafetensorsFile load_safetensors(const std::string& path);
 
 // Metadata keys that save_checkpoint writes: the config JSON, and a JSON list of the extra tensors' names.
 inline constexpr const char* kConfigKey = "gradgrad.config";
 inline constexpr const char* kExtraKey = "gradgrad.extra";
+// The metadata key under which save_safetensors writes each tensor's CRC-32 ({"name": "89abcdef", ...}, a
+// JSON string as the format's metadata values are): load_safetensors verifies them, so flipped bytes are an
+// error naming the tensor. Other readers (PyTorch's safetensors) ignore the key.
+inline constexpr const char* kChecksumKey = "gradgrad.crc32";
 
 struct Checkpoint {
   nlohmann::json config;  // null when the file has no kConfigKey (e.g. written by another program)
@@ -50,7 +57,8 @@ struct Checkpoint {
 // must differ from the parameters') and further metadata (which must not use the two gradgrad keys).
 void save_checkpoint(const std::string& path, const Module& model, const nlohmann::json& config,
                      const NamedTensors& extra = {}, const Metadata& metadata = {});
-// Reads a checkpoint: every tensor not listed under kExtraKey is a parameter.
+// Reads a checkpoint: every tensor not listed under kExtraKey is a parameter. A parameter holding NaN or an
+// infinity is refused, naming it: training from it could only produce more.
 Checkpoint read_checkpoint(const std::string& path);
 // Reads a checkpoint and copies its parameters into the model in place. Every parameter name must be in the
 // file with the same shape and dtype, and the file must hold no other parameters; otherwise nothing is

@@ -90,12 +90,14 @@ TEST_CASE("safetensors: the writer's bytes are the format's, byte by byte, and a
   save_safetensors(
       path, {{"a", Tensor::from_data({1.0, -2.0}, {2})}, {"b", Tensor::from_data({0.5}, {1, 1}, DType::f64)}},
       {{"k", "v"}});
-  // 135 bytes of JSON and one space pad the header to 136 = 0x88 bytes, so the buffer is 8-byte aligned.
+  // 194 bytes of JSON and six spaces pad the header to 200 = 0xc8 bytes, so the buffer is 8-byte aligned. The
+  // checksums are zlib.crc32 of each tensor's bytes, as Python computes them.
   const std::string header =
-      R"({"__metadata__":{"k":"v"},"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"F64","shape":[1,1],"data_offsets":[8,16]}} )";
-  REQUIRE(header.size() == 136);
-  const std::string expected = std::string("\x88\0\0\0\0\0\0\0", 8) + header +
+      R"({"__metadata__":{"gradgrad.crc32":"{\"a\":\"c3872656\",\"b\":\"8d3a01b8\"}","k":"v"},)"
+      R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+      R"("b":{"dtype":"F64","shape":[1,1],"data_offsets":[8,16]}}      )";
+  REQUIRE(header.size() == 200);
+  const std::string expected = std::string("\xc8\0\0\0\0\0\0\0", 8) + header +
                                std::string("\x00\x00\x80\x3f", 4) +                 // 1.0f
                                std::string("\x00\x00\x00\xc0", 4) +                 // -2.0f
                                std::string("\x00\x00\x00\x00\x00\x00\xe0\x3f", 8);  // 0.5
