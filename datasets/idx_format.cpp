@@ -1,5 +1,6 @@
 #include "datasets/idx_format.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "datasets/idx_bytes.h"
@@ -222,12 +223,20 @@ int64_t IdxArray::count() const {
 }
 
 namespace {
+// The payload grows as it arrives, a piece at a time, rather than being allocated whole from the header's
+// claim: a gzip file may claim up to 1032 times its size, and a short one that lies would otherwise make us
+// zero-fill gigabytes before the data runs out. So memory follows the bytes actually inflated.
 IdxArray read_whole(IdxReader& reader) {
+  constexpr uint64_t kPiece = uint64_t{16} << 20;
   IdxArray out;
   out.type = reader.type();
   out.dims = reader.dims();
-  out.payload.resize(static_cast<size_t>(reader.payload_bytes()));  // bounded by the input: see IdxReader
-  reader.read_payload(out.payload.data(), out.payload.size());
+  for (uint64_t done = 0, total = reader.payload_bytes(); done < total;) {
+    const uint64_t len = std::min(kPiece, total - done);
+    out.payload.resize(static_cast<size_t>(done + len));
+    reader.read_payload(out.payload.data() + done, static_cast<size_t>(len));
+    done += len;
+  }
   reader.finish();
   return out;
 }

@@ -39,9 +39,10 @@ bool is_gzip(const uint8_t* data, size_t size);
 // are accepted). The constructor reads and checks the header: the magic number, the type code,
 // 1..kIdxMaxDims dimensions each > 0, a payload of at most kIdxMaxPayloadBytes, and one the input can hold:
 // exactly the bytes after the header of a raw file, at most what the compressed bytes can inflate to
-// (deflate's limit is 1032:1) for gzip. So payload_bytes() is safe to allocate: a lying header is refused
-// before any allocation. read_payload() then hands out the payload; finish() checks that the input ends
-// right after it (no trailing bytes, a complete gzip stream).
+// (deflate's limit is 1032:1) for gzip. A raw file's payload_bytes() is what it holds; a gzip file's is only
+// a claim, so readers grow their buffers as the payload arrives (read_idx_file does). read_payload() then
+// hands out the payload; finish() checks that the input ends right after it (no trailing bytes, a complete
+// gzip stream).
 class IdxReader {
  public:
   // The file held in memory; `data` must outlive the reader.
