@@ -2,8 +2,10 @@
 """Writes the seed inputs of the fuzz targets: fuzz/corpus/idx/ and fuzz/corpus/json/ (small valid and broken
 files, each named for what it is). Deterministic; rerun after changing it and commit the result."""
 import gzip
+import json
 import pathlib
 import struct
+import zlib
 
 root = pathlib.Path(__file__).resolve().parent / "corpus"
 
@@ -49,3 +51,34 @@ write("json", "out_of_range.json", '{ "data": [' + ",".join(["1.5"] + ["0"] * 78
 write("json", "string_value.json", '{ "data": [' + ",".join(['"NaN"'] + ["0"] * 783) + "]}")
 write("json", "missing_data.json", '{ "pixels": [] }')
 write("json", "not_json.json", "{ data: [0, 1")
+
+
+def safetensors(header, buffer=b""):
+    text = json.dumps(header, separators=(",", ":")).encode()
+    return struct.pack("<Q", len(text)) + text + buffer
+
+
+two = struct.pack("<2f", 1.0, -2.0)
+sums = json.dumps({"a": "%08x" % zlib.crc32(two)}, separators=(",", ":"))
+entry_a = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
+write("safetensors", "one_f32.safetensors", safetensors({"__metadata__": {"gradgrad.crc32": sums}, "a": entry_a}, two))
+write("safetensors", "f64_and_empty.safetensors",
+      safetensors({"b": {"dtype": "F64", "shape": [1, 1], "data_offsets": [0, 8]},
+                   "e": {"dtype": "F32", "shape": [0], "data_offsets": [8, 8]}}, struct.pack("<d", 0.5)))
+write("safetensors", "bad_checksum.safetensors",
+      safetensors({"__metadata__": {"gradgrad.crc32": '{"a":"00000000"}'}, "a": entry_a}, two))
+write("safetensors", "overlap.safetensors",
+      safetensors({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                   "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, two))
+write("safetensors", "bf16.safetensors", safetensors({"a": dict(entry_a, dtype="BF16", shape=[4])}, two))
+write("safetensors", "nested.safetensors", safetensors({"a": [[[[[[[[1]]]]]]]]}))
+
+config = {"seed": 0, "data": {"name": "two_moons", "n": 256},
+          "model": {"arch": "mlp", "hidden": [64, 64], "code_dim": 2},
+          "regularizer": [{"kind": "contractive", "lambda": 0.1}], "training": {"epochs": 3, "batch_size": 64}}
+write("config", "train_config.json", json.dumps(config, indent=2))
+write("config", "run.json", '{"kind": "train", "command": "gradgrad train --config c.json"}')
+write("config", "deep.json", "[" * 70 + "]" * 70)
+write("config", "overflow.json", '{"lr": 1e400}')
+write("config", "bad_utf8.json", b'{"name": "\xff\xfe"}')
+write("config", "unicode.json", r'{"name": "\u00e9\ud83d\ude00"}')
