@@ -1,4 +1,5 @@
 // Recording ops into the graph, grad mode and anomaly mode.
+#include <atomic>
 #include <cmath>
 
 #include "engine/autograd/autograd.h"
@@ -8,8 +9,14 @@ namespace gg {
 
 namespace {
 thread_local bool g_grad_enabled = true;
+std::atomic<int64_t> g_live_nodes{0};
 thread_local bool g_anomaly_enabled = false;
 }  // namespace
+
+LiveNodeCount::LiveNodeCount() { ++g_live_nodes; }
+LiveNodeCount::LiveNodeCount(const LiveNodeCount&) { ++g_live_nodes; }
+LiveNodeCount::~LiveNodeCount() { --g_live_nodes; }
+int64_t LiveNodeCount::now() { return g_live_nodes.load(); }
 
 bool grad_enabled() { return g_grad_enabled; }
 GradModeGuard::GradModeGuard(bool enabled) : previous_(g_grad_enabled) { g_grad_enabled = enabled; }

@@ -28,7 +28,17 @@ struct BackwardContext;
 // the engine sums them back to each input's shape in one place.
 using BackwardRule = std::function<std::vector<Tensor>(BackwardContext& ctx, const Tensor& grad)>;
 
+// Counts the nodes alive, so a test can show that training keeps no graph from one step to the next.
+struct LiveNodeCount {
+  LiveNodeCount();
+  LiveNodeCount(const LiveNodeCount&);
+  ~LiveNodeCount();
+  LiveNodeCount& operator=(const LiveNodeCount&) = default;
+  static int64_t now();
+};
+
 struct Node : std::enable_shared_from_this<Node> {
+  LiveNodeCount counted;
   const char* op = "";
   std::vector<Edge> inputs;
   std::vector<Tensor> saved;

@@ -56,8 +56,10 @@ class Backend {
 
   virtual void* allocate(size_t bytes) = 0;
   virtual void deallocate(void* ptr, size_t bytes) = 0;
-  // Bytes held by the allocator's cache, and the high-water mark of bytes handed out.
+  // Bytes held by the allocator's cache, bytes handed out now (the live tensors'), and the high-water mark
+  // of bytes handed out.
   virtual size_t cached_bytes() const = 0;
+  virtual size_t in_use_bytes() const = 0;
   virtual size_t peak_bytes() const = 0;
   virtual void reset_peak_bytes() = 0;
 

@@ -2,12 +2,13 @@
 // by rounded size and handed out again, so a training loop that makes the same tensors every step maps no
 // fresh memory after its first step (a page fault is expensive in a VM; cudaMalloc and cudaFree are slow
 // and cudaFree synchronises the whole device). When the raw allocation runs out, the cache is released
-// and the allocation tried once more. Cached blocks live as long as the process (backends are never
-// destroyed). Thread-safe.
+// and the allocation tried once more. Cached blocks live as long as the backend, a static destroyed at exit:
+// the host's cache is freed then, so LeakSanitizer finds no block lost; a device's is left to its driver,
+// which frees device memory with the context (and may already be unloaded at that point). Thread-safe.
 //
 // `Raw` is the device's side: static `round(bytes)` (the bucket a request falls in), `allocate(bytes)`
-// (nullptr when the device is out of memory; any other failure throws), `release(p)`, and `kName` for
-// errors. CachingBackend<Raw> is a Backend whose allocator entries are such an allocator's.
+// (nullptr when the device is out of memory; any other failure throws), `release(p)`, `kName` for errors and
+// `kReleaseAtExit`. CachingBackend<Raw> is a Backend whose allocator entries are such an allocator's.
 #pragma once
 
 #include <algorithm>
@@ -24,6 +25,13 @@ namespace gg {
 template <class Raw>
 class CachingAllocator {
  public:
+  CachingAllocator() = default;
+  CachingAllocator(const CachingAllocator&) = delete;
+  CachingAllocator& operator=(const CachingAllocator&) = delete;
+  ~CachingAllocator() {
+    if constexpr (Raw::kReleaseAtExit) release_cache();
+  }
+
   void* allocate(size_t bytes) {
     const size_t b = Raw::round(bytes);
     std::lock_guard<std::mutex> lock(mu_);
@@ -50,6 +58,7 @@ class CachingAllocator {
   }
 
   size_t cached() const { return cached_; }
+  size_t in_use() const { return in_use_; }
   size_t peak() const { return peak_; }
   void reset_peak() { peak_ = in_use_; }
 
@@ -82,6 +91,7 @@ class CachingBackend : public Backend {
   void* allocate(size_t bytes) override { return alloc_.allocate(bytes); }
   void deallocate(void* p, size_t bytes) override { alloc_.deallocate(p, bytes); }
   size_t cached_bytes() const override { return alloc_.cached(); }
+  size_t in_use_bytes() const override { return alloc_.in_use(); }
   size_t peak_bytes() const override { return alloc_.peak(); }
   void reset_peak_bytes() override { alloc_.reset_peak(); }
 

@@ -14,6 +14,7 @@ Backend& backend();
 // bucketed by 512 bytes.
 struct HostMemory {
   static constexpr const char* kName = "cpu";
+  static constexpr bool kReleaseAtExit = true;
   static size_t round(size_t bytes) { return bytes <= 64 ? 64 : (bytes + 511) / 512 * 512; }
   static void* allocate(size_t bytes);  // nullptr when out of memory
   static void release(void* p);

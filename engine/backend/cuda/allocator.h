@@ -10,6 +10,7 @@ namespace gg::cuda {
 
 struct DeviceMemory {
   static constexpr const char* kName = "cuda";
+  static constexpr bool kReleaseAtExit = false;
   // Small blocks by 512 bytes; large ones by 1/16 of their power of two (at most ~6% slack), so tensors of
   // slightly different sizes share a bucket without wasting much.
   static size_t round(size_t bytes);
