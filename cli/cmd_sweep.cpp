@@ -48,7 +48,7 @@ Action add_sweep(CLI::App& app, const std::string& command) {
   auto it = std::make_shared<IterateOptions>();
   auto starts = std::make_shared<int64_t>(0);
   CLI::App* sub =
-      app.add_subcommand("sweep", "paper 002, figure 2: train over bottleneck sizes k and measure the dynamics of each");
+      app.add_subcommand("sweep", "paper 002, figure 2: train over bottleneck sizes k (and seeds), measure each");
   sub->add_option("--config", o->config_path, "a training config with an optional \"sweep\" section")
       ->check(CLI::ExistingFile);
   sub->add_option("--out", *out, "the sweep folder (one model per grid point in DIR/k_<k>[_seed_<s>])")

@@ -125,7 +125,8 @@ TEST_CASE("the sbatch script: one array task per unfinished point, the section's
   std::ifstream written(dry.script);
   CHECK(contains(std::string(std::istreambuf_iterator<char>(written), {}), "#SBATCH --array=0,1,2\n"));
 
-  CHECK(contains(error_of([] { read_sweep_section({{"slurm", {{"nodes", 2}}}}); }), "sweep.slurm: unknown key 'nodes'"));
+  CHECK(contains(error_of([] { read_sweep_section({{"slurm", {{"nodes", 2}}}}); }),
+                 "sweep.slurm: unknown key 'nodes'"));
   CHECK(contains(error_of([] { read_sweep_section({{"slurm", {{"sbatch", {"-N 2\n#x"}}}}}); }), "sweep.slurm.sbatch"));
   CHECK(contains(error_of([] { read_sweep_section({{"k", {2, 2}}}); }), "listed twice"));
 }
