@@ -84,14 +84,14 @@ int remove_stale_temporaries(const std::string& dir) {
 std::string read_file(const std::string& path, uint64_t max_bytes) {
   std::error_code ec;
   const uint64_t size = fs::file_size(path, ec);
-  GG_CHECK(!ec, "cannot open '" + path + "': " + ec.message());
-  GG_CHECK(size <= max_bytes, "cannot read '" + path + "': " + std::to_string(size) + " bytes, more than the " +
+  GG_CHECK(!ec, path + ": cannot open: " + ec.message());  // a missing file, a folder
+  GG_CHECK(size <= max_bytes, path + ": cannot read: " + std::to_string(size) + " bytes, more than the " +
                                   std::to_string(max_bytes) + " such a file may have");
   std::ifstream in(path, std::ios::binary);
-  GG_CHECK(in.good(), "cannot read '" + path + "': " + sys_error());
+  GG_CHECK(in.good(), path + ": cannot open: " + sys_error());
   std::ostringstream s;
   s << in.rdbuf();
-  GG_CHECK(!in.bad(), "cannot read '" + path + "': read failed");
+  GG_CHECK(!in.bad(), path + ": read error");
   return s.str();
 }
 

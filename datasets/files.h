@@ -27,7 +27,8 @@ void write_file_atomic(const std::string& path, std::string_view bytes);
 // Call it only where no other writer is at work in `dir` (a run folder under its lock).
 int remove_stale_temporaries(const std::string& dir);
 
-// The whole file, or an error naming it (missing, unreadable, or larger than max_bytes).
+// The whole file, or an error naming it ("PATH: cannot open: No such file or directory"; a folder, an
+// unreadable file, or one larger than max_bytes).
 std::string read_file(const std::string& path, uint64_t max_bytes = uint64_t{1} << 32);
 
 // The CRC-32 of `bytes` (zlib's, the one gzip and PNG use): checkpoints store one per tensor.

