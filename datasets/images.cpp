@@ -1,8 +1,6 @@
 // Image files in and out through stb (see images.h for the contracts).
 #include "datasets/images.h"
 
-#include <stb_image.h>
-#include <stb_image_resize.h>
 #include <stb_image_write.h>
 
 #include <algorithm>
@@ -14,40 +12,12 @@
 #include <memory>
 
 #include "datasets/files.h"
+#include "datasets/image_decode.h"
 
 namespace gg {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Converts decoded 8-bit pixels (interleaved, `source_channels` per pixel: 1 grey, 2 grey+alpha, 3 RGB,
-// 4 RGBA) to `channels` (1 or 3) interleaved floats in [0, 1], alpha composited on black.
-std::vector<float> to_float_channels(const unsigned char* pixels, int64_t pixel_count, int source_channels,
-                                     int channels) {
-  std::vector<float> out(pixel_count * channels);
-  const bool has_alpha = source_channels == 2 || source_channels == 4;
-  const bool source_is_grey = source_channels <= 2;
-  for (int64_t p = 0; p < pixel_count; ++p) {
-    const unsigned char* px = pixels + p * source_channels;
-    float alpha = has_alpha ? px[source_channels - 1] / 255.0f : 1.0f;
-    float r, g, b;
-    if (source_is_grey) {
-      r = g = b = px[0] / 255.0f;
-    } else {
-      r = px[0] / 255.0f, g = px[1] / 255.0f, b = px[2] / 255.0f;
-    }
-    if (channels == 1) {
-      // Luminance in double, so a grey pixel stored as RGB (r == g == b) reads back as its grey value.
-      const float grey = source_is_grey ? r : static_cast<float>(0.299 * r + 0.587 * g + 0.114 * b);
-      out[p] = alpha * grey;
-    } else {
-      out[p * 3 + 0] = alpha * r;
-      out[p * 3 + 1] = alpha * g;
-      out[p * 3 + 2] = alpha * b;
-    }
-  }
-  return out;
-}
 
 bool has_image_extension(const fs::path& file) {
   std::string ext = file.extension().string();
@@ -84,29 +54,15 @@ void check_channels_and_size(const char* op, int channels, int size) {
 
 // Reads one image into `out` (channels * size * size floats, planar CHW); `op` names the caller in errors.
 void read_image_into(const char* op, const std::string& path, int channels, int size, float* out) {
-  int width = 0, height = 0, source_channels = 0;
-  std::unique_ptr<unsigned char, void (*)(void*)> pixels(
-      stbi_load(path.c_str(), &width, &height, &source_channels, 0), stbi_image_free);
-  if (!pixels) {
-    const char* reason = stbi_failure_reason();
-    fail(std::string(op) + ": cannot read image '" + path + "': " + (reason ? reason : "unknown reason"));
+  std::string bytes;
+  try {
+    bytes = read_file(path);
+  } catch (const Error& e) {
+    fail(std::string(op) + ": " + e.what());
   }
-  std::vector<float> interleaved =
-      to_float_channels(pixels.get(), int64_t(width) * height, source_channels, channels);
-  pixels.reset();
-
-  if (width != size || height != size) {
-    std::vector<float> resized(int64_t(size) * size * channels);
-    int ok = stbir_resize_float(interleaved.data(), width, height, 0, resized.data(), size, size, 0, channels);
-    GG_CHECK(ok, std::string(op) + ": resizing '" + path + "' from " + std::to_string(width) + "x" +
-                     std::to_string(height) + " to " + std::to_string(size) + "x" + std::to_string(size) +
-                     " failed");
-    interleaved.swap(resized);
-  }
-
-  const int64_t plane = int64_t(size) * size;
-  for (int64_t p = 0; p < plane; ++p)
-    for (int c = 0; c < channels; ++c) out[c * plane + p] = std::clamp(interleaved[p * channels + c], 0.0f, 1.0f);
+  const std::vector<float> image = decode_image(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                                                channels, size, op, path);
+  std::copy(image.begin(), image.end(), out);
 }
 
 }  // namespace

@@ -82,3 +82,56 @@ write("config", "deep.json", "[" * 70 + "]" * 70)
 write("config", "overflow.json", '{"lr": 1e400}')
 write("config", "bad_utf8.json", b'{"name": "\xff\xfe"}')
 write("config", "unicode.json", r'{"name": "\u00e9\ud83d\ude00"}')
+
+# Images: two bytes for fuzz_image (channels: odd = 3, even = 1; size - 1), then the file. Written by hand here
+# for the formats whose layout is short (PNG, BMP, PGM/PPM, TGA, HDR, a 1x1 GIF); the JPEG seed,
+# fuzz/corpus/image/python.jpg, is CPython's Lib/test/imghdrdata/python.jpg (PSF licence) behind the two
+# bytes, committed as it is, since a JPEG encoder is beyond a corpus script.
+
+
+def png(width, height, color_type, bit_depth, rows):
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    raw = b"".join(b"\x00" + bytes(row) for row in rows)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+
+
+def bmp(width, height, pixels_bgr):
+    stride = (width * 3 + 3) // 4 * 4
+    rows = b"".join(bytes(pixels_bgr[y * width * 3:(y + 1) * width * 3]).ljust(stride, b"\x00") for y in range(height))
+    header = struct.pack("<2sIHHI", b"BM", 54 + len(rows), 0, 0, 54)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, len(rows), 2835, 2835, 0, 0)
+    return header + info + rows
+
+
+def tga(width, height, pixels_bgr, rle=False):
+    header = struct.pack("<BBBHHBHHHHBB", 0, 0, 10 if rle else 2, 0, 0, 0, 0, 0, width, height, 24, 0)
+    if not rle:
+        return header + bytes(pixels_bgr)
+    body = b"".join(bytes([0x80 | 0]) + bytes(pixels_bgr[i:i + 3]) for i in range(0, len(pixels_bgr), 3))
+    return header + body
+
+
+def image_seed(channels, size, data):
+    return bytes([1 if channels == 3 else 0, size - 1]) + data
+
+
+grey4 = [[(x + 4 * y) * 16 for x in range(4)] for y in range(4)]
+rgb4 = [[c for x in range(4) for c in (x * 60, y * 60, 255 - x * 60)] for y in range(4)]
+rgba4 = [[c for x in range(4) for c in (x * 60, y * 60, 128, 255 if x else 0)] for y in range(4)]
+flat_bgr = [c for row in rgb4 for c in row]
+write("image", "grey_4x4.png", image_seed(1, 4, png(4, 4, 0, 8, grey4)))
+write("image", "rgb_4x4_to_8.png", image_seed(3, 8, png(4, 4, 2, 8, rgb4)))
+write("image", "rgba_4x4_to_2.png", image_seed(1, 2, png(4, 4, 6, 8, rgba4)))
+write("image", "grey16_2x2.png", image_seed(1, 2, png(2, 2, 0, 16, [[0, 0, 255, 255], [128, 0, 0, 1]])))
+write("image", "rgb_4x4.bmp", image_seed(3, 4, bmp(4, 4, flat_bgr)))
+write("image", "grey_3x2.pgm", image_seed(1, 3, b"P5 3 2 255\n" + bytes([0, 50, 100, 150, 200, 250])))
+write("image", "rgb_2x2.ppm", image_seed(3, 2, b"P6\n2 2\n255\n" + bytes(range(0, 240, 20))))
+write("image", "rgb_4x4.tga", image_seed(3, 4, tga(4, 4, flat_bgr)))
+write("image", "rgb_4x4_rle.tga", image_seed(1, 4, tga(4, 4, flat_bgr, rle=True)))
+write("image", "rgb_1x1.hdr", image_seed(3, 1, b"#?RADIANCE\nFORMAT=32-bit_rle_rgbe\n\n-Y 1 +X 1\n" + bytes([128, 64, 32, 129])))
+write("image", "transparent_1x1.gif", image_seed(1, 2, bytes.fromhex(
+    "4749463839610100010080000000ffffff00000021f90401000000002c00000000010001000002024401003b")))
+write("image", "huge_claim.png", image_seed(1, 8, png(20000, 20000, 0, 8, [[0] * 4])))
+write("image", "truncated.png", image_seed(1, 4, png(4, 4, 0, 8, grey4)[:40]))

@@ -8,8 +8,11 @@
 #include <functional>
 #include <unistd.h>
 
+#include "datasets/files.h"
+#include "datasets/image_decode.h"
 #include "datasets/images.h"
 #include "tests/helpers.h"
+#include "tests/models_helpers.h"
 
 using namespace gg;
 namespace fs = std::filesystem;
@@ -335,4 +338,26 @@ TEST_CASE("write_image_grid takes (N, H*W) and (N, H, W), f64, RGB, clamps value
                        Error);
   const std::string unwritable = dir / "no_such_folder/grid.png";
   CHECK_THROWS_WITH_AS(write_image_grid(unwritable, three_d), doctest::Contains(unwritable.c_str()), Error);
+}
+
+using gg::test::contains;
+using gg::test::error_of;
+
+TEST_CASE("decode_image refuses what Debian's stb 2.27 mishandles, naming the file (fuzz_image's findings)") {
+  // Each seed is two bytes for fuzz_image (channels, size - 1), then the file.
+  auto decode = [](const std::string& seed) {
+    const std::string bytes = read_file(std::string(GG_SOURCE_DIR) + "/fuzz/corpus/image/" + seed).substr(2);
+    return error_of([&] {
+      decode_image(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), 1, 8, "read_image", "x.img");
+    });
+  };
+  CHECK(contains(decode("pnm_zero_height.ppm"), "'x.img'"));
+  CHECK(contains(decode("pnm_zero_height.ppm"), "an image needs at least one"));
+  CHECK(contains(decode("jpeg_oversized_huffman.jpg"), "more than 256 codes"));
+  CHECK(contains(decode("jpeg_huffman_counts_at_end.jpg"), "more than 256 codes"));
+  CHECK(contains(decode("pnm_number_overflow.pgm"), "more than 9 digits"));
+  CHECK(contains(decode("huge_claim.png"), "20000 x 20000 pixels, more than the 16777216"));
+  const std::string good = read_file(std::string(GG_SOURCE_DIR) + "/fuzz/corpus/image/grey_4x4.png").substr(2);
+  CHECK(decode_image(reinterpret_cast<const unsigned char*>(good.data()), good.size(), 1, 4, "read_image", "g.png")
+            .size() == 16);  // a good file still decodes
 }
