@@ -99,7 +99,8 @@ TrainResult train_experiment(const TrainOptions& o, const std::string& out) {
     const json old = read_json_file(out + "/metrics.json");
     if (old.contains("dynamics") && old["dynamics"].is_array())
       for (const json& d : old["dynamics"])
-        if (d.value("epoch", int64_t(-1)) <= first_epoch) dynamics.push_back(d);
+        if (d.is_object() && d.contains("epoch") && d["epoch"].is_number_integer() && d["epoch"] <= first_epoch)
+          dynamics.push_back(d);
   }
   if (track > 0 && first_epoch == 0) snapshot(0);
   train_to_end(trainer, "train", [&](const EpochRecord& r) {

@@ -97,7 +97,8 @@ void rewrite_contractive_variant(json& c) {
   if (!v.is_object()) return;  // VariantConfig's parser says what is wrong with it
   const json probes = v.contains("probes") ? v["probes"] : json(0);
   v.erase("probes");  // an old VariantConfig key that every other kind ignored
-  const std::string kind = v.value("kind", std::string());
+  if (!v.contains("kind") || !v["kind"].is_string()) return;  // VariantConfig's parser names what is wrong
+  const std::string kind = v["kind"];
   if (kind != "contractive" && kind != "contractive_full") return;
   GG_CHECK(probes.is_number_integer() && probes.get<int64_t>() >= 0,
            "variant.probes: expected an integer >= 0, got " + json_brief(probes));

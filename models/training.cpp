@@ -6,6 +6,7 @@
 
 #include "datasets/files.h"
 #include "models/checkpoint.h"
+#include "models/config_reader.h"
 
 namespace gg {
 
@@ -58,9 +59,47 @@ bool finite(double v) { return std::isfinite(v); }
 }  // namespace
 
 
-Trainer::Trainer(json user_config, const ExtraLossFactory& extra) : config_(canonical_config(user_config)) {
-  const uint64_t seed = config_["seed"];
-  const json& data = config_["data"];
+TrainingPlan plan_training(json config, const Shape& sample, const ExtraLossFactory& extra) {
+  TrainingPlan plan;
+  json& m = config["model"];
+  if (!m.contains("input_shape")) m["input_shape"] = sample;
+  if (!m.contains("seed")) m["seed"] = config["seed"].get<uint64_t>();
+  if (!m.contains("device")) m["device"] = config["device"];
+  plan.model = m.get<AutoencoderConfig>();
+  GG_CHECK(plan.model.input_shape == sample, "model.input_shape " + shape_str(plan.model.input_shape) +
+                                                 " does not match the data's samples " + shape_str(sample));
+  m = json(plan.model);
+  plan.variant = config["variant"].get<VariantConfig>();
+  validate(plan.variant, plan.model);
+  config["variant"] = json(plan.variant);
+
+  const json& terms = config["regularizer"];
+  for (size_t i = 0; i < terms.size(); ++i) {
+    const std::string kind = terms[i]["kind"];
+    GG_CHECK(static_cast<bool>(extra), "regularizer: kind '" + kind +
+                                           "' is built by the regularizers library (regularizers/regularizer.h: "
+                                           "make_regularizer_loss, the Trainer's second argument); this caller gave none");
+    // Its parser's errors name the term by its place in the list: regularizer[1].lambda.
+    with_config_path("regularizer[" + std::to_string(i) + "]",
+                     [&] { plan.terms.emplace_back(kind, extra(terms[i])); });
+  }
+  // Built here without parameters only to read its section, so that its errors come with the others, before
+  // the model is allocated; the Trainer builds it again over the model's parameters.
+  (void)make_optimizer(config["optimizer"], {});
+  const json& t = config["training"];
+  GG_CHECK(t["epochs"].get<int64_t>() >= 0, "training.epochs: must be >= 0");
+  GG_CHECK(t["batch_size"].get<int64_t>() > 0, "training.batch_size: must be positive");
+  GG_CHECK(t["clip_grad_norm"].get<double>() >= 0, "training.clip_grad_norm: must be >= 0 (0 = off)");
+  plan.schedule = LrSchedule::from_json(config["schedule"], t["epochs"]);
+  plan.batch_size = t["batch_size"];
+  plan.config = std::move(config);
+  return plan;
+}
+
+Trainer::Trainer(json user_config, const ExtraLossFactory& extra) {
+  json config = canonical_config(user_config);
+  const uint64_t seed = config["seed"];
+  const json& data = config["data"];
   const std::string name = data["name"];
   train_ = load_dataset(name, load_options(data, seed, false));
   test_ = load_dataset(name, load_options(data, seed, true));
@@ -69,35 +108,15 @@ Trainer::Trainer(json user_config, const ExtraLossFactory& extra) : config_(cano
   train_ = normalized(train_, normalizer_);
   test_ = normalized(test_, normalizer_);
 
-  json& m = config_["model"];
-  if (!m.contains("input_shape")) m["input_shape"] = Shape(train_.x.shape().begin() + 1, train_.x.shape().end());
-  if (!m.contains("seed")) m["seed"] = seed;
-  if (!m.contains("device")) m["device"] = config_["device"];
-  const AutoencoderConfig model_config = m.get<AutoencoderConfig>();
-  const Shape sample(train_.x.shape().begin() + 1, train_.x.shape().end());
-  GG_CHECK(model_config.input_shape == sample, "model.input_shape " + shape_str(model_config.input_shape) +
-                                                   " does not match the data's samples " + shape_str(sample));
-  m = json(model_config);
-  variant_ = config_["variant"].get<VariantConfig>();
-  validate(variant_, model_config);
-  config_["variant"] = json(variant_);
-
-  for (const json& term : config_["regularizer"]) {
-    const std::string kind = term["kind"];
-    GG_CHECK(static_cast<bool>(extra), "regularizer: kind '" + kind +
-                                           "' is built by the regularizers library (regularizers/regularizer.h: "
-                                           "make_regularizer_loss, the Trainer's second argument); this caller gave none");
-    terms_.emplace_back(kind, extra(term));
-  }
-
-  model_ = std::make_unique<Autoencoder>(model_config);
+  TrainingPlan plan = plan_training(std::move(config), Shape(train_.x.shape().begin() + 1, train_.x.shape().end()),
+                                    extra);
+  config_ = std::move(plan.config);
+  variant_ = plan.variant;
+  terms_ = std::move(plan.terms);
+  schedule_ = plan.schedule;
+  model_ = std::make_unique<Autoencoder>(plan.model);
   optimizer_ = make_optimizer(config_["optimizer"], model_->parameters());
-  const json& t = config_["training"];
-  GG_CHECK(t["epochs"].get<int64_t>() >= 0, "training.epochs: must be >= 0");
-  GG_CHECK(t["batch_size"].get<int64_t>() > 0, "training.batch_size: must be positive");
-  GG_CHECK(t["clip_grad_norm"].get<double>() >= 0, "training.clip_grad_norm: must be >= 0 (0 = off)");
-  schedule_ = LrSchedule::from_json(config_["schedule"], t["epochs"]);
-  sampler_ = std::make_unique<BatchSampler>(train_, t["batch_size"].get<int64_t>(), true, seed);
+  sampler_ = std::make_unique<BatchSampler>(train_, plan.batch_size, true, seed);
   // Its own stream, so the corruption and probe draws do not repeat the initial weights' draws.
   noise_gen_ = Generator(seed ^ 0x9E3779B97F4A7C15ULL);
 }

@@ -26,6 +26,21 @@ using ExtraLoss = std::function<Tensor(Autoencoder& model, const Tensor& x, Gene
 // Builds the ExtraLoss of one term of the config's "regularizer" list (it refuses what it does not know).
 using ExtraLossFactory = std::function<ExtraLoss(const nlohmann::json& regularizer_term)>;
 
+// Every check a Trainer makes of a config, short of loading its data and allocating its model: the sections
+// parsed (model, variant, each regularizer term through `extra`, optimizer, schedule, training) and checked
+// against each other and against the data's sample shape. The Trainer calls it once it has the data; fuzz_config
+// (fuzz/) calls it on arbitrary bytes, so every config error a user can meet is met there first.
+struct TrainingPlan {
+  nlohmann::json config;  // canonical, with the model's input_shape, seed and device filled in
+  AutoencoderConfig model;
+  VariantConfig variant;
+  std::vector<std::pair<std::string, ExtraLoss>> terms;  // the regularizer terms, by kind, in order
+  LrSchedule schedule;
+  int64_t batch_size = 0;
+};
+// `config` is canonical (canonical_config); `sample` is the shape of one sample of the data it names.
+TrainingPlan plan_training(nlohmann::json config, const Shape& sample, const ExtraLossFactory& extra);
+
 struct EpochRecord {
   int64_t epoch = 0;  // 1-based
   double loss = 0, reconstruction = 0;         // means over the epoch's batches

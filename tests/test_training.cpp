@@ -132,6 +132,42 @@ TEST_CASE("bad configs are refused with the key named") {
   CHECK(c["model"]["hidden"] == json({8, 8}));
 }
 
+TEST_CASE("plan_training makes every check of the Trainer without data, and fuzz_config's finding is named") {
+  auto plan_error = [](json c) {
+    try {
+      (void)plan_training(canonical_config(c), {2}, make_regularizer_loss);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // The data is named but never loaded: a set that does not exist does not stop the plan.
+  json c = small_config();
+  c["data"]["name"] = "no-such-set";
+  const TrainingPlan plan = plan_training(canonical_config(c), {2}, make_regularizer_loss);
+  CHECK(plan.model.input_shape == Shape{2});
+  CHECK(plan.config["model"]["seed"] == 3);
+  CHECK(plan.terms.size() == 1);  // the old contractive variant, rewritten into a regularizer term
+  CHECK(plan.batch_size == 64);
+  // Each section's error, as the Trainer would raise it.
+  c = small_config();
+  c["optimizer"]["momentum"] = 0.9;  // an SGD key under Adam
+  CHECK(plan_error(c).find("optimizer: unknown key 'momentum'") != std::string::npos);
+  c = small_config();
+  c["schedule"] = {{"kind", "step"}, {"step_size", 0}};
+  CHECK(plan_error(c).find("schedule.step_size: must be positive") != std::string::npos);
+  c = small_config("plain");  // else the old contractive variant becomes regularizer[0]
+  c["regularizer"] = json::array({{{"kind", "poisson"}, {"lambda", "big"}}});
+  CHECK(plan_error(c).find("regularizer[0].lambda: expected a number") != std::string::npos);
+  c = small_config();
+  c["training"]["batch_size"] = 0;
+  CHECK(plan_error(c).find("training.batch_size: must be positive") != std::string::npos);
+  // fuzz_config's first finding: a variant kind that is not a string escaped as nlohmann's bare type_error.302.
+  c = small_config();
+  c["variant"] = {{"kind", 0.1}, {"probes", 2}};
+  CHECK(plan_error(c).find("variant.kind: expected a string, got 0.1") != std::string::npos);
+}
+
 TEST_CASE("the config's device is the model's unless the model names its own, and is recorded") {
   Trainer t(small_config(), make_regularizer_loss);
   CHECK(t.config()["device"] == "cpu");
