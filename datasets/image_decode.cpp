@@ -102,7 +102,7 @@ bool oversized_pnm_number(const unsigned char* bytes, size_t length) {
 }  // namespace
 
 std::vector<float> decode_image(const unsigned char* bytes, size_t length, int channels, int size,
-                                const std::string& op, const std::string& name) {
+                                const std::string& op, const std::string& name, int64_t max_pixels) {
   const std::string where = op + ": cannot read image '" + name + "': ";
   GG_CHECK(length <= size_t(INT_MAX), where + "the file holds " + std::to_string(length) +
                                           " bytes, more than the 2 GiB stb_image reads");
@@ -115,9 +115,9 @@ std::vector<float> decode_image(const unsigned char* bytes, size_t length, int c
   // The header alone first, so a small file that claims a huge image asks for nothing.
   if (stbi_info_from_memory(bytes, stb_length, &width, &height, &source_channels)) {
     const int64_t pixels = int64_t(width) * height;
-    GG_CHECK(pixels <= kMaxImagePixels, where + "it claims " + std::to_string(width) + " x " +
-                                            std::to_string(height) + " pixels, more than the " +
-                                            std::to_string(kMaxImagePixels) + " this reader accepts");
+    GG_CHECK(pixels <= max_pixels, where + "it claims " + std::to_string(width) + " x " +
+                                       std::to_string(height) + " pixels, more than the " +
+                                       std::to_string(max_pixels) + " this reader accepts");
   }
   std::unique_ptr<unsigned char, void (*)(void*)> pixels(
       stbi_load_from_memory(bytes, stb_length, &width, &height, &source_channels, 0), stbi_image_free);
@@ -130,9 +130,9 @@ std::vector<float> decode_image(const unsigned char* bytes, size_t length, int c
   GG_CHECK(width > 0 && height > 0, where + "it is " + std::to_string(width) + " x " + std::to_string(height) +
                                         " pixels; an image needs at least one");
   // The header check above is skipped for formats whose info call fails but whose load succeeds; check again.
-  GG_CHECK(int64_t(width) * height <= kMaxImagePixels,
+  GG_CHECK(int64_t(width) * height <= max_pixels,
            where + "it is " + std::to_string(width) + " x " + std::to_string(height) + " pixels, more than the " +
-               std::to_string(kMaxImagePixels) + " this reader accepts");
+               std::to_string(max_pixels) + " this reader accepts");
   std::vector<float> interleaved =
       to_float_channels(pixels.get(), int64_t(width) * height, source_channels, channels);
   pixels.reset();

@@ -17,8 +17,10 @@ inline constexpr int64_t kMaxImagePixels = int64_t{1} << 24;
 // Decodes `length` bytes of an image file (any format stb_image reads) to channels * size * size floats in
 // [0, 1], planar (channel, row, column), with the conversions and resizing that images.h's read_image
 // describes. Errors (gg::Error) start with "`op`: " and name `name` (the file): not an image stb decodes
-// (with stb's reason), more than kMaxImagePixels, or more bytes than stb takes (2 GiB).
+// (with stb's reason), more than `max_pixels` (kMaxImagePixels unless a caller, such as fuzz_image, sets a
+// smaller bound), or more bytes than stb takes (2 GiB).
 std::vector<float> decode_image(const unsigned char* bytes, size_t length, int channels, int size,
-                                const std::string& op, const std::string& name);
+                                const std::string& op, const std::string& name,
+                                int64_t max_pixels = kMaxImagePixels);
 
 }  // namespace gg

@@ -135,3 +135,19 @@ write("image", "transparent_1x1.gif", image_seed(1, 2, bytes.fromhex(
     "4749463839610100010080000000ffffff00000021f90401000000002c00000000010001000002024401003b")))
 write("image", "huge_claim.png", image_seed(1, 8, png(20000, 20000, 0, 8, [[0] * 4])))
 write("image", "truncated.png", image_seed(1, 4, png(4, 4, 0, 8, grey4)[:40]))
+
+# fuzz_config: every shipped config, one with --set overrides before it, and configs each wrong in one way.
+configs = root.parent.parent / "configs"
+for path in sorted(configs.rglob("*.json")):
+    write("train_config", str(path.relative_to(configs)).replace("/", "_"), path.read_bytes())
+write("train_config", "overrides.txt", "--set optimizer.name=sgd\n--set model.hidden=[8,8]\n--set regularizer="
+      '[{"kind":"contractive","lambda":0.1}]\n{"model": {"code_dim": 2}, "training": {"epochs": 1}}')
+write("train_config", "old_contractive_variant.json",
+      '{"model": {"code_dim": 2}, "variant": {"kind": "contractive", "lambda": 0.1, "probes": 2}}')
+write("train_config", "poisson_and_contractive.json", json.dumps({
+    "model": {"code_dim": 2, "hidden": [16]}, "schedule": {"kind": "step", "step_size": 2},
+    "regularizer": [{"kind": "poisson", "lambda": 1.0}, {"kind": "contractive", "lambda": 0.1,
+                                                         "penalty": {"method": "hutchinson", "probes": 2}}]}))
+write("train_config", "unknown_key.json", '{"model": {"code_dim": 2}, "variant": {"lamda": 1}}')
+write("train_config", "conv_model.json", json.dumps({
+    "data": {"name": "mnist"}, "model": {"code_dim": 8, "kind": "conv", "input_shape": [1, 28, 28]}}))
