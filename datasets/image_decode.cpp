@@ -48,8 +48,12 @@ std::vector<float> to_float_channels(const unsigned char* pixels, int64_t pixel_
 // 256 codes (fixed in stb 2.28; found here by fuzz_image). Walks the JPEG's marker segments as stb does and
 // returns the offset of the first such table, or -1 when there is none (or the bytes are not a JPEG).
 int64_t oversized_jpeg_huffman_table(const unsigned char* bytes, size_t length) {
-  if (length < 2 || bytes[0] != 0xFF || bytes[1] != 0xD8) return -1;
-  size_t pos = 2;
+  // The start-of-image marker, after any number of 0xFF fill bytes, which stb skips (found by fuzz_image).
+  if (length < 2 || bytes[0] != 0xFF) return -1;
+  size_t pos = 1;
+  while (pos < length && bytes[pos] == 0xFF) ++pos;
+  if (pos >= length || bytes[pos] != 0xD8) return -1;
+  ++pos;
   while (pos + 1 < length) {
     if (bytes[pos] != 0xFF) {  // entropy-coded data of a scan: markers are found by their 0xFF
       ++pos;

@@ -355,6 +355,7 @@ TEST_CASE("decode_image refuses what Debian's stb 2.27 mishandles, naming the fi
   CHECK(contains(decode("pnm_zero_height.ppm"), "an image needs at least one"));
   CHECK(contains(decode("jpeg_oversized_huffman.jpg"), "more than 256 codes"));
   CHECK(contains(decode("jpeg_huffman_counts_at_end.jpg"), "more than 256 codes"));
+  CHECK(contains(decode("jpeg_fill_bytes_before_soi.jpg"), "more than 256 codes"));  // 0xFF 0xFF 0xD8 is a JPEG
   CHECK(contains(decode("pnm_number_overflow.pgm"), "more than 9 digits"));
   CHECK(contains(decode("huge_claim.png"), "20000 x 20000 pixels, more than the 16777216"));
   const std::string good = read_file(std::string(GG_SOURCE_DIR) + "/fuzz/corpus/image/grey_4x4.png").substr(2);
