@@ -12,6 +12,7 @@
 //   L_Pois    = flux - coupling                                   eq. 9   poisson_regularizer
 //   objective = L_rec + lambda L_Pois                             eq. 8   poisson_objective (L_rec: eq. 2)
 //   v(z_i)    ~ (1/M) sum_j G_eps(z_i, z_j) s(x_j), grad likewise eq. 10  green_quadrature, poisson_potential
+//             ~ (1/M) sum_j G_eps(z_i, z_j) s(x_j) / q(z_j)   eq. 10, importance-weighted: inverse_density_weights
 //
 // SIGN CONVENTION. The paper writes Laplace v = s (eq. 4). The free-space fundamental solution Phi of the
 // Laplacian in R^m solves -Laplace Phi = delta:
@@ -37,8 +38,9 @@
 // WHAT EQ. 10 INTEGRATES. With quadrature points x_j drawn from a distribution q (the corrupted batch by
 // default), (1/M) sum_j G(z, z_j) s(x_j) estimates E_q[G(z, f(x)) s(x)]: the potential of the source s
 // weighted by the density of the quadrature points (pushed to code space), not of s alone. This is the
-// paper's estimator and is implemented as written; docs/poisson.md discusses it and measures the difference
-// on a grid (poisson_grid.h).
+// paper's estimator (estimator "paper") and is implemented as written; docs/poisson.md discusses it and
+// measures the difference on a grid (poisson_grid.h). Estimator "importance" divides each s_j by a kernel
+// density estimate of q at z_j, so that the sum estimates the potential of s itself.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>
@@ -65,13 +67,18 @@ struct PoissonOptions {
   std::string reconstruction = "corrupted";  // eq. 2: reconstruct x from g(f(Pi(x))) ("corrupted") or from x ("clean")
   PenaltyOptions source;                 // how s_phi is computed (eq. 3); source.create_graph = false makes
                                          // every term a plain value (for visualization)
+  std::string estimator = "paper";       // eq. 10's sum: "paper" (as written: the potential of q s, q the
+                                         // quadrature codes' density) or "importance" (each s_j weighted by
+                                         // 1 / q(z_j), estimated by inverse_density_weights: the potential of s)
+  double density_bandwidth = 0;          // "importance": the kernel density's bandwidth h in code space, >= 0
+                                         // (0: chosen from the quadrature codes, inverse_density_weights)
 };
 
 // Throws an Error naming the key ("regularizer.<key>") unless every value is valid.
 void validate(const PoissonOptions& o);
 // {"kind": "poisson", "lambda", "eps", "quadrature_points", "corruption", "normal_eps", "quadrature",
 //  "gradient", "score", "kde_bandwidth", "reconstruction", "source": {"method", "probes", "probe_kind",
-//  "create_graph"}}
+//  "create_graph"}, "estimator", "density_bandwidth"}
 void to_json(nlohmann::json& j, const PoissonOptions& o);
 // The inverse; every key is optional ("kind", when present, must be "poisson"). An unknown key, a value of
 // the wrong type or an invalid value is an Error naming the key.
@@ -85,6 +92,17 @@ double unit_sphere_area(int64_t m);
 Tensor green_function(const Tensor& zi, const Tensor& zj, double eps = 1e-2);
 // grad_{z_i} G_eps(z_i, z_j) = (z_i - z_j) / (|S^(m-1)| r_eps^m): [N, M, m]. Differentiable in both arguments.
 Tensor green_gradient(const Tensor& zi, const Tensor& zj, double eps = 1e-2);
+
+// ---- Importance weights for eq. 10 -------------------------------------------------------------------
+// w_j = 1 / q(z_j) for codes z [M, m], q the Gaussian kernel density estimate of the codes themselves,
+//     q(z) = (1/M) sum_k N(z; z_k, h^2 I),
+// with bandwidth h (0: chosen from the codes, the largest leave-one-out likelihood among Scott's rule
+// h = sigma M^(-1/(m+4)) times 2^(-i/2), i = 0..8; Scott's rule alone oversmooths multimodal codes), computed in
+// log space: [M] in z's dtype, differentiable in z for the chosen h (so the estimator is one smooth function of
+// the encoder, gradient-checked as such). (1/M) sum_j G(z, z_j) s_j w_j estimates integral G s over the codes'
+// support, the potential of s, where eq. 10 as written estimates integral G s q, the potential of q s
+// (docs/poisson.md, grid check). Errors name the key: codes with no spread and h = 0, or weights beyond z's dtype.
+Tensor inverse_density_weights(const Tensor& z, double bandwidth);
 
 // ---- Monte-Carlo quadrature of the Green representation (eq. 10) --------------------------------------
 struct GreenQuadrature {
@@ -101,8 +119,12 @@ struct PoissonQuadrature {
   Tensor x;                   // those samples (data, no history)
   Tensor z;                   // z_j = f(x_j): [M, m]
   Tensor s;                   // s_phi(x_j) (eq. 3): [M], differentiable with respect to phi
+  Tensor weight;              // what eq. 10 multiplies s_j by: undefined for "paper" (1), 1 / q(z_j) for
+                              // "importance" (inverse_density_weights, differentiable like z)
+  Tensor weighted_s() const { return weight.defined() ? s * weight : s; }
 };
-// Draws min(M, B) rows of `batch` with `gen` and computes their codes and sources with contractive_source.
+// Draws min(M, B) rows of `batch` with `gen` and computes their codes and sources with contractive_source,
+// and their weights when options.estimator is "importance".
 PoissonQuadrature poisson_quadrature(Autoencoder& model, const Tensor& batch, const PoissonOptions& options,
                                      Generator& gen);
 

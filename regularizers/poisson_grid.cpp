@@ -243,6 +243,7 @@ GridCheck poisson_grid_check(const GaussianMixture& density, const SourceFn& sou
   };
   out.quadrature = terms(s_quad);          // eq. 10 as written
   out.weighted = terms(s_quad / p_quad);   // eq. 10 importance-weighted: integral_Omega G s
+  out.importance = terms(s_quad * inverse_density_weights(xq, o.density_bandwidth));  // the same with p_Omega estimated
   return out;
 }
 

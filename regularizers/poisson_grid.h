@@ -27,6 +27,8 @@
 //                 integral G s p_Omega, i.e. the free-space solution of Laplace v = p_Omega s (not of s)
 //     weighted    eq. 10 with importance weights 1 / p_Omega(x_j): the free-space solution of Laplace v = s on
 //                 Omega (source zero outside), which differs from the Dirichlet one by a harmonic function
+//     importance  the same with 1 / q(x_j), q a kernel density estimate of the quadrature points: what the
+//                 regularizer's estimator "importance" computes, where p_D is not known
 // Green's identity holds for any v with Laplace v = s in Omega, whatever its boundary values, so the weighted
 // potential's flux - coupling is also ~ R, with a different split; the quadrature potential's is
 // integral p_Omega^2 s instead.
@@ -56,6 +58,8 @@ struct GridCheckOptions {
   std::string corruption = "noise:0.1"; // Pi (eq. 7)
   double normal_eps = 1e-2;             // eps of n(x) (eq. 7)
   uint64_t seed = 0;                    // the Monte-Carlo draws
+  double density_bandwidth = 0;         // the "importance" potential's kernel density bandwidth (0: chosen from
+                                        // the quadrature points, as inverse_density_weights does)
 };
 
 // The terms for one potential v.
@@ -83,6 +87,8 @@ struct GridCheck {
   int64_t proxy_samples = 0;   // samples whose Pi(x) stayed in Omega (the Dirichlet proxy's sample size)
   PotentialTerms quadrature;   // eq. 10 as written (free space, unweighted samples from p_Omega)
   PotentialTerms weighted;     // eq. 10 importance-weighted (free space, source s on Omega)
+  PotentialTerms importance;   // eq. 10 weighted by a kernel density estimate of the quadrature points instead of
+                               // p_Omega (inverse_density_weights): the "importance" estimator
 };
 
 // Runs the check for `density` (2-D) and `source`. Throws on bad options.

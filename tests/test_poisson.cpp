@@ -189,10 +189,14 @@ TEST_CASE("Poisson regularizer: the gradient of L_Pois reaches every encoder par
   PoissonOptions zoom = small_options();
   zoom.corruption = "zoom:0.2";
   zoom.quadrature_points = 256;  // all 8 samples
+  PoissonOptions importance = small_options();
+  importance.estimator = "importance";  // the weights 1 / q(z_j) move with the encoder too (Scott's rule's h)
+  importance.quadrature_points = 6;
   const std::vector<Case> cases = {
       {"noise, KDE score, M < B", small_options(), {}},
       {"rotation, mixture score, clean quadrature", rotation, gaussian_mixture_score(default_gaussian_mixture())},
       {"zoom, KDE score, M >= B", zoom, {}},
+      {"noise, importance-weighted eq. 10", importance, {}},
   };
   // A tanh code layer: every encoder parameter moves L_Pois. An identity code layer: all but the code layer's
   // bias, which only translates every code, and G, s_phi and J_f are all blind to a translation of the codes.
@@ -219,6 +223,57 @@ TEST_CASE("Poisson regularizer: the gradient of L_Pois reaches every encoder par
       CHECK_MESSAGE(r.ok, r.message);
     }
   }
+}
+
+TEST_CASE("Poisson importance weights: 1 / q(z_j) of a Gaussian kernel density, its bandwidth, named refusals") {
+  // Four 1-D codes in two clusters and h = 0.5: q(z_j) = (1/4) sum_k exp(-(z_j - z_k)^2 / (2 h^2)) / sqrt(2 pi h^2).
+  const std::vector<double> codes = {0.0, 0.2, 3.0, 3.3};
+  const double n = 4;
+  auto kernel = [](double a, double b, double h) {
+    return std::exp(-(a - b) * (a - b) / (2 * h * h)) / std::sqrt(2 * std::numbers::pi * h * h);
+  };
+  auto expected = [&](double h) {
+    std::vector<double> w;
+    for (double zj : codes) {
+      double q = 0;
+      for (double zk : codes) q += kernel(zj, zk, h) / n;
+      w.push_back(1 / q);
+    }
+    return w;
+  };
+  const Tensor z = Tensor::from_data(codes, {4, 1}, DType::f64);
+  const std::vector<double> w = inverse_density_weights(z, 0.5).to_vector();
+  for (size_t j = 0; j < 4; ++j) CHECK(w[j] == doctest::Approx(expected(0.5)[j]).epsilon(1e-12));
+  // h = 0: the candidate of largest leave-one-out likelihood among Scott's rule h = sd n^(-1/(m+4)) (sd with
+  // n - 1) times 2^(-i/2), i = 0..8.
+  double mean = 0, sq = 0;
+  for (double v : codes) mean += v / n;
+  for (double v : codes) sq += (v - mean) * (v - mean);
+  const double scott = std::sqrt(sq / (n - 1)) * std::pow(n, -1.0 / 5.0);
+  double best_h = 0, best = -INFINITY;
+  for (int i = 0; i <= 8; ++i) {
+    const double h = scott * std::pow(2.0, -0.5 * i);
+    double loo = 0;
+    for (size_t j = 0; j < 4; ++j) {
+      double q = 0;
+      for (size_t k = 0; k < 4; ++k)
+        if (k != j) q += kernel(codes[j], codes[k], h) / (n - 1);
+      loo += std::log(q);
+    }
+    if (loo > best) best = loo, best_h = h;
+  }
+  CHECK(best_h < scott / 2);  // two clusters are better fitted by a much narrower kernel than Scott's
+  const std::vector<double> ws = inverse_density_weights(z, 0.0).to_vector();
+  for (size_t j = 0; j < 4; ++j) CHECK(ws[j] == doctest::Approx(expected(best_h)[j]).epsilon(1e-12));
+  // In 32 dimensions the kernel alone would underflow; the log-space weights stay finite and positive.
+  Generator gen(4);
+  const std::vector<double> wide = inverse_density_weights(Tensor::randn({64, 32}, gen, DType::f64), 0.0).to_vector();
+  for (double v : wide) CHECK((std::isfinite(v) && v > 0));
+  CHECK(test::contains(test::error_of([&] { inverse_density_weights(Tensor::zeros({4, 2}, DType::f64), 0.0); }),
+                       "no spread; set a bandwidth"));
+  // A very wide kernel in 32 dimensions: (2 pi h^2)^16 with h = 1e10 is e^766, past f64's largest number.
+  CHECK(test::contains(test::error_of([&] { inverse_density_weights(Tensor::randn({4, 32}, gen, DType::f64), 1e10); }),
+                       "beyond f64"));
 }
 
 TEST_CASE("Poisson regularizer: the source s_phi keeps its graph, and L_Pois depends on it") {
@@ -318,5 +373,8 @@ TEST_CASE("Poisson options: JSON round trip and refusals naming the key") {
   CHECK(test::contains(refusal(R"({"source": {"probes": 0}})"), "regularizer.source.probes"));
   CHECK(test::contains(refusal(R"({"source": {"probs": 2}})"), "'probs'"));
   CHECK(test::contains(refusal(R"([1, 2])"), "regularizer"));
+  CHECK(test::contains(refusal(R"({"estimator": "ritz"})"), "regularizer.estimator"));
+  CHECK(test::contains(refusal(R"({"density_bandwidth": -1})"), "regularizer.density_bandwidth"));
+  CHECK(nlohmann::json::parse(R"({"estimator": "importance"})").get<PoissonOptions>().estimator == "importance");
 }
 

@@ -89,6 +89,10 @@ TEST_CASE("Poisson grid check: the Monte-Carlo estimators against the grid (numb
     // flux - coupling is R again, another split), eq. 10 as written has Laplacian p_Omega s.
     CHECK(c.weighted.boundary_flux - c.weighted.coupling == doctest::Approx(c.source).epsilon(0.05));
     CHECK(c.quadrature.boundary_flux - c.quadrature.coupling == doctest::Approx(c.source_density_weighted).epsilon(0.1));
+    // The "importance" estimator, with p_Omega estimated from the quadrature points themselves, comes back to R.
+    const double importance = c.importance.boundary_flux - c.importance.coupling;
+    const double paper = c.quadrature.boundary_flux - c.quadrature.coupling;
+    CHECK(std::abs(importance - c.source) < 0.25 * std::abs(paper - c.source));
     if (std::string(corruption) == "noise:0.1") {
       append(report, "\n[poisson grid check] n=%lld h=%.5f mass Z=%.6f\n", static_cast<long long>(c.n), c.h, c.mass);
       append(report, "  grid (Dirichlet): R=%.6f flux=%.6f coupling=%.6f flux-coupling=%.6f residual=%.2e\n",
@@ -103,11 +107,13 @@ TEST_CASE("Poisson grid check: the Monte-Carlo estimators against the grid (numb
       row("dirichlet", c.dirichlet);
       row("quadrature", c.quadrature);
       row("weighted", c.weighted);
+      row("importance", c.importance);
     }
-    append(report, "  %-11s proxy(eq.7): dirichlet=%9.6f quadrature=%9.6f weighted=%9.6f | L_Pois(eq.9) with "
-                "eq.10: %9.6f | inside: %lld/%lld",
+    append(report, "  %-11s proxy(eq.7): dirichlet=%9.6f quadrature=%9.6f weighted=%9.6f importance=%9.6f | "
+                "L_Pois(eq.9) with eq.10: %9.6f, importance: %9.6f | inside: %lld/%lld",
                 corruption, c.dirichlet.flux_proxy, c.quadrature.flux_proxy, c.weighted.flux_proxy,
-                c.quadrature.loss(), static_cast<long long>(c.proxy_samples), static_cast<long long>(c.samples));
+                c.importance.flux_proxy, c.quadrature.loss(), c.importance.loss(),
+                static_cast<long long>(c.proxy_samples), static_cast<long long>(c.samples));
     if (std::string(corruption).rfind("noise:", 0) == 0) {
       const double k = noise_factor(parse_corruption(corruption).amount);
       append(report, " | small-noise limit: dirichlet/weighted %.6f, quadrature %.6f", k * c.source,
