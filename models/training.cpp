@@ -16,6 +16,7 @@ void to_json(json& j, const EpochRecord& r) {
   j = {{"epoch", r.epoch}, {"loss", r.loss}, {"reconstruction", r.reconstruction}, {"variant_term", r.variant_term},
        {"regularizers", r.regularizers}, {"regularizer_total", r.regularizer_total}, {"test_mse", r.test_mse},
        {"lr", r.lr}, {"seconds", r.seconds}};
+  if (!r.skipped_steps.empty()) j["skipped_steps"] = r.skipped_steps;
 }
 
 void from_json(const json& j, EpochRecord& r) {
@@ -30,6 +31,8 @@ void from_json(const json& j, EpochRecord& r) {
     r.variant_term = j.at("regularizer");
     r.regularizer_total = j.at("extra");
   }
+  if (j.contains("skipped_steps"))
+    r.skipped_steps = j.at("skipped_steps").get<std::map<std::string, int64_t>>();
   r.test_mse = j.at("test_mse"), r.lr = j.at("lr"), r.seconds = j.at("seconds");
 }
 
@@ -129,8 +132,13 @@ BatchLoss Trainer::batch_loss(const Tensor& x, Generator& gen) {
   l.variant = variant_loss(*model_, x, variant_, gen);
   l.total = l.variant.total;
   for (const auto& [kind, term] : terms_) {
-    l.terms.emplace_back(kind, term(*model_, x, gen));
-    l.total = l.total + l.terms.back().second;
+    const Tensor value = term(*model_, x, gen);
+    if (!value.defined()) {
+      l.skipped.push_back(kind);
+      continue;
+    }
+    l.terms.emplace_back(kind, value);
+    l.total = l.total + value;
   }
   return l;
 }
@@ -161,6 +169,7 @@ EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_
         r.reconstruction += l.variant.reconstruction.item();
         r.variant_term += l.variant.regularizer.item();
         for (const auto& [kind, t] : l.terms) r.regularizers[kind] += t.item();
+        for (const std::string& kind : l.skipped) ++r.skipped_steps[kind];
       }
     }
     if (!finite(loss)) {

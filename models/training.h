@@ -20,8 +20,9 @@
 
 namespace gg {
 
-
-// An extra term of the loss, already weighted (lambda * R), for one batch x of the model.
+// An extra term of the loss, already weighted (lambda * R), for one batch x of the model. An undefined tensor
+// says the term skipped this batch (the Ritz estimator's diverged inner solve, say): the step goes on without
+// it and the epoch's record counts it in skipped_steps.
 using ExtraLoss = std::function<Tensor(Autoencoder& model, const Tensor& x, Generator& gen)>;
 // Builds the ExtraLoss of one term of the config's "regularizer" list (it refuses what it does not know).
 using ExtraLossFactory = std::function<ExtraLoss(const nlohmann::json& regularizer_term)>;
@@ -46,14 +47,15 @@ struct EpochRecord {
   double loss = 0, reconstruction = 0;         // means over the epoch's batches
   double variant_term = 0;                     // the variant's own lambda R (weight decay, KL, sparsity; mean)
   std::map<std::string, double> regularizers;  // each regularizer term's lambda R, by its kind (mean)
+  std::map<std::string, int64_t> skipped_steps;  // batches a term skipped (an undefined ExtraLoss), by kind
   double regularizer_total = 0;                // their sum
   double test_mse = 0;                         // reconstruction error on the test set
   double lr = 0, seconds = 0;
 };
 // JSON keys epoch, loss, reconstruction, variant_term, regularizers {kind: value}, regularizer_total,
-// test_mse, lr, seconds. from_json also reads the records of older metrics.json files and checkpoints,
-// whose "regularizer" was the variant's term and "extra" the regularizer section's (regularizers then stays
-// empty: those files did not say which kind it was).
+// skipped_steps {kind: count} (only when a term skipped), test_mse, lr, seconds. from_json also reads the
+// records of older metrics.json files and checkpoints, whose "regularizer" was the variant's term and "extra"
+// the regularizer section's (regularizers then stays empty: those files did not say which kind it was).
 void to_json(nlohmann::json& j, const EpochRecord& r);
 void from_json(const nlohmann::json& j, EpochRecord& r);
 
@@ -61,6 +63,7 @@ void from_json(const nlohmann::json& j, EpochRecord& r);
 struct BatchLoss {
   VariantLoss variant;                                // the reconstruction and the variant's own term
   std::vector<std::pair<std::string, Tensor>> terms;  // each regularizer term (lambda R), by kind, in order
+  std::vector<std::string> skipped;                   // the kinds of the terms that skipped this batch
   Tensor total;                                       // variant.total plus every term
 };
 

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <numbers>
 #include <numeric>
 #include <sstream>
+#include <tuple>
 
 #include "datasets/corruption.h"
 #include "models/config_reader.h"
@@ -57,14 +59,15 @@ void validate(const PoissonOptions& o) {
            "regularizer.kde_bandwidth: must be a finite number > 0, got " + num(o.kde_bandwidth));
   check_choice("reconstruction", o.reconstruction, {"corrupted", "clean"});
   validate(o.source, "regularizer.source");
-  check_choice("estimator", o.estimator, {"paper", "importance"});
+  check_choice("estimator", o.estimator, {"paper", "importance", "ritz"});
   GG_CHECK(std::isfinite(o.density_bandwidth) && o.density_bandwidth >= 0,
            "regularizer.density_bandwidth: must be a finite number >= 0 (0: chosen from the codes), got " +
                num(o.density_bandwidth));
+  validate(o.ritz, "regularizer.ritz");
 }
 
-GG_CONFIG_FIELDS(PoissonOptions, lambda, eps, quadrature_points, corruption, normal_eps, quadrature, gradient, score,
-                 kde_bandwidth, reconstruction, source, estimator, density_bandwidth)
+GG_CONFIG_FIELDS(PoissonOptions, lambda, eps, quadrature_points, corruption, normal_eps, quadrature, gradient,
+                 score, kde_bandwidth, reconstruction, source, estimator, density_bandwidth, ritz)
 
 void to_json(nlohmann::json& j, const PoissonOptions& o) {
   j = {{"kind", "poisson"}};
@@ -206,31 +209,58 @@ double cross_validated_scale(const Tensor& z, double sigma) {
 
 }  // namespace
 
-Tensor inverse_density_weights(const Tensor& z, double bandwidth) {
+namespace {
+
+// The bandwidth h of inverse_density_weights: `bandwidth` when > 0, else chosen from the codes z [M, m].
+Tensor density_bandwidth_of(const Tensor& z, double bandwidth) {
   GG_CHECK(z.defined() && z.dim() == 2 && z.size(0) >= 1 && z.size(1) >= 1,
            "inverse_density_weights: expected codes [M, m], got " + (z.defined() ? shape_str(z.shape()) : "undefined"));
   GG_CHECK(std::isfinite(bandwidth) && bandwidth >= 0,
            "regularizer.density_bandwidth: must be a finite number >= 0, got " + num(bandwidth));
-  const int64_t n = z.size(0), m = z.size(1);
-  const double nd = static_cast<double>(n), md = static_cast<double>(m);
-  Tensor h = scalar_like(bandwidth, z);
-  if (bandwidth == 0) {
-    const Tensor sigma = code_spread(z);
-    h = sigma * cross_validated_scale(z, sigma.item());
-  }
-  const double h_value = h.item();
-  // -log q(z_j) = (m/2) log(2 pi h^2) + log n - logsumexp_k(-|z_j - z_k|^2 / (2 h^2)), in log space so that a
-  // high code dimension neither underflows the kernel nor overflows the normalization.
-  const Tensor r2 = pairwise_r2(z, z, 0.0);                                  // [M, M]
-  const Tensor neg_log_q = log(square(h) * (2 * std::numbers::pi)) * (0.5 * md) + std::log(nd) -
-                           logsumexp(r2 / (square(h) * -2.0), 1);            // [M]
+  if (bandwidth > 0) return scalar_like(bandwidth, z);
+  const Tensor sigma = code_spread(z);
+  return sigma * cross_validated_scale(z, sigma.item());
+}
+
+// -log q(at_i), q the kernel density estimate of the codes z with bandwidth h: [N]. In log space, so that a
+// high code dimension neither underflows the kernel nor overflows the normalization:
+//     -log q(a) = (m/2) log(2 pi h^2) + log M - logsumexp_k(-|a - z_k|^2 / (2 h^2)).
+Tensor negative_log_density(const Tensor& at, const Tensor& z, const Tensor& h) {
+  const double md = static_cast<double>(z.size(1)), nd = static_cast<double>(z.size(0));
+  const Tensor r2 = pairwise_r2(at, z, 0.0);  // [N, M]
+  return log(square(h) * (2 * std::numbers::pi)) * (0.5 * md) + std::log(nd) -
+         logsumexp(r2 / (square(h) * -2.0), 1);
+}
+
+}  // namespace
+
+Tensor inverse_density_weights(const Tensor& z, double bandwidth) {
+  const Tensor h = density_bandwidth_of(z, bandwidth);
+  const Tensor neg_log_q = negative_log_density(z, z, h);  // [M]
   const double largest = max(neg_log_q).item();
   const double limit = std::log(z.dtype() == DType::f32 ? 3.0e38 : 1.0e308);
   GG_CHECK(largest < limit, "regularizer.estimator \"importance\": the codes' inverse density reaches e^" +
-                                num(largest) + " (m = " + std::to_string(m) + ", h = " + num(h_value) + "), beyond " +
-                                dtype_name(z.dtype()) +
+                                num(largest) + " (m = " + std::to_string(z.size(1)) +
+                                ", h = " + num(h.item()) + "), beyond " + dtype_name(z.dtype()) +
                                 "; a smaller density_bandwidth or the \"paper\" estimator keeps it finite");
   return exp(neg_log_q);
+}
+
+double density_bandwidth(const Tensor& z, double bandwidth) {
+  NoGradGuard no_grad;
+  return density_bandwidth_of(z, bandwidth).item();
+}
+
+Tensor smoothed_source(const Tensor& at, const Tensor& z, const Tensor& weighted_s, double bandwidth) {
+  check_codes(at, z, "smoothed_source");
+  GG_CHECK(weighted_s.defined() && weighted_s.dim() == 1 && weighted_s.size(0) == z.size(0),
+           "smoothed_source: expected one value per code, [" + std::to_string(z.size(0)) + "]");
+  const Tensor h = density_bandwidth_of(z, bandwidth);
+  const double md = static_cast<double>(z.size(1)), nd = static_cast<double>(z.size(0));
+  // K_h(a - z_j) = exp(-|a - z_j|^2 / (2 h^2)) / (2 pi h^2)^(m/2)
+  const Tensor kernel = exp(pairwise_r2(at, z, 0.0) / (square(h) * -2.0) -
+                            log(square(h) * (2 * std::numbers::pi)) * (0.5 * md));  // [N, M]
+  return reshape(matmul(kernel, reshape(weighted_s, {z.size(0), 1})), {at.size(0)}) * (1.0 / nd);
 }
 
 // ---- Eq. 10 -------------------------------------------------------------------------------------------
@@ -275,18 +305,29 @@ PoissonQuadrature poisson_quadrature(Autoencoder& model, const Tensor& batch, co
   const ContractiveSource src = contractive_source(model, q.x, options.source, gen);  // eq. 3
   q.z = src.z;
   q.s = src.s;
-  if (options.estimator == "importance") q.weight = inverse_density_weights(q.z, options.density_bandwidth);
+  if (options.estimator == "importance" || (options.estimator == "ritz" && options.ritz.weighted))
+    q.weight = inverse_density_weights(q.z, options.density_bandwidth);
   return q;
 }
 
 PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const PoissonQuadrature& quadrature,
                                    const PoissonOptions& options) {
-  const bool create = options.source.create_graph;
+  const CodePotential eq10 = [&](const Tensor& z) {
+    const GreenQuadrature g =
+        green_quadrature(z, quadrature.z, quadrature.weighted_s(), options.eps);  // eq. 10
+    return std::make_pair(g.v, g.grad);
+  };
+  return poisson_potential(model, x_eval, eq10, options.source.create_graph);
+}
+
+PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const CodePotential& potential,
+                                   bool create) {
   PoissonPotential p;
   p.x = x_eval.detach().requires_grad_();
   p.z = model.encode(p.x);
   GG_CHECK(p.z.dim() == 2, "poisson_potential: the encoder must give codes [N, m], got " + shape_str(p.z.shape()));
-  const GreenQuadrature g = green_quadrature(p.z, quadrature.z, quadrature.weighted_s(), options.eps);  // eq. 10
+  GreenQuadrature g;
+  std::tie(g.v, g.grad) = potential(p.z);
   // Chain rule: grad_x v(f(x)) = J_f(x)^T grad_z v, one vector-Jacobian product (row b of z depends on row b
   // of x only, so row b of the product is J_f(x_b)^T grad_z v(z_b)).
   GradOptions go;
@@ -329,8 +370,8 @@ Tensor score_coupling(const Tensor& score, const Tensor& grad_v) {
   return mean_row_dot(score, grad_v, "score_coupling");  // eq. 13
 }
 
-PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const PoissonOptions& options, Generator& gen,
-                                 const ScoreFn& score) {
+PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const PoissonOptions& options,
+                                 Generator& gen, const ScoreFn& score, RitzPotential* ritz) {
   validate(options);
   GG_CHECK(x.defined() && x.dim() >= 2 && x.size(0) >= 1, "poisson_regularizer: expected a non-empty batch [B, ...]");
   const Tensor data = x.detach();
@@ -342,9 +383,29 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
   // Quadrature points z_j = f(x_j) and sources s_phi(x_j) (eq. 3, 10).
   t.quadrature = poisson_quadrature(model, options.quadrature == "corrupted" ? c.x : data, options, gen);
   t.source_mean = mean(t.quadrature.s);
-  // v and grad v at the clean and the corrupted batch (eq. 10 and the chain rule).
-  t.clean = poisson_potential(model, data, t.quadrature, options);
-  t.corrupted = poisson_potential(model, c.x, t.quadrature, options);
+  // v and grad v at the clean and the corrupted batch (eq. 10 or v_theta, and the chain rule).
+  const bool create = options.source.create_graph;
+  std::unique_ptr<RitzPotential> own_potential;
+  RitzProblem problem;
+  if (options.estimator == "ritz") {
+    if (!ritz) ritz = (own_potential = std::make_unique<RitzPotential>(options.ritz)).get();
+    problem.z = t.quadrature.z, problem.s = t.quadrature.s, problem.weight = t.quadrature.weight;
+    if (options.ritz.boundary == "box") {  // v = 0 on the box imposed by the potential itself
+      const CodeBox box = code_box(t.quadrature.z, options.ritz.box_margin);
+      ritz->set_box(box);
+      pose_on_box(problem, box, options.ritz.box_points, options.density_bandwidth, gen);
+    } else {
+      problem.z_boundary = model.encode(c.x);
+    }
+    t.ritz = ritz->fit(problem.detached());  // theta*, warm-started
+    if (t.ritz.diverged) ritz->count_skip();
+    const CodePotential fitted = [&](const Tensor& z) { return ritz->value_and_gradient(z, create); };
+    t.clean = poisson_potential(model, data, fitted, create);
+    t.corrupted = poisson_potential(model, c.x, fitted, create);
+  } else {
+    t.clean = poisson_potential(model, data, t.quadrature, options);
+    t.corrupted = poisson_potential(model, c.x, t.quadrature, options);
+  }
   const bool code_space = options.gradient == "code";
   if (code_space) {
     const int64_t d = data.numel() / data.size(0), m = t.clean.z.size(1);
@@ -370,13 +431,29 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
   t.flux = boundary_flux(g_corrupted, t.normal);                                               // eq. 7
   t.coupling = coupled ? score_coupling(t.score, g_clean) : scalar_like(0.0, t.flux);          // eq. 13
   t.loss = t.flux - t.coupling;                                                                // eq. 9
+  if (options.estimator == "ritz" && create) {
+    // The implicit gradient (ritz.h): u = (H + delta I)^-1 dL/dtheta, then L + correction.
+    if (!t.ritz.diverged) {
+      GradOptions keep;
+      keep.retain_graph = true;
+      const std::vector<Tensor> dl_dtheta = grad(std::vector<Tensor>{t.loss}, ritz->parameters(), {}, keep);
+      const std::vector<Tensor> u = solve_hessian(*ritz, problem, dl_dtheta, options.ritz.damping, t.ritz);
+      if (t.ritz.diverged) {
+        ritz->count_skip();
+        ritz->reset();
+      } else {
+        t.loss = t.loss + implicit_correction(*ritz, problem, u);
+      }
+    }
+    if (t.ritz.diverged) t.loss = scalar_like(0.0, t.flux.detach());  // skipped, and counted in `ritz`
+  }
   return t;
 }
 
-PoissonObjective poisson_objective(Autoencoder& model, const Tensor& x, const PoissonOptions& options, Generator& gen,
-                                   const ScoreFn& score) {
+PoissonObjective poisson_objective(Autoencoder& model, const Tensor& x, const PoissonOptions& options,
+                                   Generator& gen, const ScoreFn& score, RitzPotential* ritz) {
   PoissonObjective o;
-  o.terms = poisson_regularizer(model, x, options, gen, score);
+  o.terms = poisson_regularizer(model, x, options, gen, score, ritz);
   const Tensor input = options.reconstruction == "corrupted" ? o.terms.x_corrupted : x.detach();
   o.reconstruction = mse(model(input), x.detach());  // eq. 2
   o.regularizer = options.lambda * o.terms.loss;

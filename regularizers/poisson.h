@@ -12,7 +12,9 @@
 //   L_Pois    = flux - coupling                                   eq. 9   poisson_regularizer
 //   objective = L_rec + lambda L_Pois                             eq. 8   poisson_objective (L_rec: eq. 2)
 //   v(z_i)    ~ (1/M) sum_j G_eps(z_i, z_j) s(x_j), grad likewise eq. 10  green_quadrature, poisson_potential
-//             ~ (1/M) sum_j G_eps(z_i, z_j) s(x_j) / q(z_j)   eq. 10, importance-weighted: inverse_density_weights
+//             ~ (1/M) sum_j G_eps(z_i, z_j) s(x_j) / q(z_j)   eq. 10, importance-weighted:
+//             inverse_density_weights ~ v_theta*(z), theta* = argmin Ritz energy of eq. 4  the Ritz
+//             estimator: ritz.h
 //
 // SIGN CONVENTION. The paper writes Laplace v = s (eq. 4). The free-space fundamental solution Phi of the
 // Laplacian in R^m solves -Laplace Phi = delta:
@@ -27,8 +29,8 @@
 //
 // WHERE v LIVES. Eq. 4 is stated in input space, but eq. 10 evaluates G in code space (z = f(x) in R^m): v is
 // a potential over codes, and grad_z v is an m-vector. Eq. 7 and eq. 9 dot grad v with input-space vectors
-// (the normal n(x) and the score grad log p_D(x), both in R^d). The regularizer therefore uses the gradient of
-// x -> v(f(x)), by the chain rule:
+// (the normal n(x) and the score grad log p_D(x), both in R^d). The regularizer therefore uses the gradient
+// of x -> v(f(x)), by the chain rule:
 //     grad_x v(f(x)) = J_f(x)^T grad_z v(f(x)),
 // computed as one vector-Jacobian product through the engine with create_graph, so it stays differentiable
 // with respect to phi. This is what makes eq. 7 and eq. 9 dimensionally consistent when m != d.
@@ -40,14 +42,18 @@
 // weighted by the density of the quadrature points (pushed to code space), not of s alone. This is the
 // paper's estimator (estimator "paper") and is implemented as written; docs/poisson.md discusses it and
 // measures the difference on a grid (poisson_grid.h). Estimator "importance" divides each s_j by a kernel
-// density estimate of q at z_j, so that the sum estimates the potential of s itself.
+// density estimate of q at z_j, so that the sum estimates the potential of s itself. Estimator "ritz" fits a
+// network v_theta to eq. 4 instead (ritz.h) and differentiates through the fit implicitly.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "regularizers/contractive.h"
+#include "regularizers/ritz.h"
 #include "regularizers/score.h"
 
 namespace gg {
@@ -67,18 +73,20 @@ struct PoissonOptions {
   std::string reconstruction = "corrupted";  // eq. 2: reconstruct x from g(f(Pi(x))) ("corrupted") or from x ("clean")
   PenaltyOptions source;                 // how s_phi is computed (eq. 3); source.create_graph = false makes
                                          // every term a plain value (for visualization)
-  std::string estimator = "paper";       // eq. 10's sum: "paper" (as written: the potential of q s, q the
-                                         // quadrature codes' density) or "importance" (each s_j weighted by
-                                         // 1 / q(z_j), estimated by inverse_density_weights: the potential of s)
-  double density_bandwidth = 0;          // "importance": the kernel density's bandwidth h in code space, >= 0
-                                         // (0: chosen from the quadrature codes, inverse_density_weights)
+  std::string estimator = "paper";       // the potential: "paper" (eq. 10 as written: the potential of q s, q
+                                         // the quadrature codes' density), "importance" (each s_j weighted by
+                                    // 1 / q(z_j), estimated by inverse_density_weights: the potential of s)
+                                    // or "ritz" (v_theta fitted to eq. 4, implicit gradient: ritz.h)
+  double density_bandwidth = 0;  // "importance" and weighted "ritz": the kernel density's bandwidth h in
+                                 // code space, >= 0 (0: chosen from the quadrature codes)
+  RitzOptions ritz;              // "ritz": the network, its inner solve and the implicit gradient
 };
 
 // Throws an Error naming the key ("regularizer.<key>") unless every value is valid.
 void validate(const PoissonOptions& o);
 // {"kind": "poisson", "lambda", "eps", "quadrature_points", "corruption", "normal_eps", "quadrature",
 //  "gradient", "score", "kde_bandwidth", "reconstruction", "source": {"method", "probes", "probe_kind",
-//  "create_graph"}, "estimator", "density_bandwidth"}
+//  "create_graph"}, "estimator", "density_bandwidth", "ritz": {RitzOptions}}
 void to_json(nlohmann::json& j, const PoissonOptions& o);
 // The inverse; every key is optional ("kind", when present, must be "poisson"). An unknown key, a value of
 // the wrong type or an invalid value is an Error naming the key.
@@ -103,6 +111,14 @@ Tensor green_gradient(const Tensor& zi, const Tensor& zj, double eps = 1e-2);
 // support, the potential of s, where eq. 10 as written estimates integral G s q, the potential of q s
 // (docs/poisson.md, grid check). Errors name the key: codes with no spread and h = 0, or weights beyond z's dtype.
 Tensor inverse_density_weights(const Tensor& z, double bandwidth);
+// (1/M) sum_j K_h(at_i - z_j) weighted_s_j for points at [N, m]: with weighted_s_j = s_j / q(z_j), a smooth
+// density of the source s over the codes' support (integral s~ v ~ integral s v), where the sum of point
+// masses (1/M) sum_j w_j s_j delta_{z_j} is not a function (the Ritz estimator's box energy needs one:
+// ritz.h). Same kernel and bandwidth rule as inverse_density_weights; differentiable in z and weighted_s.
+// [N].
+Tensor smoothed_source(const Tensor& at, const Tensor& z, const Tensor& weighted_s, double bandwidth);
+// The bandwidth h those functions use for codes z: `bandwidth` when > 0, else the one chosen from z.
+double density_bandwidth(const Tensor& z, double bandwidth);
 
 // ---- Monte-Carlo quadrature of the Green representation (eq. 10) --------------------------------------
 struct GreenQuadrature {
@@ -120,7 +136,8 @@ struct PoissonQuadrature {
   Tensor z;                   // z_j = f(x_j): [M, m]
   Tensor s;                   // s_phi(x_j) (eq. 3): [M], differentiable with respect to phi
   Tensor weight;              // what eq. 10 multiplies s_j by: undefined for "paper" (1), 1 / q(z_j) for
-                              // "importance" (inverse_density_weights, differentiable like z)
+                              // "importance" (inverse_density_weights, differentiable like z); for "ritz" the
+                              // energy's w_j (undefined unless ritz.weighted)
   Tensor weighted_s() const { return weight.defined() ? s * weight : s; }
 };
 // Draws min(M, B) rows of `batch` with `gen` and computes their codes and sources with contractive_source,
@@ -139,6 +156,10 @@ struct PoissonPotential {
 // Differentiable with respect to phi when options.source.create_graph (the default).
 PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const PoissonQuadrature& quadrature,
                                    const PoissonOptions& options);
+// The same for any potential over codes: `potential` maps codes [N, m] to v [N] and grad_z v [N, m].
+using CodePotential = std::function<std::pair<Tensor, Tensor>(const Tensor& z)>;
+PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const CodePotential& potential,
+                                   bool create_graph);
 
 // ---- The terms of L_Pois (eq. 7, 9, 13) ---------------------------------------------------------------
 // n(x) = (Pi(x) - x) / (||Pi(x) - x|| + eps) per sample (eq. 7), from the corruption's displacement
@@ -162,15 +183,19 @@ struct PoissonTerms {
   Tensor grad_norm_corrupted;  // ||grad v(Pi(x))||: [B]
   Tensor flux;                 // eq. 7, a scalar
   Tensor coupling;             // eq. 13, a scalar
-  Tensor loss;                 // L_Pois = flux - coupling (eq. 9), a scalar
+  Tensor loss;                 // L_Pois = flux - coupling (eq. 9), a scalar; for "ritz" its gradient is the
+                               // implicit one (ritz.h), and 0 without gradient when the inner solve diverged
+  RitzReport ritz;             // "ritz": what the inner solve and the conjugate gradient did
 };
 
 // L_Pois (eq. 9) of a batch x [B, input_shape...] for the encoder of `model`. `gen` draws the corruption,
 // the quadrature rows and any Hutchinson probes, so a seed fixes the result. `score` overrides
 // options.score when given. The result is differentiable with respect to every encoder parameter, through
 // the codes, the chain-rule Jacobian and the source s_phi (unless options.source.create_graph is false).
-PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const PoissonOptions& options, Generator& gen,
-                                 const ScoreFn& score = {});
+// Estimator "ritz" fits `ritz` (warm-started; a fresh potential when none is given) and counts a divergence
+// in it.
+PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const PoissonOptions& options,
+                                 Generator& gen, const ScoreFn& score = {}, RitzPotential* ritz = nullptr);
 
 struct PoissonObjective {
   Tensor total;           // L_rec + lambda L_Pois (eq. 8)
@@ -179,7 +204,7 @@ struct PoissonObjective {
   PoissonTerms terms;
 };
 // The full objective (eq. 8) for one batch; the reconstruction reuses the regularizer's corrupted batch.
-PoissonObjective poisson_objective(Autoencoder& model, const Tensor& x, const PoissonOptions& options, Generator& gen,
-                                   const ScoreFn& score = {});
+PoissonObjective poisson_objective(Autoencoder& model, const Tensor& x, const PoissonOptions& options,
+                                   Generator& gen, const ScoreFn& score = {}, RitzPotential* ritz = nullptr);
 
 }  // namespace gg

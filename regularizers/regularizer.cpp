@@ -1,5 +1,7 @@
 #include "regularizers/regularizer.h"
 
+#include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "regularizers/contractive.h"
@@ -18,8 +20,18 @@ ExtraLoss contractive_loss(const json& section) {
 
 ExtraLoss poisson_loss(const json& section) {
   const PoissonOptions options = section.get<PoissonOptions>();
-  return [options](Autoencoder& model, const Tensor& x, Generator& gen) {
-    return options.lambda * poisson_regularizer(model, x, options, gen).loss;
+  // The Ritz estimator's v_theta lives as long as the term, so each step's inner solve starts from the last.
+  const auto ritz = std::make_shared<RitzPotential>(options.ritz);
+  return [options, ritz](Autoencoder& model, const Tensor& x, Generator& gen) {
+    const PoissonTerms terms = poisson_regularizer(model, x, options, gen, {}, ritz.get());
+    if (terms.ritz.diverged) {  // the step goes on without L_Pois: said here, counted in metrics.json
+      std::fprintf(stderr,
+                   "poisson (ritz): %s diverged; this step's L_Pois is skipped (%lld of %lld steps so far)\n",
+                   terms.ritz.reason.c_str(), static_cast<long long>(ritz->skipped()),
+                   static_cast<long long>(ritz->solves()));
+      return Tensor{};
+    }
+    return options.lambda * terms.loss;
   };
 }
 

@@ -1,0 +1,298 @@
+// The Ritz estimator of paper 000's potential (regularizers/ritz.h): its options, that the fitted v_theta
+// solves eq. 4 where the answer is known, that the implicit gradient equals finite differences of L_Pois
+// through a converged inner solve, and that a divergence skips the step and is counted, never zeroed
+// silently.
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "datasets/toy.h"
+#include "models/training.h"
+#include "regularizers/poisson.h"
+#include "regularizers/regularizer.h"
+#include "regularizers/ritz.h"
+#include "tests/helpers.h"
+#include "tests/models_helpers.h"
+
+using namespace gg;
+using gg::test::contains;
+using gg::test::error_of;
+
+namespace {
+
+// A tiny f64 SiLU MLP autoencoder 2 -> 5 -> 2 -> 5 -> 2.
+AutoencoderConfig tiny_config() {
+  AutoencoderConfig c;
+  c.input_shape = {2};
+  c.code_dim = 2;
+  c.hidden = {5};
+  c.activation = "silu";
+  c.dtype = DType::f64;
+  c.seed = 11;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("Ritz options: a config round trip, and every bad value refused by its path") {
+  PoissonOptions o;
+  o.estimator = "ritz";
+  o.ritz.hidden = 7;
+  o.ritz.newton_steps = 2;
+  nlohmann::json j = o;
+  const PoissonOptions back = j.get<PoissonOptions>();
+  CHECK(back.estimator == "ritz");
+  CHECK(back.ritz.hidden == 7);
+  CHECK(back.ritz.newton_steps == 2);
+  auto refusal = [](const nlohmann::json& ritz) {
+    return error_of([&] {
+      nlohmann::json{{"kind", "poisson"}, {"estimator", "ritz"}, {"ritz", ritz}}.get<PoissonOptions>();
+    });
+  };
+  CHECK(contains(refusal({{"mu", 0}}), "regularizer.ritz.mu: must be a finite number > 0"));
+  CHECK(contains(refusal({{"hidden", 0}}), "regularizer.ritz.hidden"));
+  CHECK(contains(refusal({{"dirichlet", -1}}), "regularizer.ritz.dirichlet"));
+  CHECK(contains(refusal({{"hiden", 8}}), "hiden"));
+  CHECK(contains(refusal({{"fit_layers", "first"}}),
+                 "regularizer.ritz.fit_layers: must be \"all\" or \"last\""));
+  CHECK(contains(refusal({{"lr", "fast"}}), "regularizer.ritz.lr: expected a number"));
+}
+
+TEST_CASE("Ritz potential solves eq. 4 where the answer is known: v'' = 1 + mu v on [-1, 1], v(+-1) = 0") {
+  // Landmarks evenly on [-1, 1] (uniform, so unweighted), s = 1, the boundary {-1, 1}. The energy's minimizer
+  // solves v'' - mu v = 1 with v(+-1) = 0: v(z) = -1/mu + cosh(sqrt(mu) z) / (mu cosh(sqrt(mu))).
+  const int64_t m = 101;
+  std::vector<double> grid;
+  for (int64_t i = 0; i < m; ++i)
+    grid.push_back(-1.0 + 2.0 * static_cast<double>(i) / static_cast<double>(m - 1));
+  RitzProblem problem;
+  problem.z = Tensor::from_data(grid, {m, 1}, DType::f64);
+  problem.s = Tensor::ones({m}, DType::f64);
+  problem.z_boundary = Tensor::from_data(std::vector<double>{-1.0, 1.0}, {2, 1}, DType::f64);
+  RitzOptions o;
+  o.hidden = 16;
+  o.mu = 0.5;
+  o.dirichlet = 100;  // the penalty leaves v(+-1) ~ 0.004 (stiffer, and Adam oscillates at this lr)
+  auto worst_error = [&](RitzPotential& potential) {
+    const std::vector<double> v = potential.value(problem.z).to_vector();
+    const double root = std::sqrt(o.mu);
+    double worst = 0;
+    for (int64_t i = 0; i < m; ++i) {
+      const double exact = -1 / o.mu + std::cosh(root * grid[i]) / (o.mu * std::cosh(root));
+      worst = std::max(worst, std::abs(v[i] - exact));
+    }
+    return worst;
+  };
+  SUBCASE("every layer fitted by Adam, then warm starts") {
+    o.first_steps = 3000;
+    o.lr = 1e-2;
+    RitzPotential potential(o);
+    const RitzReport report = potential.fit(problem);
+    CHECK_FALSE(report.diverged);
+    CHECK(report.steps == 3000);
+    CHECK_FALSE(potential.fresh());
+    const double worst = worst_error(potential);
+    MESSAGE("Ritz 1-D, all layers, 3000 Adam steps: max |v - v_exact| = " << worst << " (|v| at most 0.43)");
+    CHECK(worst < 0.01);
+    CHECK(potential.fit(problem).steps == o.steps);  // the next fit is warm: options.steps
+  }
+  SUBCASE("the output layer fitted by Newton: the exact minimizer over random features") {
+    o.fit_layers = "last";
+    o.first_steps = 1;
+    o.newton_steps = 2;
+    o.cg_iterations = 100;
+    o.cg_tolerance = 1e-12;
+    o.damping = 0;
+    RitzPotential potential(o);
+    const RitzReport report = potential.fit(problem);
+    CHECK(potential.parameters().size() == 2);  // the output layer's weight and bias
+    CHECK(report.gradient_norm < 1e-5);
+    const double worst = worst_error(potential);
+    const double boundary = std::abs(potential.value(problem.z_boundary).to_vector()[0]);
+    MESSAGE("Ritz 1-D, output layer, Newton: max |v - v_exact| = " << worst << ", |v(-1)| = " << boundary);
+    CHECK(worst < 0.006);
+    CHECK(worst < 1.5 * boundary);  // what is left is the penalty's boundary error
+  }
+}
+
+TEST_CASE(
+    "Ritz estimator: the implicit gradient equals finite differences of L_Pois through a converged solve") {
+  Autoencoder ae(tiny_config());
+  const Tensor x = two_moons(ToyOptions{.n = 12, .noise = 0.1, .seed = 5}).x.to(DType::f64);
+  PoissonOptions o;
+  o.estimator = "ritz";
+  o.quadrature_points = 12;
+  o.source.method = "exact";
+  o.kde_bandwidth = 0.3;
+  o.density_bandwidth = 0.5;  // a fixed bandwidth: the weights are smooth in phi
+  o.ritz.hidden = 8;
+  o.ritz.fit_layers = "last";  // E quadratic in theta: a unique theta*(phi), which Newton reaches exactly
+  o.ritz.first_steps = 1;
+  o.ritz.steps = 0;
+  o.ritz.newton_steps = 2;
+  o.ritz.cg_iterations = 50;
+  o.ritz.cg_tolerance = 1e-13;
+  o.ritz.damping = 0;
+  o.ritz.mu = 1;
+  o.ritz.dirichlet = 1;
+  RitzPotential potential(o.ritz);
+  std::vector<Tensor> enc, rest;
+  for (const auto& [name, p] : ae.named_parameters())
+    (name.rfind("encoder.", 0) == 0 ? enc : rest)
+        .push_back(p.detach().clone().requires_grad_(name.rfind("encoder.", 0) == 0));
+  auto terms_at = [&](const std::vector<Tensor>& e, PoissonTerms* out) {
+    std::vector<Tensor> all = e;
+    all.insert(all.end(), rest.begin(), rest.end());
+    return call_with_parameters(ae, all, [&] {
+      Generator gen(3);
+      *out = poisson_regularizer(ae, x, o, gen, {}, &potential);
+      return out->loss;
+    });
+  };
+  PoissonTerms t;
+  const Tensor loss = terms_at(enc, &t);
+  REQUIRE_FALSE(t.ritz.diverged);
+  CHECK(t.ritz.gradient_norm < 1e-9);  // converged
+  CHECK(t.ritz.cg_converged);
+  CHECK(loss.item() ==
+        doctest::Approx((t.flux - t.coupling).item()).epsilon(1e-14));  // the correction's value is 0
+  // The implicit gradient against central differences, every encoder parameter, each solve warm from the
+  // last.
+  const Function f = [&](const std::vector<Tensor>& e) {
+    PoissonTerms ignored;
+    return terms_at(e, &ignored);
+  };
+  const auto r = gradcheck(f, enc, {.eps = 1e-6, .atol = 1e-7, .rtol = 1e-5});
+  CHECK_MESSAGE(r.ok, r.message);
+  // Without the correction (L's partial gradient at fixed theta) the gradient is wrong: the correction
+  // matters.
+  terms_at(enc, &t);
+  const std::vector<Tensor> implicit = grad({t.loss}, enc, {}, {.retain_graph = true});
+  const std::vector<Tensor> partial = grad({t.flux - t.coupling}, enc);
+  double difference = 0, size = 0;
+  for (size_t k = 0; k < enc.size(); ++k) {
+    difference = std::max(difference, test::max_abs_diff(implicit[k], partial[k]));
+    size = std::max(size, test::max_abs(implicit[k]));
+  }
+  MESSAGE("Ritz implicit gradient: max |implicit - partial| = " << difference
+                                                                << ", max |implicit| = " << size);
+  CHECK(difference > 0.05 * size);
+}
+
+TEST_CASE("Ritz estimator: a divergence skips the step's L_Pois, counts it, and starts theta afresh") {
+  Autoencoder ae(tiny_config());
+  const Tensor x = two_moons(ToyOptions{.n = 16, .noise = 0.1, .seed = 5}).x.to(DType::f64);
+  PoissonOptions o;
+  o.estimator = "ritz";
+  o.source.method = "exact";
+  o.ritz.first_steps = 3;
+  o.ritz.divergence = 1e-30;  // any energy is "beyond" it
+  RitzPotential potential(o.ritz);
+  Generator gen(1);
+  const PoissonTerms t = poisson_regularizer(ae, x, o, gen, {}, &potential);
+  CHECK(t.ritz.diverged);
+  CHECK(contains(t.ritz.reason, "inner step 1"));
+  CHECK(t.loss.item() == 0);
+  CHECK_FALSE(t.loss.requires_grad());
+  CHECK(potential.skipped() == 1);
+  CHECK(potential.fresh());
+  // A good solve is not skipped, and its loss carries a gradient.
+  o.ritz.divergence = 1e8;
+  RitzPotential healthy(o.ritz);
+  const PoissonTerms ok = poisson_regularizer(ae, x, o, gen, {}, &healthy);
+  CHECK_FALSE(ok.ritz.diverged);
+  CHECK(std::isfinite(ok.loss.item()));
+  CHECK(ok.loss.requires_grad());
+  CHECK(healthy.skipped() == 0);
+}
+
+TEST_CASE("Ritz estimator in training: a skipped step is counted in the epoch's record and in metrics.json") {
+  const nlohmann::json config = {
+      {"seed", 7},
+      {"data", {{"name", "two-moons"}, {"n", 64}, {"test_n", 16}}},
+      {"model", {{"hidden", {8}}, {"code_dim", 2}, {"activation", "silu"}, {"dtype", "f64"}}},
+      {"training", {{"epochs", 1}, {"batch_size", 32}}},
+      {"regularizer",
+       {{{"kind", "poisson"},
+         {"lambda", 0.1},
+         {"quadrature_points", 16},
+         {"estimator", "ritz"},
+         {"ritz", {{"first_steps", 2}, {"divergence", 1e-30}}}}}}};
+  Trainer trainer(config, make_regularizer_loss);
+  const EpochRecord r = trainer.train_epoch();
+  CHECK(r.skipped_steps.at("poisson") == 2);  // both batches: every inner energy is "beyond" 1e-30
+  CHECK(r.regularizers.at("poisson") == 0);
+  CHECK(std::isfinite(r.loss));
+  const nlohmann::json j = r;
+  CHECK(j.at("skipped_steps").at("poisson") == 2);
+  CHECK(j.get<EpochRecord>().skipped_steps == r.skipped_steps);
+  // A healthy run records no skips, and its records keep their old keys.
+  nlohmann::json healthy = config;
+  healthy["regularizer"][0]["ritz"]["divergence"] = 1e8;
+  Trainer ok(healthy, make_regularizer_loss);
+  const EpochRecord fine = ok.train_epoch();
+  CHECK(fine.skipped_steps.empty());
+  CHECK(fine.regularizers.at("poisson") != 0);
+  CHECK_FALSE(nlohmann::json(fine).contains("skipped_steps"));
+}
+
+TEST_CASE(
+    "Ritz box boundary: the box, its points, the exact zero on its faces, and a training step through it") {
+  const Tensor z = Tensor::from_data(std::vector<double>{0, 0, 2, 1, 1, 3}, {3, 2}, DType::f64);
+  const CodeBox box = code_box(z, 0.5);  // [0, 2] x [0, 3] widened by half the extent on each side
+  CHECK(box.lo == std::vector<double>{-1, -1.5});
+  CHECK(box.hi == std::vector<double>{3, 4.5});
+  CHECK(box.volume() == doctest::Approx(24));
+  Generator a(4), b(4);
+  const std::vector<double> on = box.surface(50, a, z).to_vector(), again = box.surface(50, b, z).to_vector();
+  CHECK(on == again);  // deterministic in the generator
+  for (size_t i = 0; i < on.size(); i += 2) {
+    const bool on_x_face = on[i] == -1 || on[i] == 3, on_y_face = on[i + 1] == -1.5 || on[i + 1] == 4.5;
+    CHECK((on_x_face || on_y_face));
+  }
+  for (double c : box.interior(50, a, z).to_vector()) CHECK((c >= -1.5 && c <= 4.5));
+  CHECK(contains(error_of([&] {
+                   code_box(Tensor::from_data(std::vector<double>{1, 2}, {2}, DType::f64), 0.1);
+                 }),
+                 "code_box: expected codes [N, m]"));
+  // The envelope makes v exactly 0 on the faces and outside, whatever theta.
+  RitzOptions o;
+  o.boundary = "box";
+  RitzPotential potential(o);
+  potential.prepare(z);
+  potential.set_box(box);
+  const std::vector<double> v = potential.value(box.surface(20, a, z)).to_vector();
+  for (double x : v) CHECK(x == 0);
+  CHECK(potential.value(Tensor::from_data(std::vector<double>{10, 10}, {1, 2}, DType::f64)).item() == 0);
+  CHECK(potential.value(Tensor::from_data(std::vector<double>{1, 1}, {1, 2}, DType::f64)).item() != 0);
+  // The box needs the weights (its source is a density of s).
+  PoissonOptions unweighted;
+  unweighted.estimator = "ritz";
+  unweighted.ritz.boundary = "box";
+  unweighted.ritz.weighted = false;
+  CHECK(contains(error_of([&] {
+                   nlohmann::json j = unweighted;
+                   j.get<PoissonOptions>();
+                 }),
+                 "regularizer.ritz.weighted"));
+  // A training step with it: finite, differentiable, not skipped.
+  Autoencoder ae(tiny_config());
+  const Tensor x = two_moons(ToyOptions{.n = 16, .noise = 0.1, .seed = 5}).x.to(DType::f64);
+  PoissonOptions p;
+  p.estimator = "ritz";
+  p.source.method = "exact";
+  p.ritz.boundary = "box";
+  p.ritz.box_points = 64;
+  p.ritz.first_steps = 20;
+  RitzPotential fitted(p.ritz);
+  Generator gen(2);
+  const PoissonTerms t = poisson_regularizer(ae, x, p, gen, {}, &fitted);
+  CHECK_FALSE(t.ritz.diverged);
+  CHECK(std::isfinite(t.loss.item()));
+  CHECK(t.loss.requires_grad());
+  const std::vector<Tensor> g = grad({t.loss}, ae.parameters());
+  double norm = 0;
+  for (const Tensor& gi : g)
+    if (gi.defined()) norm += sum(square(gi)).item();
+  CHECK(std::isfinite(norm));
+  CHECK(norm > 0);
+}
