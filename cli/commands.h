@@ -28,6 +28,7 @@ Action add_probe(CLI::App& app, const std::string& command);
 Action add_sweep(CLI::App& app, const std::string& command);
 Action add_plot(CLI::App& app, const std::string& command);
 Action add_bench(CLI::App& app, const std::string& command);
+Action add_poisson_check(CLI::App& app, const std::string& command);
 
 // What `gradgrad help` lists after the commands: the names the configs may use.
 void print_registries();

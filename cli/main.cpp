@@ -62,8 +62,8 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) command += std::string(" ") + argv[i];
 
   std::vector<std::pair<CLI::App*, Action>> commands;
-  for (auto add : {add_datasets, add_train, add_visualize, add_field, add_ood, add_probe, add_sweep, add_plot,
-                   add_bench}) {
+  for (auto add : {add_datasets, add_train, add_visualize, add_poisson_check, add_field, add_ood, add_probe,
+                   add_sweep, add_plot, add_bench}) {
     Action run = add(app, command);
     commands.emplace_back(app.get_subcommand(int(commands.size())), std::move(run));
   }

@@ -227,6 +227,40 @@ GaussianMixture default_gaussian_mixture() {
   return g;
 }
 
+GaussianMixture two_moons_density(double noise, int64_t per_moon) {
+  GG_CHECK(noise > 0,
+           "two_moons_density: noise must be > 0 (no density without it), got " + std::to_string(noise));
+  GG_CHECK(per_moon >= 1, "two_moons_density: per_moon must be >= 1, got " + std::to_string(per_moon));
+  GaussianMixture g;
+  for (int lower = 0; lower < 2; ++lower)
+    for (int64_t k = 0; k < per_moon; ++k) {
+      const double t = M_PI * (static_cast<double>(k) + 0.5) / static_cast<double>(per_moon);
+      g.weights.push_back(0.5 / static_cast<double>(per_moon));
+      g.means.push_back(lower ? std::vector<double>{1.0 - std::cos(t), 0.5 - std::sin(t)}
+                              // as two_moons draws them
+                              : std::vector<double>{std::cos(t), std::sin(t)});
+      g.covariances.push_back({noise * noise, 0, 0, noise * noise});
+    }
+  return g;
+}
+
+GaussianMixture affine_image(const GaussianMixture& g, const std::vector<double>& shift,
+                             const std::vector<double>& scale) {
+  const size_t d = static_cast<size_t>(g.dim());
+  GG_CHECK(shift.size() == d && scale.size() == d,
+           "affine_image: a " + std::to_string(d) + "-D mixture needs " + std::to_string(d) +
+               " shifts and scales, got " + std::to_string(shift.size()) + " and " +
+               std::to_string(scale.size()));
+  GaussianMixture out = g;
+  for (size_t k = 0; k < g.means.size(); ++k)
+    for (size_t i = 0; i < d; ++i) {
+      out.means[k][i] = (g.means[k][i] - shift[i]) / scale[i];
+      for (size_t j = 0; j < d; ++j)
+        out.covariances[k][i * d + j] = g.covariances[k][i * d + j] / (scale[i] * scale[j]);
+    }
+  return out;
+}
+
 Dataset gaussian_mixture(const ToyOptions& o) { return default_gaussian_mixture().sample(o.n, o.seed); }
 
 // ---- by name ---------------------------------------------------------------------------------------------

@@ -49,6 +49,14 @@ struct GaussianMixture {
 
 // Four components on the corners of a square, with different orientations and spreads.
 GaussianMixture default_gaussian_mixture();
+// The density two_moons samples from, as a mixture: `per_moon` equal components N(c(t_k), noise^2 I) on each
+// half circle at t_k = pi (k + 1/2) / per_moon. Exact up to the arcs between centres, which is negligible
+// when their spacing pi / per_moon is under the noise (a sum of Gaussians spaced 0.6 sigma ripples by e^-50).
+GaussianMixture two_moons_density(double noise, int64_t per_moon = 100);
+// The density of (x - shift) / scale, x ~ g, per coordinate (a Normalizer's map): means and covariances
+// mapped.
+GaussianMixture affine_image(const GaussianMixture& g, const std::vector<double>& shift,
+                             const std::vector<double>& scale);
 Dataset gaussian_mixture(const ToyOptions& o);  // default_gaussian_mixture().sample(o.n, o.seed)
 
 // The toy sets by name ("two-moons", "spiral", "rings", "banana", "swiss-roll", "swiss-roll-3d",

@@ -10,11 +10,12 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 
-from plots import dynamics, experiments, field, index, io, report, run  # noqa: E402
+from plots import dynamics, experiments, field, index, io, poisson_check, report, run  # noqa: E402
 
 PLOTTERS = {"datasets": run.plot_datasets, "train": run.plot_train, "visualize": run.plot_visualize,
             "bench": run.plot_bench, "field": field.plot_field, "ood": experiments.plot_ood,
-            "probe": experiments.plot_probe, "sweep": experiments.plot_sweep}
+            "probe": experiments.plot_probe, "sweep": experiments.plot_sweep,
+            "poisson-check": poisson_check.plot_poisson_check}
 
 
 def main(argv):

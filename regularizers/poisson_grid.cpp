@@ -4,6 +4,8 @@
 #include <Eigen/SparseCholesky>
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <utility>
 
 #include "datasets/corruption.h"
 #include "regularizers/poisson.h"
@@ -191,6 +193,9 @@ GridCheck poisson_grid_check(const GaussianMixture& density, const SourceFn& sou
     out.flux += b.w[k] * p[q] * (vx[q] * b.nx[k] + vy[q] * b.ny[k]);
   }
   out.residual = out.source - (out.flux - out.coupling);  // Green's first identity (eq. 6)
+  for (int64_t i = 0; i <= g.n; ++i)
+    for (int64_t j = 0; j <= g.n; ++j) out.node_x.push_back(g.coord(i)), out.node_y.push_back(g.coord(j));
+  out.node_p = p, out.node_s = s;
   if (o.samples == 0) return out;
 
   // ---- Monte-Carlo part -----------------------------------------------------------------------------
@@ -221,29 +226,105 @@ GridCheck poisson_grid_check(const GaussianMixture& density, const SourceFn& sou
     out.dirichlet.boundary_flux = out.flux;
     out.dirichlet.coupling = mean_dot(score_x, gx);   // eq. 13 by sampling
     out.dirichlet.flux_proxy = mean_dot(gc, normal);  // eq. 7
+    out.dirichlet.coupling_grid = out.coupling;
+    out.dirichlet.green_residual = out.residual;
+    out.node_v.emplace_back("dirichlet", v);
   }
 
-  // The eq. 10 potentials (identity code map, z = x).
-  const Tensor s_quad = source(xq).to(DType::f64);
-  const Tensor p_quad = exp(density.log_density(xq)) / out.mass;
   std::vector<double> bx, bp;
   for (size_t k = 0; k < b.node.size(); ++k) {
     const int64_t q = b.node[k];
     bx.push_back(g.coord(q / g.side())), bx.push_back(g.coord(q % g.side()));
     bp.push_back(p[static_cast<size_t>(q)]);
   }
-  const Tensor boundary_points = Tensor::from_data(bx, {static_cast<int64_t>(b.node.size()), 2}, DType::f64, xq.device());
-  auto terms = [&](const Tensor& weights) {
+  const Tensor boundary_points =
+      Tensor::from_data(bx, {static_cast<int64_t>(b.node.size()), 2}, DType::f64, xs.device());
+  // Every term of one potential, given as x [N, 2] -> (v [N], grad v [N, 2]).
+  using PointPotential = std::function<std::pair<Tensor, Tensor>(const Tensor&)>;
+  auto measure = [&](const std::string& name, const PointPotential& potential) {
     PotentialTerms t;
-    const std::vector<double> gb = green_quadrature(boundary_points, xq, weights, o.eps).grad.to_vector();
-    for (size_t k = 0; k < b.node.size(); ++k) t.boundary_flux += b.w[k] * bp[k] * (gb[2 * k] * b.nx[k] + gb[2 * k + 1] * b.ny[k]);
-    t.coupling = mean_dot(score_x, green_quadrature(xs, xq, weights, o.eps).grad.to_vector());  // eq. 13
-    t.flux_proxy = mean_dot(green_quadrature(c.x, xq, weights, o.eps).grad.to_vector(), normal);  // eq. 7
+    const std::vector<double> gb = potential(boundary_points).second.to_vector();
+    for (size_t k = 0; k < b.node.size(); ++k)
+      t.boundary_flux += b.w[k] * bp[k] * (gb[2 * k] * b.nx[k] + gb[2 * k + 1] * b.ny[k]);
+    t.coupling = mean_dot(score_x, potential(xs).second.to_vector());    // eq. 13
+    t.flux_proxy = mean_dot(potential(c.x).second.to_vector(), normal);  // eq. 7
+    const auto [v_nodes, g_nodes] = potential(nodes);
+    const std::vector<double> vn = v_nodes.to_vector(), gn = g_nodes.to_vector();
+    std::vector<double> coupling(p.size()), dv(p.size()), dv_p(p.size()), vv(p.size()), vv_p(p.size()),
+        dg(p.size()), dg_p(p.size()), gg(p.size()), gg_p(p.size());
+    for (size_t k = 0; k < p.size(); ++k) {
+      coupling[k] = p[k] * (score[2 * k] * gn[2 * k] + score[2 * k + 1] * gn[2 * k + 1]);
+      dv[k] = (vn[k] - v[k]) * (vn[k] - v[k]), vv[k] = v[k] * v[k];
+      dg[k] = (gn[2 * k] - vx[k]) * (gn[2 * k] - vx[k]) + (gn[2 * k + 1] - vy[k]) * (gn[2 * k + 1] - vy[k]);
+      gg[k] = vx[k] * vx[k] + vy[k] * vy[k];
+      dv_p[k] = p[k] * dv[k], vv_p[k] = p[k] * vv[k], dg_p[k] = p[k] * dg[k], gg_p[k] = p[k] * gg[k];
+    }
+    auto relative = [&](const std::vector<double>& d, const std::vector<double>& r) {
+      return std::sqrt(integrate(d, g) / integrate(r, g));
+    };
+    t.coupling_grid = integrate(coupling, g);
+    t.green_residual = out.source - (t.boundary_flux - t.coupling_grid);  // eq. 6
+    t.v_error = relative(dv, vv), t.grad_error = relative(dg, gg);
+    t.v_error_data = relative(dv_p, vv_p), t.grad_error_data = relative(dg_p, gg_p);
+    out.node_v.emplace_back(name, vn);
     return t;
   };
-  out.quadrature = terms(s_quad);          // eq. 10 as written
-  out.weighted = terms(s_quad / p_quad);   // eq. 10 importance-weighted: integral_Omega G s
-  out.importance = terms(s_quad * inverse_density_weights(xq, o.density_bandwidth));  // the same with p_Omega estimated
+
+  // The eq. 10 potentials (identity code map, z = x).
+  const Tensor s_quad = source(xq).to(DType::f64);
+  const Tensor p_quad = exp(density.log_density(xq)) / out.mass;
+  auto green = [&](const Tensor& weighted_s) {
+    return [&, weighted_s](const Tensor& at) {
+      const GreenQuadrature q = green_quadrature(at, xq, weighted_s, o.eps);
+      return std::make_pair(q.v, q.grad);
+    };
+  };
+  const Tensor q_weights = inverse_density_weights(xq, o.density_bandwidth);
+  out.quadrature = measure("quadrature", green(s_quad));  // eq. 10 as written
+  out.weighted =
+      measure("weighted", green(s_quad / p_quad));  // eq. 10 importance-weighted: integral_Omega G s
+  out.importance = measure("importance", green(s_quad * q_weights));  // the same with p_Omega estimated
+  if (!o.ritz) return out;
+
+  // The Ritz potentials (ritz.h) on the same points, sources and weights.
+  auto ritz = [&](const std::string& name, RitzProblem problem, const CodeBox& box, RitzReport& report) {
+    GradModeGuard enable(true);  // the fit and grad_z v differentiate
+    RitzPotential potential(o.ritz_options);
+    potential.set_box(box);
+    problem.z = xq, problem.s = s_quad;
+    if (o.ritz_options.weighted) problem.weight = q_weights;
+    report = potential.fit(problem);
+    GG_CHECK(!report.diverged, "poisson_grid_check: the " + name + " potential diverged: " + report.reason);
+    return measure(name, [&](const Tensor& at) {
+      const auto [value, gradient] = potential.value_and_gradient(at, false);
+      return std::make_pair(value.detach(), gradient.detach());
+    });
+  };
+  const int64_t corrupted_rows = std::min(o.quadrature_points, c.x.size(0));
+  RitzProblem corrupted_boundary;
+  corrupted_boundary.z_boundary = slice(c.x, 0, 0, corrupted_rows);
+  out.ritz = ritz("ritz", corrupted_boundary, CodeBox{}, out.ritz_fit);
+  Generator box_gen(o.seed + 3);
+  const CodeBox box = code_box(xq, o.ritz_options.box_margin);
+  RitzProblem box_problem{xq, s_quad, q_weights, {}, {}, {}, 0, {}};
+  pose_on_box(box_problem, box, o.ritz_options.box_points, o.density_bandwidth, box_gen);
+  out.ritz_box = ritz("ritz_box", box_problem, box, out.ritz_box_fit);
+  // Omega itself as the box: the grid's own Dirichlet problem, with the smoothed source, then with the exact
+  // one.
+  const CodeBox omega{{-g.L, -g.L}, {g.L, g.L}};
+  RitzProblem omega_problem{xq, s_quad, q_weights, {}, {}, {}, 0, {}};
+  pose_on_box(omega_problem, omega, o.ritz_options.box_points, o.density_bandwidth, box_gen);
+  out.ritz_omega = ritz("ritz_omega", omega_problem, omega, out.ritz_omega_fit);
+  RitzProblem oracle = omega_problem;
+  oracle.redraw = [smoothed = omega_problem.redraw, &g, &s](RitzProblem& p) {
+    smoothed(p);
+    const std::vector<double> y = p.z_interior.to_vector();  // s at the points: bilinear in the nodal s
+    std::vector<double> exact;
+    for (size_t k = 0; k < y.size(); k += 2) exact.push_back(interpolate(s, g, y[k], y[k + 1]));
+    p.interior_source = Tensor::from_data(exact, {p.z_interior.size(0)}, DType::f64, p.z_interior.device());
+  };
+  oracle.redraw(oracle);
+  out.ritz_oracle = ritz("ritz_oracle", oracle, omega, out.ritz_oracle_fit);
   return out;
 }
 

@@ -25,10 +25,24 @@
 //                 grad v = 0; proxy_samples counts those that stayed inside)
 //     quadrature  eq. 10 as written: v(x) = (1/M) sum_j G_eps(x, x_j) s(x_j), which estimates
 //                 integral G s p_Omega, i.e. the free-space solution of Laplace v = p_Omega s (not of s)
-//     weighted    eq. 10 with importance weights 1 / p_Omega(x_j): the free-space solution of Laplace v = s on
+//     weighted    eq. 10 with importance weights 1 / p_Omega(x_j): the free-space solution of Laplace v = s
+//     on
 //                 Omega (source zero outside), which differs from the Dirichlet one by a harmonic function
 //     importance  the same with 1 / q(x_j), q a kernel density estimate of the quadrature points: what the
 //                 regularizer's estimator "importance" computes, where p_D is not known
+//     ritz        v_theta fitted to the Ritz energy of ritz.h on the same quadrature points, sources and
+//                 weights, with its Dirichlet penalty on the corrupted samples Pi(x_b) (the first M), as the
+//                 regularizer's estimator "ritz" fits it in training
+//     ritz_box    "boundary": "box": the penalty on the faces of the quadrature points' widened bounding box
+//                 (code_box) and the energy integrated over that box (ritz.h)
+//     ritz_omega  the same with Omega as the box: the grid's own Dirichlet problem, with the source known
+//     only
+//                 through the samples (smoothed_source), as every estimator here knows it
+//     ritz_oracle the same with the exact s at the drawn points: an oracle (s is known at the data alone in
+//                 training) that shows what the Ritz fit itself reaches
+// Each potential is also evaluated on every grid node: its relative L2 distance to the grid solution (v and
+// grad v; uniform over Omega, and weighted by p_Omega, "on the data"), its coupling by the trapezoid rule,
+// and Green's residual R - (boundary flux - coupling), 0 for any v with Laplace v = s in Omega (eq. 6).
 // Green's identity holds for any v with Laplace v = s in Omega, whatever its boundary values, so the weighted
 // potential's flux - coupling is also ~ R, with a different split; the quadrature potential's is
 // integral p_Omega^2 s instead.
@@ -39,6 +53,7 @@
 
 #include "datasets/toy.h"
 #include "regularizers/contractive.h"
+#include "regularizers/ritz.h"
 
 namespace gg {
 
@@ -60,6 +75,8 @@ struct GridCheckOptions {
   uint64_t seed = 0;                    // the Monte-Carlo draws
   double density_bandwidth = 0;         // the "importance" potential's kernel density bandwidth (0: chosen from
                                         // the quadrature points, as inverse_density_weights does)
+  bool ritz = false;                    // fit the four Ritz potentials (first_steps Adam steps, then Newton)
+  RitzOptions ritz_options;             // their options (ritz.h)
 };
 
 // The terms for one potential v.
@@ -68,6 +85,11 @@ struct PotentialTerms {
   double coupling = 0;       // E_{p_Omega}[grad log p . grad v]
   double flux_proxy = 0;     // E[grad v(Pi(x)) . n(x)] (eq. 7)
   double loss() const { return flux_proxy - coupling; }  // L_Pois (eq. 9)
+  // On the grid nodes (Monte-Carlo part only):
+  double coupling_grid = 0;            // integral grad p_Omega . grad v, trapezoid rule
+  double green_residual = 0;           // R - (boundary_flux - coupling_grid): Green's first identity (eq. 6)
+  double v_error = 0, grad_error = 0;  // |v - v_grid| / |v_grid|, likewise grad v: uniform on Omega
+  double v_error_data = 0, grad_error_data = 0;  // the same weighted by p_Omega
 };
 
 struct GridCheck {
@@ -89,6 +111,16 @@ struct GridCheck {
   PotentialTerms weighted;     // eq. 10 importance-weighted (free space, source s on Omega)
   PotentialTerms importance;   // eq. 10 weighted by a kernel density estimate of the quadrature points instead of
                                // p_Omega (inverse_density_weights): the "importance" estimator
+  PotentialTerms ritz;         // v_theta, the "ritz" estimator (options.ritz)
+  PotentialTerms ritz_box;     // v_theta with the penalty on the quadrature points' widened bounding box
+  PotentialTerms ritz_omega;   // v_theta on Omega as the box (options.ritz)
+  PotentialTerms ritz_oracle;  // the same with the exact source
+  RitzReport ritz_fit, ritz_box_fit, ritz_omega_fit, ritz_oracle_fit;
+
+  // The fields on the (n+1)^2 nodes, row (i, j) at i (n+1) + j: coordinates, p_Omega, s, and each potential's
+  // v by name (dirichlet, and the Monte-Carlo ones), for the figures of gradgrad poisson-check.
+  std::vector<double> node_x, node_y, node_p, node_s;
+  std::vector<std::pair<std::string, std::vector<double>>> node_v;
 };
 
 // Runs the check for `density` (2-D) and `source`. Throws on bad options.

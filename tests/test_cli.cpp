@@ -14,8 +14,9 @@ using namespace gg::test;
 
 namespace {
 
-const std::vector<std::string> kCommands = {"datasets", "train", "visualize", "field", "ood",
-                                            "probe",    "sweep", "plot",      "bench", "bench jacobian"};
+const std::vector<std::string> kCommands = {"datasets", "train", "visualize",     "poisson-check",
+                                            "field",    "ood",   "probe",         "sweep",
+                                            "plot",     "bench", "bench jacobian"};
 
 }  // namespace
 
