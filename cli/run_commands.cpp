@@ -77,8 +77,30 @@ Action add_visualize(CLI::App& app, const std::string& command) {
       ->type_name("SPEC,...")
       ->capture_default_str();
   c.sub->add_option("--samples", o.samples, "the first test samples")->check(at_least(1))->capture_default_str();
+  c.sub->add_option("--sweep", o.sweep, "strength sweeps instead, each KIND:LO..HI (noise:0..0.5,rotation:0..90)")
+      ->delimiter(',')
+      ->type_name("KIND:LO..HI,...");
+  c.sub->add_option("--sweep-points", o.sweep_points, "strengths per swept kind")
+      ->check(at_least(2))
+      ->capture_default_str();
+  c.sub->add_option("--compare", o.compare, "more trained runs, side by side in the sweep")
+      ->delimiter(',')
+      ->type_name("RUN,...");
+  c.sub->add_option("--estimators", o.estimators, "the sweep's estimators of v (paper, importance, ritz)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"paper", "importance", "ritz"}))
+      ->capture_default_str();
   add_seed_option(*c.sub, o.seed);
   return c.action(command, visualize_experiment, [](const VisualizeResult& r) {
+    if (r.metrics.contains("sweep")) {
+      for (const auto& row : r.metrics["sweep"])
+        std::printf("%-14s %-10s %-9s %6.3g   s %.4g +- %.2g   v %.4g +- %.2g   |grad v| %.4g +- %.2g\n",
+                    row["run"].get<std::string>().c_str(), row["estimator"].get<std::string>().c_str(),
+                    row["corruption"].get<std::string>().c_str(), row["amount"].get<double>(),
+                    row["s"].get<double>(), row["s_se"].get<double>(), row["v"].get<double>(),
+                    row["v_se"].get<double>(), row["grad_v"].get<double>(), row["grad_v_se"].get<double>());
+      return;
+    }
     for (const auto& [spec, m] : r.metrics.items())
       std::printf("%-14s s %.4g -> %.4g   v %.4g -> %.4g   |grad v| %.4g -> %.4g   L_Pois %.4g\n", spec.c_str(),
                   m["s_clean"].get<double>(), m["s_corrupted"].get<double>(), m["v_clean"].get<double>(),

@@ -1,13 +1,19 @@
 #include "experiments/visualize.h"
 
+#include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
 #include "datasets/batching.h"
+#include "datasets/corruption.h"
 #include "datasets/pca.h"
 #include "experiments/output.h"
+#include "experiments/progress.h"
 #include "experiments/run_folder.h"
+#include "models/train_config.h"
 #include "regularizers/poisson.h"
+#include "regularizers/ritz.h"
 
 namespace gg {
 
@@ -15,10 +21,105 @@ using nlohmann::json;
 
 namespace {
 double mean_of(const Tensor& t) { return mean(t.to(DType::f64)).item(); }
+
+// The mean of a sample and its standard error sd / sqrt(n).
+std::pair<double, double> mean_and_error(const Tensor& t) {
+  const std::vector<double> v = t.detach().to(DType::f64).to_vector();
+  double m = 0, ss = 0;
+  for (double x : v) m += x / static_cast<double>(v.size());
+  for (double x : v) ss += (x - m) * (x - m);
+  const double n = static_cast<double>(v.size());
+  return {m, n > 1 ? std::sqrt(ss / (n - 1) / n) : 0.0};
+}
+
+// One run's rows of the sweep (visualize.h).
+void sweep_run(const VisualizeOptions& o, const std::string& run, const std::vector<std::string>& specs, json& rows,
+               CsvWriter& csv) {
+  std::unique_ptr<Trainer> trainer = load_run(run);
+  Autoencoder& model = trainer->model();
+  const Dataset& test = trainer->test_set();
+  std::vector<int64_t> first;
+  for (int64_t i = 0; i < std::min<int64_t>(o.samples, test.size()); ++i) first.push_back(i);
+  const Tensor x = subset(test, first).x.to(model.config().dtype);
+  const json* reg = find_regularizer_term(trainer->config(), "poisson");
+  PoissonOptions base = reg ? reg->get<PoissonOptions>() : PoissonOptions{};
+  base.source.create_graph = false;
+  const std::string label = std::filesystem::path(run).filename().string();
+  for (const std::string& estimator : o.estimators) {
+    PoissonOptions options = base;
+    options.estimator = estimator;
+    if (estimator == "ritz") options.ritz.boundary = "box", options.ritz.weighted = true;
+    validate(options);
+    for (const std::string& spec : specs) {
+      options.corruption = spec;
+      Generator gen(o.seed);  // the same corrupted inputs for every estimator
+      RitzPotential fresh(options.ritz);
+      const PoissonTerms t = poisson_regularizer(model, x, options, gen, {}, &fresh);
+      Generator source_gen(o.seed + 1);
+      const auto [s, s_se] = mean_and_error(contractive_source(model, t.x_corrupted, options.source, source_gen).s);
+      const auto [v, v_se] = mean_and_error(t.corrupted.v);
+      const auto [g, g_se] = mean_and_error(t.grad_norm_corrupted);
+      const CorruptionSpec c = parse_corruption(spec);
+      rows.push_back({{"run", label}, {"estimator", estimator}, {"corruption", c.kind}, {"amount", c.amount},
+                      {"s", s}, {"s_se", s_se}, {"v", v}, {"v_se", v_se}, {"grad_v", g}, {"grad_v_se", g_se},
+                      {"L_pois_eq9", t.loss.item()}});
+      csv << label << "," << estimator << "," << c.kind << "," << c.amount << "," << s << "," << s_se << "," << v
+          << "," << v_se << "," << g << "," << g_se << "," << t.loss.item() << "\n";
+    }
+  }
+}
+
 }  // namespace
+
+std::vector<std::string> sweep_specs(const std::string& range, int64_t points) {
+  const size_t colon = range.find(':'), dots = range.find("..");
+  GG_CHECK(colon != std::string::npos && dots != std::string::npos && dots > colon,
+           "visualize --sweep: '" + range + "' is not kind:lo..hi (noise:0..0.5, say)");
+  GG_CHECK(points >= 2, "visualize --sweep-points: needs at least 2 strengths, got " + std::to_string(points));
+  const std::string kind = range.substr(0, colon);
+  const std::string lo_text = range.substr(colon + 1, dots - colon - 1), hi_text = range.substr(dots + 2);
+  auto number = [&](const std::string& text) {
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    GG_CHECK(!text.empty() && end == text.c_str() + text.size() && std::isfinite(v),
+             "visualize --sweep: '" + text + "' in '" + range + "' is not a number");
+    return v;
+  };
+  const double lo = number(lo_text), hi = number(hi_text);
+  GG_CHECK(hi > lo, "visualize --sweep: '" + range + "' needs lo < hi");
+  std::vector<std::string> specs;
+  for (int64_t i = 0; i < points; ++i) {
+    std::ostringstream spec;
+    spec << kind << ":" << lo + (hi - lo) * static_cast<double>(i) / static_cast<double>(points - 1);
+    parse_corruption(spec.str());  // the kind and the amount, refused here by name
+    specs.push_back(spec.str());
+  }
+  return specs;
+}
 
 VisualizeResult visualize_experiment(const VisualizeOptions& o, const std::string& out) {
   GG_CHECK(o.samples >= 1 && !o.corruptions.empty(), "visualize: needs samples >= 1 and a corruption");
+  if (!o.sweep.empty()) {
+    std::vector<std::string> specs;
+    for (const std::string& range : o.sweep)
+      for (const std::string& spec : sweep_specs(range, o.sweep_points)) specs.push_back(spec);
+    std::filesystem::create_directories(out);
+    write_run_info(out, "visualize", o.command);
+    std::vector<std::string> runs = {o.run};
+    runs.insert(runs.end(), o.compare.begin(), o.compare.end());
+    VisualizeResult res;
+    res.metrics = {{"sweep", json::array()}};
+    CsvWriter csv("run,estimator,corruption,amount,s,s_se,v,v_se,grad_v,grad_v_se,L_pois_eq9");
+    ProgressBar bar("visualize --sweep", static_cast<int64_t>(runs.size()), 1);
+    for (size_t r = 0; r < runs.size(); ++r) {
+      sweep_run(o, runs[r], specs, res.metrics["sweep"], csv);
+      bar.update(static_cast<int64_t>(r) + 1, runs[r]);
+    }
+    bar.finish("done");
+    csv.write(out + "/sweep.csv");
+    write_json(out + "/metrics.json", res.metrics);
+    return res;
+  }
   std::unique_ptr<Trainer> trainer = load_run(o.run);
   Autoencoder& model = trainer->model();
   const Dataset& test = trainer->test_set();

@@ -3,6 +3,12 @@
 // s_phi (eq. 3), the potential v (eq. 10) and ||grad v|| at every sample (the figures 1-4 of the paper).
 // Writes viz_<corruption>.csv (one row per sample and condition), metrics.json (the means per corruption,
 // the flux of eq. 7, the coupling of eq. 13, L_Pois of eq. 9) and run.json.
+//
+// With a sweep (`--sweep noise:0..0.5,rotation:0..90,zoom:0..0.5`), paper 000's claim that the potential is
+// sensitive to corruption, measured instead: for the run and each `compare` run side by side, each estimator
+// of v and each corruption kind at sweep_points strengths from lo to hi, the means over the samples of
+// s_phi, v and ||grad v|| at the corrupted inputs, with their standard errors: sweep.csv, and metrics.json's
+// "sweep". The Ritz estimator there is the box one (ritz.h), fitted afresh at each strength.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +21,10 @@ namespace gg {
 struct VisualizeOptions {
   std::string run;                                                // a finished training run
   std::vector<std::string> corruptions = {"noise:0.1", "rotation:30"};  // datasets/corruption.h specs
+  std::vector<std::string> sweep;                                 // "kind:lo..hi", each; empty: no sweep
+  int64_t sweep_points = 6;                                       // strengths per kind, lo and hi included
+  std::vector<std::string> compare;                               // more runs, side by side in the sweep
+  std::vector<std::string> estimators = {"paper", "importance", "ritz"};  // the sweep's estimators of v
   int64_t samples = 512;                                          // the first test samples
   uint64_t seed = 0;
   std::string command;                                            // recorded in run.json
@@ -22,7 +32,12 @@ struct VisualizeOptions {
 
 struct VisualizeResult {
   nlohmann::json metrics;  // per corruption: s, v, grad_v clean and corrupted, flux_eq7, coupling_eq13, L_pois_eq9
+                           // (with a sweep: "sweep", one row per run, estimator, kind and strength)
 };
+
+// "kind:lo..hi" as `points` corruption specs from lo to hi, evenly ("noise:0..0.5", 6 -> noise:0 ... noise:0.5);
+// refuses a malformed range or an amount its kind does not take, naming it.
+std::vector<std::string> sweep_specs(const std::string& range, int64_t points);
 
 VisualizeResult visualize_experiment(const VisualizeOptions& options, const std::string& out_dir);
 

@@ -87,7 +87,10 @@ def plot_train(run):
 
 
 def plot_visualize(run):
-    """Paper 000, section 5: per corruption, clean vs corrupted codes (PCA) and histograms of s, v, |grad v|."""
+    """Paper 000, section 5: per corruption, clean vs corrupted codes (PCA) and histograms of s, v, |grad v|;
+    with a sweep (sweep.csv), the means of s, v and |grad v| against the corruption strength."""
+    if os.path.exists(os.path.join(run, "sweep.csv")):
+        plot_corruption_sweep(run)
     for name in sorted(f for f in os.listdir(run) if f.startswith("viz_") and f.endswith(".csv")):
         rows = read_rows(os.path.join(run, name))
         clean = [r for r in rows if r["corrupted"] == "0"]
@@ -107,6 +110,38 @@ def plot_visualize(run):
                       density=False)
         fig.suptitle(f"corruption {spec}")
         save(fig, run, name[:-4] + ".png", dpi=100)
+
+
+def plot_corruption_sweep(run):
+    """`gradgrad visualize --sweep`: rows s_phi, v, |grad v| at the corrupted inputs, each divided by its value at
+    strength 0 (the models' scales differ by orders of magnitude); columns the corruption kinds; a line
+    (mean +- standard error) per run, and for v and |grad v| per run and estimator."""
+    rows = read_rows(os.path.join(run, "sweep.csv"))
+    kinds = list(dict.fromkeys(r["corruption"] for r in rows))
+    runs = list(dict.fromkeys(r["run"] for r in rows))
+    estimators = list(dict.fromkeys(r["estimator"] for r in rows))
+    styles = ["-", "--", ":", "-."]
+    fig, axes = plt.subplots(3, len(kinds), figsize=(5.5 * len(kinds), 11), squeeze=False)
+    for col, kind in enumerate(kinds):
+        for row, (key, title) in enumerate((("s", "s_phi = ||J_f||_F^2 (eq. 3)"), ("v", "v (each estimator)"),
+                                            ("grad_v", "||grad v||"))):
+            ax = axes[row][col]
+            for i, name in enumerate(runs):
+                for j, estimator in enumerate(estimators[:1] if key == "s" else estimators):
+                    part = [r for r in rows if r["run"] == name and r["corruption"] == kind and r["estimator"] == estimator]
+                    values, errors = column(part, key), column(part, key + "_se")
+                    scale = abs(values[0]) if len(values) and values[0] != 0 else 1.0
+                    label = name if key == "s" else f"{name}, {estimator}"
+                    ax.errorbar(column(part, "amount"), values / scale, yerr=errors / scale,
+                                color=CLASS_COLOURS[i % len(CLASS_COLOURS)], linestyle=styles[j % len(styles)],
+                                marker="o", markersize=3, capsize=2, label=label)
+            ax.set_title(f"{title} / its value at 0, {kind}", fontsize=9)
+            ax.set_xlabel(f"{kind} strength")
+            if col == 0:
+                ax.legend(fontsize=7)
+    fig.suptitle("paper 000's corruption claim: means at the corrupted inputs relative to the clean ones, "
+                 "+- one standard error")
+    save(fig, run, "viz_sweep.png", dpi=90)
 
 
 def plot_bench(run):

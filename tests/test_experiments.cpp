@@ -135,6 +135,36 @@ TEST_CASE("visualize_experiment: per corruption, both conditions of every sample
   CHECK(read_json_file(tmp / "viz/run.json")["kind"] == "visualize");
 }
 
+TEST_CASE("visualize_experiment with a sweep: s, v and |grad v| per run, estimator and strength, with errors") {
+  TempDir tmp;
+  VisualizeOptions o = options_on_tiny_run<VisualizeOptions>(tmp);
+  o.samples = 32;
+  o.sweep = {"noise:0..0.4", "zoom:0..0.2"};
+  o.sweep_points = 3;
+  o.compare = {o.run};  // the same run twice: the rows must agree
+  o.estimators = {"paper", "importance"};
+  const VisualizeResult r = visualize_experiment(o, tmp / "sweep");
+  const auto rows = read_csv(tmp / "sweep/sweep.csv");
+  REQUIRE(rows.size() == 2 * 2 * 2 * 3);  // runs x estimators x kinds x strengths
+  CHECK(rows[0].at("corruption") == "noise");
+  CHECK(num(rows[0], "amount") == 0);
+  CHECK(num(rows[2], "amount") == doctest::Approx(0.4));
+  CHECK(num(rows[4], "amount") == doctest::Approx(0.1));  // zoom 0, 0.1, 0.2
+  for (size_t i = 0; i < 12; ++i) {
+    CHECK(num(rows[i], "v") == num(rows[i + 12], "v"));  // deterministic in the seed
+    CHECK(num(rows[i], "s_se") > 0);
+    CHECK(std::isfinite(num(rows[i], "grad_v_se")));
+  }
+  // s does not depend on the estimator; strength 0 leaves the inputs clean, whatever the kind.
+  CHECK(num(rows[0], "s") == num(rows[6], "s"));
+  CHECK(num(rows[0], "s") == doctest::Approx(num(rows[3], "s")).epsilon(1e-12));
+  CHECK(r.metrics["sweep"].size() == rows.size());
+  CHECK(contains(error_of([] { sweep_specs("noise:0.5", 4); }), "is not kind:lo..hi"));
+  CHECK(contains(error_of([] { sweep_specs("noise:0.5..0.1", 4); }), "needs lo < hi"));
+  CHECK(contains(error_of([] { sweep_specs("blur:0..1", 4); }), "unknown kind 'blur'"));
+  CHECK(contains(error_of([] { sweep_specs("noise:-1..0", 4); }), "sigma must be a finite number >= 0"));
+}
+
 TEST_CASE("datasets_experiment writes every toy set with the requested size") {
   TempDir tmp;
   DatasetsOptions o;
