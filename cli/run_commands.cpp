@@ -77,7 +77,9 @@ Action add_visualize(CLI::App& app, const std::string& command) {
       ->type_name("SPEC,...")
       ->capture_default_str();
   c.sub->add_option("--samples", o.samples, "the first test samples")->check(at_least(1))->capture_default_str();
-  c.sub->add_option("--sweep", o.sweep, "strength sweeps instead, each KIND:LO..HI (noise:0..0.5,rotation:0..90)")
+  c.sub
+      ->add_option("--sweep", o.sweep,
+                   "strength sweeps instead, each KIND:LO..HI (noise:0..0.5,rotation:0..90)")
       ->delimiter(',')
       ->type_name("KIND:LO..HI,...");
   c.sub->add_option("--sweep-points", o.sweep_points, "strengths per swept kind")

@@ -33,8 +33,8 @@ std::pair<double, double> mean_and_error(const Tensor& t) {
 }
 
 // One run's rows of the sweep (visualize.h).
-void sweep_run(const VisualizeOptions& o, const std::string& run, const std::vector<std::string>& specs, json& rows,
-               CsvWriter& csv) {
+void sweep_run(const VisualizeOptions& o, const std::string& run, const std::vector<std::string>& specs,
+               json& rows, CsvWriter& csv) {
   std::unique_ptr<Trainer> trainer = load_run(run);
   Autoencoder& model = trainer->model();
   const Dataset& test = trainer->test_set();
@@ -56,15 +56,24 @@ void sweep_run(const VisualizeOptions& o, const std::string& run, const std::vec
       RitzPotential fresh(options.ritz);
       const PoissonTerms t = poisson_regularizer(model, x, options, gen, {}, &fresh);
       Generator source_gen(o.seed + 1);
-      const auto [s, s_se] = mean_and_error(contractive_source(model, t.x_corrupted, options.source, source_gen).s);
+      const auto [s, s_se] =
+          mean_and_error(contractive_source(model, t.x_corrupted, options.source, source_gen).s);
       const auto [v, v_se] = mean_and_error(t.corrupted.v);
       const auto [g, g_se] = mean_and_error(t.grad_norm_corrupted);
       const CorruptionSpec c = parse_corruption(spec);
-      rows.push_back({{"run", label}, {"estimator", estimator}, {"corruption", c.kind}, {"amount", c.amount},
-                      {"s", s}, {"s_se", s_se}, {"v", v}, {"v_se", v_se}, {"grad_v", g}, {"grad_v_se", g_se},
+      rows.push_back({{"run", label},
+                      {"estimator", estimator},
+                      {"corruption", c.kind},
+                      {"amount", c.amount},
+                      {"s", s},
+                      {"s_se", s_se},
+                      {"v", v},
+                      {"v_se", v_se},
+                      {"grad_v", g},
+                      {"grad_v_se", g_se},
                       {"L_pois_eq9", t.loss.item()}});
-      csv << label << "," << estimator << "," << c.kind << "," << c.amount << "," << s << "," << s_se << "," << v
-          << "," << v_se << "," << g << "," << g_se << "," << t.loss.item() << "\n";
+      csv << label << "," << estimator << "," << c.kind << "," << c.amount << "," << s << "," << s_se << ","
+          << v << "," << v_se << "," << g << "," << g_se << "," << t.loss.item() << "\n";
     }
   }
 }
@@ -75,7 +84,8 @@ std::vector<std::string> sweep_specs(const std::string& range, int64_t points) {
   const size_t colon = range.find(':'), dots = range.find("..");
   GG_CHECK(colon != std::string::npos && dots != std::string::npos && dots > colon,
            "visualize --sweep: '" + range + "' is not kind:lo..hi (noise:0..0.5, say)");
-  GG_CHECK(points >= 2, "visualize --sweep-points: needs at least 2 strengths, got " + std::to_string(points));
+  GG_CHECK(points >= 2,
+           "visualize --sweep-points: needs at least 2 strengths, got " + std::to_string(points));
   const std::string kind = range.substr(0, colon);
   const std::string lo_text = range.substr(colon + 1, dots - colon - 1), hi_text = range.substr(dots + 2);
   auto number = [&](const std::string& text) {

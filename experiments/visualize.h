@@ -21,9 +21,9 @@ namespace gg {
 struct VisualizeOptions {
   std::string run;                                                // a finished training run
   std::vector<std::string> corruptions = {"noise:0.1", "rotation:30"};  // datasets/corruption.h specs
-  std::vector<std::string> sweep;                                 // "kind:lo..hi", each; empty: no sweep
-  int64_t sweep_points = 6;                                       // strengths per kind, lo and hi included
-  std::vector<std::string> compare;                               // more runs, side by side in the sweep
+  std::vector<std::string> sweep;    // "kind:lo..hi", each; empty: no sweep
+  int64_t sweep_points = 6;          // strengths per kind, lo and hi included
+  std::vector<std::string> compare;  // more runs, side by side in the sweep
   std::vector<std::string> estimators = {"paper", "importance", "ritz"};  // the sweep's estimators of v
   int64_t samples = 512;                                          // the first test samples
   uint64_t seed = 0;
@@ -31,12 +31,13 @@ struct VisualizeOptions {
 };
 
 struct VisualizeResult {
-  nlohmann::json metrics;  // per corruption: s, v, grad_v clean and corrupted, flux_eq7, coupling_eq13, L_pois_eq9
-                           // (with a sweep: "sweep", one row per run, estimator, kind and strength)
+  nlohmann::json
+      metrics;  // per corruption: s, v, grad_v clean and corrupted, flux_eq7, coupling_eq13, L_pois_eq9
+                // (with a sweep: "sweep", one row per run, estimator, kind and strength)
 };
 
-// "kind:lo..hi" as `points` corruption specs from lo to hi, evenly ("noise:0..0.5", 6 -> noise:0 ... noise:0.5);
-// refuses a malformed range or an amount its kind does not take, naming it.
+// "kind:lo..hi" as `points` corruption specs from lo to hi, evenly ("noise:0..0.5", 6 -> noise:0 ...
+// noise:0.5); refuses a malformed range or an amount its kind does not take, naming it.
 std::vector<std::string> sweep_specs(const std::string& range, int64_t points);
 
 VisualizeResult visualize_experiment(const VisualizeOptions& options, const std::string& out_dir);

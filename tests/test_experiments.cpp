@@ -135,7 +135,8 @@ TEST_CASE("visualize_experiment: per corruption, both conditions of every sample
   CHECK(read_json_file(tmp / "viz/run.json")["kind"] == "visualize");
 }
 
-TEST_CASE("visualize_experiment with a sweep: s, v and |grad v| per run, estimator and strength, with errors") {
+TEST_CASE(
+    "visualize_experiment with a sweep: s, v and |grad v| per run, estimator and strength, with errors") {
   TempDir tmp;
   VisualizeOptions o = options_on_tiny_run<VisualizeOptions>(tmp);
   o.samples = 32;
