@@ -32,18 +32,33 @@ std::pair<double, double> mean_and_error(const Tensor& t) {
   return {m, n > 1 ? std::sqrt(ss / (n - 1) / n) : 0.0};
 }
 
+// A trained run, its first `samples` test samples, and the options of its Poisson term when it was trained with
+// one (else the defaults), keeping no graph.
+struct RunSamples {
+  std::unique_ptr<Trainer> trainer;
+  Tensor x;
+  PoissonOptions options;
+};
+RunSamples load_run_samples(const std::string& run, int64_t samples) {
+  RunSamples r;
+  r.trainer = load_run(run);
+  const Dataset& test = r.trainer->test_set();
+  std::vector<int64_t> first;
+  for (int64_t i = 0; i < std::min<int64_t>(samples, test.size()); ++i) first.push_back(i);
+  r.x = subset(test, first).x.to(r.trainer->model().config().dtype);
+  const json* term = find_regularizer_term(r.trainer->config(), "poisson");
+  r.options = term ? term->get<PoissonOptions>() : PoissonOptions{};
+  r.options.source.create_graph = false;
+  return r;
+}
+
 // One run's rows of the sweep (visualize.h).
 void sweep_run(const VisualizeOptions& o, const std::string& run, const std::vector<std::string>& specs,
                json& rows, CsvWriter& csv) {
-  std::unique_ptr<Trainer> trainer = load_run(run);
-  Autoencoder& model = trainer->model();
-  const Dataset& test = trainer->test_set();
-  std::vector<int64_t> first;
-  for (int64_t i = 0; i < std::min<int64_t>(o.samples, test.size()); ++i) first.push_back(i);
-  const Tensor x = subset(test, first).x.to(model.config().dtype);
-  const json* reg = find_regularizer_term(trainer->config(), "poisson");
-  PoissonOptions base = reg ? reg->get<PoissonOptions>() : PoissonOptions{};
-  base.source.create_graph = false;
+  const RunSamples loaded = load_run_samples(run, o.samples);
+  Autoencoder& model = loaded.trainer->model();
+  const Tensor& x = loaded.x;
+  const PoissonOptions& base = loaded.options;
   const std::string label = std::filesystem::path(run).filename().string();
   for (const std::string& estimator : o.estimators) {
     PoissonOptions options = base;
@@ -130,17 +145,10 @@ VisualizeResult visualize_experiment(const VisualizeOptions& o, const std::strin
     write_json(out + "/metrics.json", res.metrics);
     return res;
   }
-  std::unique_ptr<Trainer> trainer = load_run(o.run);
-  Autoencoder& model = trainer->model();
-  const Dataset& test = trainer->test_set();
-  std::vector<int64_t> rows;
-  for (int64_t i = 0; i < std::min<int64_t>(o.samples, test.size()); ++i) rows.push_back(i);
-  const Tensor x = subset(test, rows).x.to(model.config().dtype);
-
-  // The regularizer's own options when it was trained with one, else the defaults; no graph is kept.
-  const json* reg = find_regularizer_term(trainer->config(), "poisson");
-  PoissonOptions base = reg ? reg->get<PoissonOptions>() : PoissonOptions{};
-  base.source.create_graph = false;
+  const RunSamples loaded = load_run_samples(o.run, o.samples);
+  Autoencoder& model = loaded.trainer->model();
+  const Tensor& x = loaded.x;
+  const PoissonOptions& base = loaded.options;
 
   std::filesystem::create_directories(out);
   write_run_info(out, "visualize", o.command);
