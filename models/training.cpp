@@ -220,6 +220,10 @@ void Trainer::save_checkpoint(const std::string& path) const {
   const NamedTensors names = model_->named_parameters();
   for (const auto& [kind, buffers] : optimizer_->state())
     for (size_t i = 0; i < buffers.size(); ++i) extra.emplace_back("optimizer." + kind + "." + names[i].first, buffers[i]);
+  for (size_t i = 0; i < terms_.size(); ++i)  // a stateful term's state (ExtraLoss::save_state)
+    if (terms_[i].second.save_state)
+      for (const auto& [name, t] : terms_[i].second.save_state())
+        extra.emplace_back("term." + std::to_string(i) + "." + name, t);
   const json state = {{"optimizer_steps", optimizer_->steps_taken()},
                       {"noise_generator", {{"seed", noise_gen_.seed}, {"offset", noise_gen_.offset}}},
                       {"normalizer", {{"kind", normalizer_.kind}, {"shift", normalizer_.shift}, {"scale", normalizer_.scale}}},
@@ -252,6 +256,14 @@ void Trainer::resume(const std::string& path) {
       loaded.push_back(*found);
     }
     buffers.emplace_back(kind, loaded);
+  }
+  for (size_t i = 0; i < terms_.size(); ++i) {
+    if (!terms_[i].second.load_state) continue;
+    const std::string prefix = "term." + std::to_string(i) + ".";
+    NamedTensors term_state;
+    for (const auto& [n, t] : ck.extra)
+      if (n.rfind(prefix, 0) == 0) term_state.emplace_back(n.substr(prefix.size()), t);
+    terms_[i].second.load_state(term_state);  // empty when the term had no state yet
   }
   try {
     optimizer_->load_state(buffers, state.at("optimizer_steps"));

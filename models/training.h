@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "datasets/batching.h"
@@ -22,8 +23,24 @@ namespace gg {
 
 // An extra term of the loss, already weighted (lambda * R), for one batch x of the model. An undefined tensor
 // says the term skipped this batch (the Ritz estimator's diverged inner solve, say): the step goes on without
-// it and the epoch's record counts it in skipped_steps.
-using ExtraLoss = std::function<Tensor(Autoencoder& model, const Tensor& x, Generator& gen)>;
+// it and the epoch's record counts it in skipped_steps. A term that keeps state from step to step (the Ritz
+// estimator's warm-started potential) gives save_state and load_state, and checkpoints carry that state as
+// "term.<index>.<name>" tensors, so a resumed run continues to the numbers of an uninterrupted one.
+struct ExtraLoss {
+  using Loss = std::function<Tensor(Autoencoder& model, const Tensor& x, Generator& gen)>;
+  ExtraLoss() = default;
+  template <class F, class = std::enable_if_t<
+                         std::is_invocable_r_v<Tensor, F&, Autoencoder&, const Tensor&, Generator&>>>
+  ExtraLoss(F f) : loss(std::move(f)) {}  // NOLINT: a plain function is a term without state
+  Tensor operator()(Autoencoder& model, const Tensor& x, Generator& gen) const { return loss(model, x, gen); }
+  explicit operator bool() const { return static_cast<bool>(loss); }
+
+  Loss loss;
+  // Empty for a term without state. load_state gets what save_state gave (names without the "term.<i>."
+  // prefix).
+  std::function<NamedTensors()> save_state;
+  std::function<void(const NamedTensors&)> load_state;
+};
 // Builds the ExtraLoss of one term of the config's "regularizer" list (it refuses what it does not know).
 using ExtraLossFactory = std::function<ExtraLoss(const nlohmann::json& regularizer_term)>;
 

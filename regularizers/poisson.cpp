@@ -239,10 +239,12 @@ Tensor inverse_density_weights(const Tensor& z, double bandwidth) {
   const Tensor neg_log_q = negative_log_density(z, z, h);  // [M]
   const double largest = max(neg_log_q).item();
   const double limit = std::log(z.dtype() == DType::f32 ? 3.0e38 : 1.0e308);
-  GG_CHECK(largest < limit, "regularizer.estimator \"importance\": the codes' inverse density reaches e^" +
-                                num(largest) + " (m = " + std::to_string(z.size(1)) +
-                                ", h = " + num(h.item()) + "), beyond " + dtype_name(z.dtype()) +
-                                "; a smaller density_bandwidth or the \"paper\" estimator keeps it finite");
+  GG_CHECK(largest < limit,
+           "inverse_density_weights (the \"importance\" and weighted \"ritz\" estimators): the "
+           "codes' inverse density reaches e^" +
+               num(largest) + " (m = " + std::to_string(z.size(1)) + ", h = " + num(h.item()) + "), beyond " +
+               dtype_name(z.dtype()) +
+               "; a smaller density_bandwidth or the \"paper\" estimator keeps it finite");
   return exp(neg_log_q);
 }
 

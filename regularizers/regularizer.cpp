@@ -21,8 +21,9 @@ ExtraLoss contractive_loss(const json& section) {
 ExtraLoss poisson_loss(const json& section) {
   const PoissonOptions options = section.get<PoissonOptions>();
   // The Ritz estimator's v_theta lives as long as the term, so each step's inner solve starts from the last.
+  // Its state goes into checkpoints (ExtraLoss::save_state), so a resumed run continues from the same theta.
   const auto ritz = std::make_shared<RitzPotential>(options.ritz);
-  return [options, ritz](Autoencoder& model, const Tensor& x, Generator& gen) {
+  ExtraLoss term = [options, ritz](Autoencoder& model, const Tensor& x, Generator& gen) {
     const PoissonTerms terms = poisson_regularizer(model, x, options, gen, {}, ritz.get());
     if (terms.ritz.diverged) {  // the step goes on without L_Pois: said here, counted in metrics.json
       std::fprintf(stderr,
@@ -33,6 +34,11 @@ ExtraLoss poisson_loss(const json& section) {
     }
     return options.lambda * terms.loss;
   };
+  if (options.estimator == "ritz") {
+    term.save_state = [ritz] { return ritz->save_state(); };
+    term.load_state = [ritz](const NamedTensors& state) { ritz->load_state(state); };
+  }
+  return term;
 }
 
 }  // namespace

@@ -137,6 +137,58 @@ void RitzPotential::reset() {
   fresh_ = true;
 }
 
+NamedTensors RitzPotential::save_state() const {
+  NamedTensors out;
+  if (!net_) return out;
+  for (const auto& [name, p] : net_->named_parameters())
+    out.emplace_back("theta." + name, p.detach().clone());
+  for (const auto& [kind, buffers] : optimizer_->state())
+    for (size_t i = 0; i < buffers.size(); ++i)
+      out.emplace_back("adam." + kind + "." + std::to_string(i), buffers[i]);
+  // Counters as one f64 tensor: code dimension, inner Adam steps, fresh, solves, skipped.
+  out.emplace_back("counters",
+                   Tensor::from_data(
+                       std::vector<double>{static_cast<double>(code_dim_),
+                                           static_cast<double>(optimizer_->steps_taken()), fresh_ ? 1.0 : 0.0,
+                                           static_cast<double>(solves_), static_cast<double>(skipped_)},
+                       {5}, DType::f64));
+  return out;
+}
+
+void RitzPotential::load_state(const NamedTensors& state) {
+  if (state.empty()) return;  // saved before theta was built: a fresh start, as then
+  auto find = [&](const std::string& name) -> const Tensor& {
+    for (const auto& [n, t] : state)
+      if (n == name) return t;
+    fail("ritz: the saved state has no tensor '" + name + "'");
+  };
+  const std::vector<double> counters = find("counters").to(DType::f64).to_vector();
+  GG_CHECK(counters.size() == 5,
+           "ritz: the saved 'counters' must hold 5 numbers, got " + std::to_string(counters.size()));
+  code_dim_ = static_cast<int64_t>(counters[0]);
+  dtype_ = find("theta.0.weight").dtype();
+  reset();
+  NoGradGuard no_grad;
+  for (const auto& [name, p] : net_->named_parameters()) {
+    const Tensor& saved = find("theta." + name);
+    GG_CHECK(saved.shape() == p.shape(), "ritz: the saved 'theta." + name + "' is " +
+                                             shape_str(saved.shape()) + ", the potential's " +
+                                             shape_str(p.shape()));
+    Tensor param = p;
+    param.copy_(saved.to(p.dtype()));
+  }
+  std::vector<std::pair<std::string, std::vector<Tensor>>> buffers;
+  for (const auto& [kind, mine] : optimizer_->state()) {
+    std::vector<Tensor> loaded;
+    for (size_t i = 0; i < mine.size(); ++i) loaded.push_back(find("adam." + kind + "." + std::to_string(i)));
+    buffers.emplace_back(kind, loaded);
+  }
+  optimizer_->load_state(buffers, static_cast<int64_t>(counters[1]));
+  fresh_ = counters[2] != 0;
+  solves_ = static_cast<int64_t>(counters[3]);
+  skipped_ = static_cast<int64_t>(counters[4]);
+}
+
 std::vector<Tensor> RitzPotential::parameters() const {
   GG_CHECK(net_ != nullptr, "ritz: the potential has no parameters before it has seen codes");
   return options_.fit_layers == "last" ? output_->parameters() : net_->parameters();

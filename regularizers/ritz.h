@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "engine/gradgrad.h"
+#include "models/module.h"
 
 namespace gg {
 
@@ -157,6 +158,12 @@ class RitzPotential {
   // Newton steps theta <- theta - (H + delta I)^-1 dE/dtheta (conjugate gradient), for a fully converged
   // inner solve; returns |dE/dtheta| after the last. Exact in one step when fit_layers is "last".
   double newton(const RitzProblem& problem, int64_t steps, double damping);
+
+  // Everything a later fit starts from: theta (every layer), the inner Adam's buffers and steps, and whether
+  // theta is fresh, as named tensors for a checkpoint (none before theta is built). load_state takes them
+  // back; a name or shape that does not fit is an error naming it.
+  NamedTensors save_state() const;
+  void load_state(const NamedTensors& state);
 
   int64_t solves() const { return solves_; }
   int64_t skipped() const { return skipped_; }

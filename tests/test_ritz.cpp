@@ -3,6 +3,7 @@
 // through a converged inner solve, and that a divergence skips the step and is counted, never zeroed
 // silently.
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "datasets/toy.h"
@@ -29,6 +30,21 @@ AutoencoderConfig tiny_config() {
   c.dtype = DType::f64;
   c.seed = 11;
   return c;
+}
+
+// A two-moons training config (f64, 64 samples, batches of 32) whose regularizer is the Ritz estimator with
+// these ritz options.
+nlohmann::json ritz_training_config(int64_t epochs, const nlohmann::json& ritz) {
+  return {{"seed", 7},
+          {"data", {{"name", "two-moons"}, {"n", 64}, {"test_n", 16}}},
+          {"model", {{"hidden", {8}}, {"code_dim", 2}, {"activation", "silu"}, {"dtype", "f64"}}},
+          {"training", {{"epochs", epochs}, {"batch_size", 32}}},
+          {"regularizer",
+           {{{"kind", "poisson"},
+             {"lambda", 0.1},
+             {"quadrature_points", 16},
+             {"estimator", "ritz"},
+             {"ritz", ritz}}}}};
 }
 
 }  // namespace
@@ -206,17 +222,7 @@ TEST_CASE("Ritz estimator: a divergence skips the step's L_Pois, counts it, and 
 }
 
 TEST_CASE("Ritz estimator in training: a skipped step is counted in the epoch's record and in metrics.json") {
-  const nlohmann::json config = {
-      {"seed", 7},
-      {"data", {{"name", "two-moons"}, {"n", 64}, {"test_n", 16}}},
-      {"model", {{"hidden", {8}}, {"code_dim", 2}, {"activation", "silu"}, {"dtype", "f64"}}},
-      {"training", {{"epochs", 1}, {"batch_size", 32}}},
-      {"regularizer",
-       {{{"kind", "poisson"},
-         {"lambda", 0.1},
-         {"quadrature_points", 16},
-         {"estimator", "ritz"},
-         {"ritz", {{"first_steps", 2}, {"divergence", 1e-30}}}}}}};
+  const nlohmann::json config = ritz_training_config(1, {{"first_steps", 2}, {"divergence", 1e-30}});
   Trainer trainer(config, make_regularizer_loss);
   const EpochRecord r = trainer.train_epoch();
   CHECK(r.skipped_steps.at("poisson") == 2);  // both batches: every inner energy is "beyond" 1e-30
@@ -295,4 +301,44 @@ TEST_CASE(
     if (gi.defined()) norm += sum(square(gi)).item();
   CHECK(std::isfinite(norm));
   CHECK(norm > 0);
+}
+
+TEST_CASE(
+    "Ritz estimator: a run resumed from its checkpoint continues to the numbers of an uninterrupted run") {
+  for (const std::string boundary : {"corrupted", "box"}) {
+    CAPTURE(boundary);
+    const nlohmann::json config =
+        ritz_training_config(4, {{"first_steps", 10}, {"boundary", boundary}, {"box_points", 32}});
+    Trainer straight(config, make_regularizer_loss);
+    for (int e = 0; e < 4; ++e) straight.train_epoch();
+    const std::string path =
+        (std::filesystem::temp_directory_path() / ("gg_ritz_resume_" + boundary)).string();
+    Trainer first(config, make_regularizer_loss);
+    first.train_epoch(), first.train_epoch();
+    first.save_checkpoint(path);
+    Trainer second(config, make_regularizer_loss);
+    second.resume(path);
+    second.train_epoch(), second.train_epoch();
+    CHECK(second.history().back().loss == straight.history().back().loss);
+    CHECK(second.history().back().regularizers.at("poisson") ==
+          straight.history().back().regularizers.at("poisson"));
+    const std::vector<Tensor> a = second.model().parameters(), b = straight.model().parameters();
+    for (size_t k = 0; k < a.size(); ++k) CHECK(test::max_abs_diff(a[k], b[k]) == 0);
+    std::filesystem::remove(path);
+  }
+  // A state that does not fit is refused by name.
+  RitzPotential p;
+  p.prepare(Tensor::zeros({3, 2}, DType::f64));
+  NamedTensors state = p.save_state();
+  CHECK(state.size() > 3);
+  RitzPotential q;
+  q.load_state(state);
+  CHECK(test::max_abs_diff(q.value(Tensor::ones({2, 2}, DType::f64)),
+                           p.value(Tensor::ones({2, 2}, DType::f64))) == 0);
+  state.erase(state.begin());
+  CHECK(contains(error_of([&] {
+                   RitzPotential r;
+                   r.load_state(state);
+                 }),
+                 "ritz: the saved state has no tensor"));
 }
