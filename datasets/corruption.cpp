@@ -46,12 +46,6 @@ void check_per_sample(const char* op, const Tensor& x, const std::vector<double>
   for (double p : parameters) GG_CHECK(std::isfinite(p), std::string(op) + ": " + what + " must be finite");
 }
 
-std::string number_text(double v) {
-  std::ostringstream text;
-  text << v;
-  return text.str();
-}
-
 // One uniform draw per sample in [lo, hi], in double whatever x's dtype.
 std::vector<double> uniform_per_sample(int64_t count, double lo, double hi, Generator& gen) {
   if (count == 0) return {};

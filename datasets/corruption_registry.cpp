@@ -14,12 +14,6 @@ namespace {
 
 constexpr double kUnbounded = std::numeric_limits<double>::infinity();
 
-std::string number_text(double v) {
-  std::ostringstream text;
-  text << v;
-  return text.str();
-}
-
 std::string valid_kinds_text() {
   std::string text;
   for (const auto& e : corruption_registry().entries())

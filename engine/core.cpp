@@ -10,6 +10,12 @@ std::string joined_names(const std::vector<std::string>& names) {
   return out;
 }
 
+std::string number_text(double v) {
+  std::ostringstream text;
+  text << v;
+  return text.str();
+}
+
 Device parse_device(const std::string& text) {
   if (text == "cpu") return Device::cpu();
   if (text == "cuda") return Device::cuda(0);

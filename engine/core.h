@@ -49,6 +49,8 @@ struct Error : std::runtime_error {
 [[noreturn]] void fail(const std::string& msg);
 // "a, b, c": the names an error message lists as the valid ones.
 std::string joined_names(const std::vector<std::string>& names);
+// A number as an error message shows it: what a stream writes (0.1, 1e-30, inf).
+std::string number_text(double v);
 #define GG_CHECK(cond, msg)          \
   do {                               \
     if (!(cond)) ::gg::fail(msg);    \

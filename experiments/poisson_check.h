@@ -13,8 +13,7 @@
 //     ritz_box    v_theta, v = 0 on a box round the data              (estimator "ritz", "boundary": "box")
 //     ritz_omega  v_theta, v = 0 on Omega's boundary                  (a diagnostic: the grid's problem)
 //     ritz_oracle the same with the exact source                      (an oracle: what the Ritz fit reaches)
-//     weighted    eq. 10 weighted by 1 / p_Omega, the true density    (an oracle: p_D is never known in
-//     training)
+//     weighted    eq. 10 weighted by 1 / p_Omega, the true density    (an oracle: p_D is unknown in training)
 // and columns: the boundary flux and the coupling of eq. 12 for that potential, Green's residual
 // R - (flux - coupling) (0 when Laplace v = s, eq. 6), v's and grad v's relative L2 distance to the grid
 // solution (uniform on Omega; weighted by p_Omega, "on the data"), the eq. 7 proxy and L_Pois (eq. 9), and

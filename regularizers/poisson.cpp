@@ -32,17 +32,13 @@ void check_choice(const std::string& key, const std::string& value, std::initial
   GG_CHECK(one_of(value, allowed, &list), "regularizer." + key + ": unknown value \"" + value + "\" (known: " + list + ")");
 }
 
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 }  // namespace
 
 void validate(const PoissonOptions& o) {
-  GG_CHECK(std::isfinite(o.lambda) && o.lambda >= 0, "regularizer.lambda: must be a finite number >= 0, got " + num(o.lambda));
-  GG_CHECK(std::isfinite(o.eps) && o.eps >= 0, "regularizer.eps: must be a finite number >= 0, got " + num(o.eps));
+  GG_CHECK(std::isfinite(o.lambda) && o.lambda >= 0,
+           "regularizer.lambda: must be a finite number >= 0, got " + number_text(o.lambda));
+  GG_CHECK(std::isfinite(o.eps) && o.eps >= 0,
+           "regularizer.eps: must be a finite number >= 0, got " + number_text(o.eps));
   GG_CHECK(o.quadrature_points >= 1,
            "regularizer.quadrature_points: must be >= 1, got " + std::to_string(o.quadrature_points));
   try {
@@ -51,18 +47,18 @@ void validate(const PoissonOptions& o) {
     fail(std::string("regularizer.corruption: ") + e.what());
   }
   GG_CHECK(std::isfinite(o.normal_eps) && o.normal_eps >= 0,
-           "regularizer.normal_eps: must be a finite number >= 0, got " + num(o.normal_eps));
+           "regularizer.normal_eps: must be a finite number >= 0, got " + number_text(o.normal_eps));
   check_choice("quadrature", o.quadrature, {"corrupted", "clean"});
   check_choice("gradient", o.gradient, {"input", "code"});
   score_registry().at(o.score, "regularizer.score");
   GG_CHECK(std::isfinite(o.kde_bandwidth) && o.kde_bandwidth > 0,
-           "regularizer.kde_bandwidth: must be a finite number > 0, got " + num(o.kde_bandwidth));
+           "regularizer.kde_bandwidth: must be a finite number > 0, got " + number_text(o.kde_bandwidth));
   check_choice("reconstruction", o.reconstruction, {"corrupted", "clean"});
   validate(o.source, "regularizer.source");
   check_choice("estimator", o.estimator, {"paper", "importance", "ritz"});
   GG_CHECK(std::isfinite(o.density_bandwidth) && o.density_bandwidth >= 0,
            "regularizer.density_bandwidth: must be a finite number >= 0 (0: chosen from the codes), got " +
-               num(o.density_bandwidth));
+               number_text(o.density_bandwidth));
   validate(o.ritz, "regularizer.ritz");
 }
 
@@ -216,20 +212,23 @@ Tensor density_bandwidth_of(const Tensor& z, double bandwidth) {
   GG_CHECK(z.defined() && z.dim() == 2 && z.size(0) >= 1 && z.size(1) >= 1,
            "inverse_density_weights: expected codes [M, m], got " + (z.defined() ? shape_str(z.shape()) : "undefined"));
   GG_CHECK(std::isfinite(bandwidth) && bandwidth >= 0,
-           "regularizer.density_bandwidth: must be a finite number >= 0, got " + num(bandwidth));
+           "regularizer.density_bandwidth: must be a finite number >= 0, got " + number_text(bandwidth));
   if (bandwidth > 0) return scalar_like(bandwidth, z);
   const Tensor sigma = code_spread(z);
   return sigma * cross_validated_scale(z, sigma.item());
 }
 
-// -log q(at_i), q the kernel density estimate of the codes z with bandwidth h: [N]. In log space, so that a
-// high code dimension neither underflows the kernel nor overflows the normalization:
-//     -log q(a) = (m/2) log(2 pi h^2) + log M - logsumexp_k(-|a - z_k|^2 / (2 h^2)).
+// log K_h(at_i - z_j) = -|at_i - z_j|^2 / (2 h^2) - (m/2) log(2 pi h^2), the Gaussian kernel in log space:
+// [N, M]. In log space, so that a high code dimension neither underflows the kernel nor overflows its
+// normalization.
+Tensor log_kernel(const Tensor& at, const Tensor& z, const Tensor& h) {
+  return pairwise_r2(at, z, 0.0) / (square(h) * -2.0) -
+         log(square(h) * (2 * std::numbers::pi)) * (0.5 * static_cast<double>(z.size(1)));
+}
+
+// -log q(at_i) = log M - logsumexp_j log K_h(at_i - z_j), q the kernel density estimate of the codes z: [N].
 Tensor negative_log_density(const Tensor& at, const Tensor& z, const Tensor& h) {
-  const double md = static_cast<double>(z.size(1)), nd = static_cast<double>(z.size(0));
-  const Tensor r2 = pairwise_r2(at, z, 0.0);  // [N, M]
-  return log(square(h) * (2 * std::numbers::pi)) * (0.5 * md) + std::log(nd) -
-         logsumexp(r2 / (square(h) * -2.0), 1);
+  return std::log(static_cast<double>(z.size(0))) - logsumexp(log_kernel(at, z, h), 1);
 }
 
 }  // namespace
@@ -242,8 +241,8 @@ Tensor inverse_density_weights(const Tensor& z, double bandwidth) {
   GG_CHECK(largest < limit,
            "inverse_density_weights (the \"importance\" and weighted \"ritz\" estimators): the "
            "codes' inverse density reaches e^" +
-               num(largest) + " (m = " + std::to_string(z.size(1)) + ", h = " + num(h.item()) + "), beyond " +
-               dtype_name(z.dtype()) +
+               number_text(largest) + " (m = " + std::to_string(z.size(1)) +
+               ", h = " + number_text(h.item()) + "), beyond " + dtype_name(z.dtype()) +
                "; a smaller density_bandwidth or the \"paper\" estimator keeps it finite");
   return exp(neg_log_q);
 }
@@ -257,12 +256,9 @@ Tensor smoothed_source(const Tensor& at, const Tensor& z, const Tensor& weighted
   check_codes(at, z, "smoothed_source");
   GG_CHECK(weighted_s.defined() && weighted_s.dim() == 1 && weighted_s.size(0) == z.size(0),
            "smoothed_source: expected one value per code, [" + std::to_string(z.size(0)) + "]");
-  const Tensor h = density_bandwidth_of(z, bandwidth);
-  const double md = static_cast<double>(z.size(1)), nd = static_cast<double>(z.size(0));
-  // K_h(a - z_j) = exp(-|a - z_j|^2 / (2 h^2)) / (2 pi h^2)^(m/2)
-  const Tensor kernel = exp(pairwise_r2(at, z, 0.0) / (square(h) * -2.0) -
-                            log(square(h) * (2 * std::numbers::pi)) * (0.5 * md));  // [N, M]
-  return reshape(matmul(kernel, reshape(weighted_s, {z.size(0), 1})), {at.size(0)}) * (1.0 / nd);
+  const Tensor kernel = exp(log_kernel(at, z, density_bandwidth_of(z, bandwidth)));  // [N, M]
+  return reshape(matmul(kernel, reshape(weighted_s, {z.size(0), 1})), {at.size(0)}) *
+         (1.0 / static_cast<double>(z.size(0)));
 }
 
 // ---- Eq. 10 -------------------------------------------------------------------------------------------

@@ -12,9 +12,8 @@
 //   L_Pois    = flux - coupling                                   eq. 9   poisson_regularizer
 //   objective = L_rec + lambda L_Pois                             eq. 8   poisson_objective (L_rec: eq. 2)
 //   v(z_i)    ~ (1/M) sum_j G_eps(z_i, z_j) s(x_j), grad likewise eq. 10  green_quadrature, poisson_potential
-//             ~ (1/M) sum_j G_eps(z_i, z_j) s(x_j) / q(z_j)   eq. 10, importance-weighted:
-//             inverse_density_weights ~ v_theta*(z), theta* = argmin Ritz energy of eq. 4  the Ritz
-//             estimator: ritz.h
+//             ~ (1/M) sum_j G_eps(z_i, z_j) s(x_j) / q(z_j)   eq. 10, weighted: inverse_density_weights
+//             ~ v_theta*(z), theta* = argmin of eq. 4's Ritz energy         the Ritz estimator: ritz.h
 //
 // SIGN CONVENTION. The paper writes Laplace v = s (eq. 4). The free-space fundamental solution Phi of the
 // Laplacian in R^m solves -Laplace Phi = delta:
@@ -75,11 +74,11 @@ struct PoissonOptions {
                                          // every term a plain value (for visualization)
   std::string estimator = "paper";       // the potential: "paper" (eq. 10 as written: the potential of q s, q
                                          // the quadrature codes' density), "importance" (each s_j weighted by
-                                    // 1 / q(z_j), estimated by inverse_density_weights: the potential of s)
-                                    // or "ritz" (v_theta fitted to eq. 4, implicit gradient: ritz.h)
-  double density_bandwidth = 0;  // "importance" and weighted "ritz": the kernel density's bandwidth h in
-                                 // code space, >= 0 (0: chosen from the quadrature codes)
-  RitzOptions ritz;              // "ritz": the network, its inner solve and the implicit gradient
+                                         // 1 / q(z_j), estimated by inverse_density_weights: the potential of
+                                         // s) or "ritz" (v_theta fitted to eq. 4, implicit gradient: ritz.h)
+  double density_bandwidth = 0;          // "importance" and weighted "ritz": the kernel density's bandwidth h
+                                         // in code space, >= 0 (0: chosen from the quadrature codes)
+  RitzOptions ritz;                      // "ritz": the network, its inner solve and the implicit gradient
 };
 
 // Throws an Error naming the key ("regularizer.<key>") unless every value is valid.

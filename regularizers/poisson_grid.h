@@ -25,19 +25,18 @@
 //                 grad v = 0; proxy_samples counts those that stayed inside)
 //     quadrature  eq. 10 as written: v(x) = (1/M) sum_j G_eps(x, x_j) s(x_j), which estimates
 //                 integral G s p_Omega, i.e. the free-space solution of Laplace v = p_Omega s (not of s)
-//     weighted    eq. 10 with importance weights 1 / p_Omega(x_j): the free-space solution of Laplace v = s
-//     on
-//                 Omega (source zero outside), which differs from the Dirichlet one by a harmonic function
+//     weighted    eq. 10 with importance weights 1 / p_Omega(x_j): the free-space solution of
+//                 Laplace v = s on Omega (source zero outside), which differs from the Dirichlet one by a
+//                 harmonic function
 //     importance  the same with 1 / q(x_j), q a kernel density estimate of the quadrature points: what the
 //                 regularizer's estimator "importance" computes, where p_D is not known
 //     ritz        v_theta fitted to the Ritz energy of ritz.h on the same quadrature points, sources and
 //                 weights, with its Dirichlet penalty on the corrupted samples Pi(x_b) (the first M), as the
 //                 regularizer's estimator "ritz" fits it in training
-//     ritz_box    "boundary": "box": the penalty on the faces of the quadrature points' widened bounding box
+//     ritz_box    "boundary": "box": v = 0 imposed on the quadrature points' widened bounding box
 //                 (code_box) and the energy integrated over that box (ritz.h)
-//     ritz_omega  the same with Omega as the box: the grid's own Dirichlet problem, with the source known
-//     only
-//                 through the samples (smoothed_source), as every estimator here knows it
+//     ritz_omega  the same with Omega as the box: the grid's own Dirichlet problem, with the source
+//                 known only through the samples (smoothed_source), as every estimator here knows it
 //     ritz_oracle the same with the exact s at the drawn points: an oracle (s is known at the data alone in
 //                 training) that shows what the Ritz fit itself reaches
 // Each potential is also evaluated on every grid node: its relative L2 distance to the grid solution (v and

@@ -16,22 +16,14 @@ namespace gg {
 
 // ---- Options ------------------------------------------------------------------------------------------
 
-namespace {
-std::string num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-}  // namespace
-
 void validate(const RitzOptions& o, const std::string& path) {
   auto positive_int = [&](const char* key, int64_t v) {
     GG_CHECK(v >= 1, path + "." + key + ": must be an integer >= 1, got " + std::to_string(v));
   };
   auto number = [&](const char* key, double v, bool zero_ok) {
-    GG_CHECK(
-        std::isfinite(v) && (zero_ok ? v >= 0 : v > 0),
-        path + "." + key + ": must be a finite number " + (zero_ok ? ">= 0" : "> 0") + ", got " + num(v));
+    GG_CHECK(std::isfinite(v) && (zero_ok ? v >= 0 : v > 0), path + "." + key + ": must be a finite number " +
+                                                                 (zero_ok ? ">= 0" : "> 0") + ", got " +
+                                                                 number_text(v));
   };
   positive_int("hidden", o.hidden);
   GG_CHECK(o.fit_layers == "all" || o.fit_layers == "last",
@@ -71,15 +63,10 @@ void from_json(const nlohmann::json& j, RitzOptions& out) {
 }
 
 RitzProblem RitzProblem::detached() const {
-  auto d = [](const Tensor& t) { return t.defined() ? t.detach() : t; };
-  RitzProblem out{d(z), d(s), d(weight), d(z_boundary), d(z_interior), d(interior_source), interior_volume,
-                  {}};
-  if (redraw) {  // a redraw of the detached problem is detached too
-    out.redraw = [draw = redraw](RitzProblem& p) {
-      draw(p);
-      p.interior_source = p.interior_source.detach();
-    };
-  }
+  // A redraw reads the problem it is handed, so the copy's draws come from the detached tensors.
+  RitzProblem out = *this;
+  for (Tensor* t : {&out.z, &out.s, &out.weight, &out.z_boundary, &out.z_interior, &out.interior_source})
+    if (t->defined()) *t = t->detach();
   return out;
 }
 
@@ -227,7 +214,7 @@ CodeBox code_box(const Tensor& z, double margin) {
            "code_box: expected codes [N, m], got " +
                (z.defined() ? shape_str(z.shape()) : std::string("undefined")));
   GG_CHECK(std::isfinite(margin) && margin >= 0,
-           "code_box: margin must be a finite number >= 0, got " + num(margin));
+           "code_box: margin must be a finite number >= 0, got " + number_text(margin));
   NoGradGuard no_grad;
   const int64_t n = z.size(0), m = z.size(1);
   const std::vector<double> codes = z.detach().to(DType::f64).to_vector();
@@ -258,31 +245,6 @@ Tensor CodeBox::interior(int64_t count, Generator& gen, const Tensor& like) cons
   std::vector<double> points = Tensor::rand({count, m}, gen, DType::f64).to_vector();
   for (size_t k = 0; k < points.size(); ++k)
     points[k] = lo[k % lo.size()] + points[k] * (hi[k % lo.size()] - lo[k % lo.size()]);
-  return Tensor::from_data(points, {count, m}, like.dtype(), like.device());
-}
-
-Tensor CodeBox::surface(int64_t count, Generator& gen, const Tensor& like) const {
-  GG_CHECK(count >= 1, "CodeBox::surface: count must be >= 1");
-  const int64_t m = static_cast<int64_t>(lo.size());
-  // Faces j (both of them) have the area prod_{k != j} (hi_k - lo_k).
-  std::vector<double> cumulative;
-  double total = 0;
-  for (int64_t j = 0; j < m; ++j) {
-    double area = 1;
-    for (int64_t k = 0; k < m; ++k)
-      if (k != j) area *= hi[size_t(k)] - lo[size_t(k)];
-    cumulative.push_back(total += area);
-  }
-  const std::vector<double> u = Tensor::rand({count, m + 2}, gen, DType::f64).to_vector();
-  std::vector<double> points(static_cast<size_t>(count * m));
-  for (int64_t i = 0; i < count; ++i) {
-    const double* ui = &u[static_cast<size_t>(i * (m + 2))];
-    const int64_t face = std::min<int64_t>(
-        m - 1, std::upper_bound(cumulative.begin(), cumulative.end(), ui[0] * total) - cumulative.begin());
-    for (int64_t k = 0; k < m; ++k)
-      points[size_t(i * m + k)] = k == face ? (ui[1] < 0.5 ? lo[size_t(k)] : hi[size_t(k)])
-                                            : lo[size_t(k)] + ui[k + 2] * (hi[size_t(k)] - lo[size_t(k)]);
-  }
   return Tensor::from_data(points, {count, m}, like.dtype(), like.device());
 }
 
@@ -352,8 +314,8 @@ RitzReport RitzPotential::fit(const RitzProblem& problem, int64_t steps) {
   report.steps = fresh_ ? options_.first_steps : (steps >= 0 ? steps : options_.steps);
   ++solves_;
   const std::vector<Tensor> params = parameters();
-  const bool anneal =
-      fresh_;  // a fit from scratch settles by a cosine from lr to lr / 100; warm steps keep lr
+  // A fit from scratch settles by a cosine from lr to lr / 100; warm fits keep lr.
+  const bool anneal = fresh_;
   RitzProblem drawn = problem;
   for (int64_t i = 0; i < report.steps; ++i) {
     if (drawn.redraw) drawn.redraw(drawn);
@@ -367,8 +329,8 @@ RitzReport RitzPotential::fit(const RitzProblem& problem, int64_t steps) {
     report.gradient_norm = std::sqrt(dot(g, g));
     if (!within(report.energy, options_.divergence) || !within(report.gradient_norm, options_.divergence)) {
       report.diverged = true;
-      report.reason = "inner step " + std::to_string(i + 1) + ": energy " + num(report.energy) +
-                      ", |dE/dtheta| " + num(report.gradient_norm);
+      report.reason = "inner step " + std::to_string(i + 1) + ": energy " + number_text(report.energy) +
+                      ", |dE/dtheta| " + number_text(report.gradient_norm);
       reset();
       return report;
     }
@@ -379,7 +341,7 @@ RitzReport RitzPotential::fit(const RitzProblem& problem, int64_t steps) {
     report.gradient_norm = newton(problem, options_.newton_steps, options_.damping);
     if (!within(report.gradient_norm, options_.divergence)) {
       report.diverged = true;
-      report.reason = "Newton steps: |dE/dtheta| " + num(report.gradient_norm);
+      report.reason = "Newton steps: |dE/dtheta| " + number_text(report.gradient_norm);
       reset();
       return report;
     }
@@ -430,8 +392,8 @@ std::vector<Tensor> solve_hessian(RitzPotential& potential, const RitzProblem& p
   if (!within(report.cg_residual, potential.options().divergence) ||
       !within(u_norm, potential.options().divergence)) {
     report.diverged = true;
-    report.reason =
-        "conjugate gradient: relative residual " + num(report.cg_residual) + ", |u| " + num(u_norm);
+    report.reason = "conjugate gradient: relative residual " + number_text(report.cg_residual) + ", |u| " +
+                    number_text(u_norm);
   }
   return u;
 }

@@ -29,8 +29,8 @@
 //     E = V (1/L) sum_l [ 1/2 |grad v(y_l)|^2 + mu/2 v(y_l)^2 + s~(y_l) v(y_l) ]      (the deep Ritz method)
 //
 // THE IMPLICIT GRADIENT. theta*(phi) = argmin_theta E. For an outer loss L(theta*, phi) (L_Pois, eq. 9),
-//     dL/dphi = dL/dphi|_theta - (d^2E / dphi dtheta)^T u,     (H + delta I) u = dL/dtheta,   H =
-//     d^2E/dtheta^2,
+//     dL/dphi = dL/dphi|_theta - (d^2E / dphi dtheta)^T u,   (H + delta I) u = dL/dtheta,
+//     H = d^2E/dtheta^2,
 // u by conjugate gradient on Hessian-vector products (double backward of E). implicit_correction returns a
 // scalar of value 0 whose phi-gradient is the second term, so L + correction has L's value and the implicit
 // gradient; nothing is unrolled through the inner steps.
@@ -63,12 +63,12 @@ struct RitzOptions {
   double lr = 1e-2;           // the inner Adam's learning rate
   int64_t newton_steps = 0;  // Newton steps after the Adam steps (CG on H + delta I): a converged inner solve
   double mu = 1e-2;          // mu of the energy, > 0
-  double dirichlet = 100;    // beta of the energy, >= 0 (0: no boundary condition). On the grid check, 10
-                           // leaves v far from 0 on the boundary (v's error 0.70 against 0.14 at 100) and
-                           // 1000 is too stiff for Adam (0.67): docs/poisson.md
-  // Where v = 0 is imposed: "corrupted", the corrupted codes f(Pi(x)) that eq. 7 takes as the boundary (the
-  // paper's reading, and its public code's); or "box", points on the faces of the quadrature codes' bounding
-  // box widened by box_margin of its extent on each side: a boundary round the data, as the grid's is.
+  // beta of the penalty, >= 0 (0: no boundary condition). On the grid check 10 left v far from 0 on the
+  // boundary and 1000 was too stiff for Adam (docs/poisson.md).
+  double dirichlet = 100;
+  // Where v = 0 is imposed: "corrupted", by the penalty at the corrupted codes f(Pi(x)) that eq. 7 takes as
+  // the boundary (the paper's reading, and its public code's); or "box", exactly, on the quadrature codes'
+  // bounding box widened by box_margin of its extent on each side: a boundary round the data, as the grid's.
   std::string boundary = "corrupted";
   double box_margin = 0.25;
   int64_t box_points = 512;  // "box": points drawn uniformly in the box per inner step, where the energy sits
@@ -118,9 +118,7 @@ struct RitzReport {
 struct CodeBox {
   std::vector<double> lo, hi;
   double volume() const;
-  // `count` points uniformly on its surface (faces drawn by their areas) / in it, of `like`'s dtype and
-  // device; deterministic in gen.
-  Tensor surface(int64_t count, Generator& gen, const Tensor& like) const;
+  // `count` points uniformly in it, of `like`'s dtype and device; deterministic in gen.
   Tensor interior(int64_t count, Generator& gen, const Tensor& like) const;
 };
 CodeBox code_box(const Tensor& z, double margin);

@@ -276,6 +276,39 @@ TEST_CASE("Poisson importance weights: 1 / q(z_j) of a Gaussian kernel density, 
                        "beyond f64"));
 }
 
+TEST_CASE("smoothed_source: (1/M) sum_j K_h(a - z_j) w_j s_j by hand, gradcheck and gradgradcheck in f64") {
+  // Three 1-D codes, h = 0.5: the kernel sum written out.
+  const std::vector<double> codes = {0.0, 0.4, 2.0}, ws = {1.0, 2.0, 0.5}, at = {-0.3, 0.7, 1.5};
+  const double h = 0.5;
+  const std::vector<double> got =
+      smoothed_source(Tensor::from_data(at, {3, 1}, DType::f64), Tensor::from_data(codes, {3, 1}, DType::f64),
+                      Tensor::from_data(ws, {3}, DType::f64), h)
+          .to_vector();
+  for (size_t i = 0; i < at.size(); ++i) {
+    double expected = 0;
+    for (size_t j = 0; j < codes.size(); ++j)
+      expected += std::exp(-(at[i] - codes[j]) * (at[i] - codes[j]) / (2 * h * h)) /
+                  std::sqrt(2 * std::numbers::pi * h * h) * ws[j] / 3;
+    CHECK(got[i] == doctest::Approx(expected).epsilon(1e-12));
+  }
+  CHECK(density_bandwidth(Tensor::from_data(codes, {3, 1}, DType::f64), h) == h);
+  // Differentiable in the points, the codes and the weighted sources (the Ritz box energy's phi-dependence).
+  Generator gen(8);
+  const std::vector<Tensor> inputs = {Tensor::randn({4, 2}, gen, DType::f64).requires_grad_(),
+                                      Tensor::randn({5, 2}, gen, DType::f64).requires_grad_(),
+                                      Tensor::rand({5}, gen, DType::f64).requires_grad_()};
+  const Function f = [](const std::vector<Tensor>& in) {
+    return sum(smoothed_source(in[0], in[1], in[2], 0.7));
+  };
+  const auto first = gradcheck(f, inputs);
+  CHECK_MESSAGE(first.ok, first.message);
+  const auto second = gradgradcheck(f, inputs);
+  CHECK_MESSAGE(second.ok, second.message);
+  CHECK(test::contains(
+      test::error_of([&] { smoothed_source(inputs[0], inputs[1], Tensor::ones({4}, DType::f64), 0.7); }),
+      "smoothed_source: expected one value per code, [5]"));
+}
+
 TEST_CASE("Poisson regularizer: the source s_phi keeps its graph, and L_Pois depends on it") {
   Autoencoder ae(tiny_config());
   const Tensor x = moons(8, 7);
