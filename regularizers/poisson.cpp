@@ -11,6 +11,7 @@
 
 #include "datasets/corruption.h"
 #include "models/config_reader.h"
+#include "regularizers/green_radial.h"
 
 namespace gg {
 
@@ -91,36 +92,6 @@ double unit_sphere_area(int64_t m) {
 
 namespace {
 
-void check_codes(const Tensor& zi, const Tensor& zj, const char* who) {
-  GG_CHECK(zi.defined() && zj.defined() && zi.dim() == 2 && zj.dim() == 2 && zi.size(1) == zj.size(1) &&
-               zi.size(1) >= 1,
-           std::string(who) + ": expected codes [N, m] and [M, m], got " +
-               (zi.defined() ? shape_str(zi.shape()) : "undefined") + " and " +
-               (zj.defined() ? shape_str(zj.shape()) : "undefined"));
-  GG_CHECK(zi.dtype() == zj.dtype(), std::string(who) + ": codes " + zi.str() + " and " + zj.str() + " differ in dtype");
-}
-
-// r_eps^2 = ||z_i - z_j||^2 + eps^2: [N, M], from differences (no cancellation when z_i ~ z_j).
-Tensor pairwise_r2(const Tensor& zi, const Tensor& zj, double eps) {
-  const int64_t n = zi.size(0), m = zj.size(0), k = zi.size(1);
-  const Tensor diff = reshape(zi, {n, 1, k}) - reshape(zj, {1, m, k});
-  return sum(square(diff), {2}) + eps * eps;
-}
-
-// G = -Phi as a function of r^2 (see the header's sign convention).
-Tensor green_of_r2(const Tensor& r2, int64_t m) {
-  if (m == 1) return sqrt(r2) * 0.5;                               // |r| / 2
-  if (m == 2) return log(r2) * (1.0 / (4.0 * std::numbers::pi));  // (1 / 2 pi) log r
-  const double md = static_cast<double>(m);
-  return pow(r2, scalar_like(0.5 * (2.0 - md), r2)) * (-1.0 / ((md - 2.0) * unit_sphere_area(m)));
-}
-
-// The radial factor of grad G: grad_{z_i} G = (z_i - z_j) * k(r), k = 1 / (|S^(m-1)| r^m).
-Tensor gradient_kernel_of_r2(const Tensor& r2, int64_t m) {
-  const double md = static_cast<double>(m);
-  return pow(r2, scalar_like(-0.5 * md, r2)) * (1.0 / unit_sphere_area(m));
-}
-
 Tensor rows_of(const Tensor& t) { return reshape(t, {t.size(0), -1}); }
 
 // Rows `rows` of a batch of data (no history), gathered on the host.
@@ -138,18 +109,18 @@ Tensor gather_rows(const Tensor& batch, const std::vector<int64_t>& rows) {
 }  // namespace
 
 Tensor green_function(const Tensor& zi, const Tensor& zj, double eps) {
-  check_codes(zi, zj, "green_function");
+  green::check_codes(zi, zj, "green_function");
   GG_CHECK(eps >= 0, "green_function: eps must be >= 0");
-  return green_of_r2(pairwise_r2(zi, zj, eps), zi.size(1));
+  return green::g0_of_r2(green::pairwise_r2(zi, zj, eps), zi.size(1));
 }
 
 Tensor green_gradient(const Tensor& zi, const Tensor& zj, double eps) {
-  check_codes(zi, zj, "green_gradient");
+  green::check_codes(zi, zj, "green_gradient");
   GG_CHECK(eps >= 0, "green_gradient: eps must be >= 0");
   const int64_t n = zi.size(0), m = zj.size(0), k = zi.size(1);
   const Tensor diff = reshape(zi, {n, 1, k}) - reshape(zj, {1, m, k});
   const Tensor r2 = sum(square(diff), {2}, true) + eps * eps;  // [N, M, 1]
-  return diff * gradient_kernel_of_r2(r2, k);
+  return diff * green::g1_of_r2(r2, k);
 }
 
 // ---- Importance weights for eq. 10 -------------------------------------------------------------------
@@ -222,7 +193,7 @@ Tensor density_bandwidth_of(const Tensor& z, double bandwidth) {
 // [N, M]. In log space, so that a high code dimension neither underflows the kernel nor overflows its
 // normalization.
 Tensor log_kernel(const Tensor& at, const Tensor& z, const Tensor& h) {
-  return pairwise_r2(at, z, 0.0) / (square(h) * -2.0) -
+  return green::pairwise_r2(at, z, 0.0) / (square(h) * -2.0) -
          log(square(h) * (2 * std::numbers::pi)) * (0.5 * static_cast<double>(z.size(1)));
 }
 
@@ -253,7 +224,7 @@ double density_bandwidth(const Tensor& z, double bandwidth) {
 }
 
 Tensor smoothed_source(const Tensor& at, const Tensor& z, const Tensor& weighted_s, double bandwidth) {
-  check_codes(at, z, "smoothed_source");
+  green::check_codes(at, z, "smoothed_source");
   GG_CHECK(weighted_s.defined() && weighted_s.dim() == 1 && weighted_s.size(0) == z.size(0),
            "smoothed_source: expected one value per code, [" + std::to_string(z.size(0)) + "]");
   const Tensor kernel = exp(log_kernel(at, z, density_bandwidth_of(z, bandwidth)));  // [N, M]
@@ -262,25 +233,6 @@ Tensor smoothed_source(const Tensor& at, const Tensor& z, const Tensor& weighted
 }
 
 // ---- Eq. 10 -------------------------------------------------------------------------------------------
-
-GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, const Tensor& s_quad, double eps) {
-  check_codes(z_eval, z_quad, "green_quadrature");
-  GG_CHECK(s_quad.defined() && s_quad.dim() == 1 && s_quad.size(0) == z_quad.size(0),
-           "green_quadrature: expected sources [" + std::to_string(z_quad.size(0)) + "], got " +
-               (s_quad.defined() ? shape_str(s_quad.shape()) : "undefined"));
-  GG_CHECK(eps >= 0, "green_quadrature: eps must be >= 0");
-  const int64_t m = z_quad.size(0), k = z_eval.size(1);
-  const double inv_m = 1.0 / static_cast<double>(m);
-  const Tensor r2 = pairwise_r2(z_eval, z_quad, eps);  // [N, M]
-  const Tensor s_col = reshape(s_quad, {m, 1});
-  GreenQuadrature out;
-  // Eq. 10, left: v(z_i) = (1/M) sum_j G_eps(z_i, z_j) s_j.
-  out.v = reshape(matmul(green_of_r2(r2, k), s_col), {z_eval.size(0)}) * inv_m;
-  // Eq. 10, right: (1/M) sum_j (z_i - z_j) k_ij s_j = (1/M) (z_i sum_j k_ij s_j - sum_j k_ij s_j z_j).
-  const Tensor ks = gradient_kernel_of_r2(r2, k) * reshape(s_quad, {1, m});  // [N, M]
-  out.grad = (z_eval * sum(ks, {1}, true) - matmul(ks, z_quad)) * inv_m;
-  return out;
-}
 
 PoissonQuadrature poisson_quadrature(Autoencoder& model, const Tensor& batch, const PoissonOptions& options,
                                      Generator& gen) {

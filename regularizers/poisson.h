@@ -125,7 +125,8 @@ struct GreenQuadrature {
   Tensor grad;  // grad_z v(z_i) ~ (1/M) sum_j grad G_eps(z_i, z_j) s_j: [N, m]
 };
 // Eq. 10 for evaluation codes z_eval [N, m], quadrature codes z_quad [M, m] and sources s_quad [M];
-// differentiable in all three. Never forms the [N, M, m] gradient tensor.
+// differentiable in all three, to every order. On the CPU one fused pass over the pairs, with a fused backward
+// (green_quadrature.cpp), keeping no [N, M] intermediate; elsewhere composed of ordinary ops.
 GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, const Tensor& s_quad, double eps);
 
 // The M quadrature points of eq. 10: rows of a batch, their codes and their sources.

@@ -65,7 +65,12 @@ ScoreFn kde_score(const Tensor& reference, double bandwidth) {
     const Tensor yr = y.to(x.dtype());
     const Tensor xr = rows(x.detach());
     const double inv_h2 = 1.0 / (bandwidth * bandwidth);
-    const Tensor w = softmax(pairwise_sq_distances(xr, yr) * (-0.5 * inv_h2), 1);  // w_k(x): [N, K]
+    // -||x - y_k||^2 / (2 h^2) up to -||x||^2 / (2 h^2), which is the same for every k and so leaves the
+    // softmax unchanged: (x . y_k - ||y_k||^2 / 2) / h^2, one matrix product instead of the [N, K, d]
+    // differences (at MNIST size those were 12.8M elements per step).
+    const Tensor logits =
+        (matmul(xr, yr, false, true) - reshape(sum(square(yr), {1}), {1, yr.size(0)}) * 0.5) * inv_h2;
+    const Tensor w = softmax(logits, 1);  // w_k(x): [N, K]
     // sum_k w_k (y_k - x) / h^2 = (W Y - x) / h^2, since sum_k w_k = 1
     return reshape((matmul(w, yr) - xr) * inv_h2, x.shape());
   };
