@@ -16,6 +16,8 @@
 //   closed-form, plain-1layer    a one-layer sigmoid encoder d -> m (same input and code widths; decoder
 //                                m -> d), with Rifai et al.'s formula, and that model's plain step
 //   poisson                      poisson_objective, default options (no PyTorch counterpart)
+//   poisson-hutchinson           the same with s_phi from one Hutchinson probe (source.method "hutchinson"):
+//                                the step's cost beside its source (mlp sizes' default source is exact)
 //
 // Sizes: toy (AE 2-64-2-64-2, batch 256), mlp32 (784-512-32, batch 128), mlp128 (784-512-128, batch 128),
 // conv (Table 3 of paper 002: width 32, code 32, relu, batch 64, at most 5 repeats), and the exact penalty's

@@ -42,6 +42,8 @@ AutoencoderConfig conv_model() {  // configs/mnist/conv.json's model
   return c;
 }
 
+bool is_poisson(const std::string& method) { return method.rfind("poisson", 0) == 0; }
+
 // The rows of one size: every method that applies.
 void add_size(std::vector<JacobianCase>& out, const std::string& group, const std::string& size,
               const AutoencoderConfig& model, int64_t batch, const std::string& data,
@@ -66,7 +68,7 @@ void add_size(std::vector<JacobianCase>& out, const std::string& group, const st
       c.plain_of = "plain-1layer";
       if (method == "plain-1layer") c.peer_method = "plain";
     }
-    if (method == "poisson") c.peer_method.clear();
+    if (is_poisson(method)) c.peer_method.clear();
     if (!c.peer_method.empty())
       c.peer = size + "/" + (method == "plain-1layer" ? "plain-1layer" : c.peer_method) +
                (c.probes ? "-" + std::to_string(c.probes) : "");
@@ -87,6 +89,11 @@ Tensor case_loss(const JacobianCase& c, Autoencoder& model, const Tensor& x, Gen
     return variant_loss(model, x, v, gen).total;
   }
   if (c.method == "poisson") return poisson_objective(model, x, PoissonOptions{}, gen).total;
+  if (c.method == "poisson-hutchinson") {  // the same step with s_phi from one Hutchinson probe
+    PoissonOptions o;
+    o.source.method = "hutchinson";
+    return poisson_objective(model, x, o, gen).total;
+  }
   const ContractiveSource src = contractive_source(model, x, c.penalty, gen);
   return mse(model.decode(src.z), x) + kBenchPenaltyWeight * mean(src.s);
 }
@@ -104,8 +111,9 @@ std::vector<JacobianCase> jacobian_cases(const std::set<std::string>& groups, bo
     GG_CHECK(std::count(jacobian_bench_groups().begin(), jacobian_bench_groups().end(), g),
              "bench jacobian: unknown case group '" + g + "' (known: toy, mlp32, mlp128, conv, scale-m, scale-batch)");
   std::vector<JacobianCase> cases;
-  const std::vector<std::string> mlp = {"plain", "weight-decay", "exact-loop", "exact-reverse", "exact-gram",
-                                        "hutchinson-1", "hutchinson-4", "closed-form", "plain-1layer", "poisson"};
+  const std::vector<std::string> mlp = {"plain",        "weight-decay", "exact-loop",        "exact-reverse",
+                                        "exact-gram",   "hutchinson-1", "hutchinson-4",      "closed-form",
+                                        "plain-1layer", "poisson",      "poisson-hutchinson"};
   if (groups.count("toy")) {
     std::vector<std::string> toy = mlp;
     toy.insert(toy.begin() + 4, "exact-forward");

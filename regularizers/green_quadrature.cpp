@@ -79,7 +79,7 @@ struct Radial {
 // Runs f(begin, end) over [0, rows) on as many threads as the work fills: a region whose chunks hold less
 // than kPairsPerThread pairs costs more than it saves, and on a loaded machine an idle woken thread only
 // waits for a core. Each row is one thread's, so the result does not depend on the thread count.
-constexpr int64_t kPairsPerThread = 16384;
+constexpr int64_t kPairsPerThread = 32768;
 template <class F>
 void for_row_blocks(int64_t rows, int64_t pairs_per_row, const F& f) {
   const int64_t by_work = rows * std::max<int64_t>(pairs_per_row, 1) / kPairsPerThread;
@@ -175,6 +175,7 @@ void backward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, const 
     const std::vector<T> c_cols = columns_of(g, n, k, 1, k + 1);
     const Column<T> a_dense =
         Eigen::Map<const Column<T>, 0, Eigen::InnerStride<>>(g, n, Eigen::InnerStride<>(k + 1));
+    const bool v_used = (a_dense != T(0)).any();  // training: L_Pois reads grad v only, so g0 is not needed
     T* dy = out + n * k;
     T* ds = out + n * k + m * k;
     for_row_blocks(m, n * k, [&](int64_t begin, int64_t end) {
@@ -189,14 +190,18 @@ void backward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, const 
           cd += ConstColumn<T>(c_cols.data() + col * n, n) * d;
         }
         radial.g1(r2, g1);
-        radial.g0(r2, g1, g0);
         radial.g2(r2, g1, g2);
         t = a_dense * g1 + T(2) * g2 * cd;
         for (int64_t col = 0; col < k; ++col)
           dy[j * k + col] = -scale * s[j] *
                             ((t * (ConstColumn<T>(z_cols.data() + col * n, n) - yj[col])).sum() +
                              (g1 * ConstColumn<T>(c_cols.data() + col * n, n)).sum());
-        ds[j] = scale * ((a_dense * g0).sum() + (g1 * cd).sum());
+        T from_v = 0;
+        if (v_used) {
+          radial.g0(r2, g1, g0);
+          from_v = (a_dense * g0).sum();
+        }
+        ds[j] = scale * (from_v + (g1 * cd).sum());
       }
     });
   }

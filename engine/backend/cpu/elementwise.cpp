@@ -2,6 +2,7 @@
 // the op lists of backend.h to the functors of functors.h), where, and the fused Adam step.
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "engine/backend/cpu/cpu_backend.h"
 #include "engine/backend/cpu/loops.h"
@@ -40,18 +41,26 @@ GG_EIGEN_ARRAY_FN(sin, x.sin())
 GG_EIGEN_ARRAY_FN(cos, x.cos())
 #undef GG_EIGEN_ARRAY_FN
 
+// The unary ops that cost about a memory access per element (loops.h's grains).
+template <class F>
+constexpr bool memory_bound =
+    std::is_same_v<F, fn::neg> || std::is_same_v<F, fn::abs> || std::is_same_v<F, fn::relu>;
+
 template <class F, class T>
 void unary_kernel(int64_t n, const T* x, T* y) {
-  parallel_for(n, [&](int64_t b, int64_t e) {
-    if constexpr (EigenArrayFn<F>::exists) {
-      ConstArrayMap<T> X(x + b, e - b);
-      ArrayMap<T> Y(y + b, e - b);
-      Y = EigenArrayFn<F>::apply(X);
-    } else {
-      const F f{};
-      for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
-    }
-  });
+  parallel_for(
+      n,
+      [&](int64_t b, int64_t e) {
+        if constexpr (EigenArrayFn<F>::exists) {
+          ConstArrayMap<T> X(x + b, e - b);
+          ArrayMap<T> Y(y + b, e - b);
+          Y = EigenArrayFn<F>::apply(X);
+        } else {
+          const F f{};
+          for (int64_t i = b; i < e; ++i) y[i] = f(x[i]);
+        }
+      },
+      memory_bound<F> ? kMemoryBoundGrain : kParallelGrain);
 }
 
 // The inner run specialised on the stride patterns that broadcasting produces, so each vectorises.
@@ -85,7 +94,8 @@ void CpuBackend::fill(DType t, int64_t n, double value, void* out) {
   dispatch(t, [&](auto z) {
     using T = decltype(z);
     T* o = static_cast<T*>(out);
-    parallel_for(n, [&](int64_t b, int64_t e) { std::fill(o + b, o + e, T(value)); });
+    parallel_for(
+        n, [&](int64_t b, int64_t e) { std::fill(o + b, o + e, T(value)); }, kMemoryBoundGrain);
   });
 }
 
@@ -96,9 +106,12 @@ void CpuBackend::cast(DType from, DType to, int64_t n, const void* x, void* y) {
       using T = decltype(zt);
       const F* xs = static_cast<const F*>(x);
       T* ys = static_cast<T*>(y);
-      parallel_for(n, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) ys[i] = T(xs[i]);
-      });
+      parallel_for(
+          n,
+          [&](int64_t b, int64_t e) {
+            for (int64_t i = b; i < e; ++i) ys[i] = T(xs[i]);
+          },
+          kMemoryBoundGrain);
     });
   });
 }

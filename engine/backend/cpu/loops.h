@@ -19,8 +19,14 @@ using ArrayMap = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 template <class T>
 using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
-// Below this many elements a parallel region costs more than it saves.
+// Below this many elements a parallel region costs more than it saves. Starting one wakes the team, which
+// sleeps between regions after a short spin (the passive waits cli/main.cpp asks for, so that a waiting
+// thread never holds a core another process needs): tens of microseconds, more when a core is taken.
+// A transcendental op (exp, tanh, log: a few ns per element) pays for that above kParallelGrain elements;
+// a memory-bound one (add, copy, a sum: under a ns per element) only above kMemoryBoundGrain. With one grain
+// for both, the toy Poisson step on two threads was 1.5x slower than on one.
 constexpr int64_t kParallelGrain = 32768;
+constexpr int64_t kMemoryBoundGrain = 262144;
 
 // Calls f(begin, end) over [0, n), split across the OpenMP threads when n is large. The split depends on
 // the thread count only, so results are the same run to run.
@@ -95,15 +101,18 @@ struct StridedWalk {
         }
       }
     };
-    // Parallel over outer runs when the whole walk is big enough to pay for it.
-    if (outer > 1 && outer * inner >= kParallelGrain)
-      parallel_for(outer, body, std::max<int64_t>(1, kParallelGrain / inner));
-    else if (outer == 1 && inner >= kParallelGrain) {
-      parallel_for(inner, [&](int64_t b, int64_t e) {
-        std::array<int64_t, N> off;
-        for (size_t k = 0; k < N; ++k) off[k] = b * inner_strides[k];
-        f(off, e - b, inner_strides);
-      });
+    // Parallel over outer runs when the whole walk is big enough to pay for it (a walk moves memory).
+    if (outer > 1 && outer * inner >= kMemoryBoundGrain)
+      parallel_for(outer, body, std::max<int64_t>(1, kMemoryBoundGrain / inner));
+    else if (outer == 1 && inner >= kMemoryBoundGrain) {
+      parallel_for(
+          inner,
+          [&](int64_t b, int64_t e) {
+            std::array<int64_t, N> off;
+            for (size_t k = 0; k < N; ++k) off[k] = b * inner_strides[k];
+            f(off, e - b, inner_strides);
+          },
+          kMemoryBoundGrain);
     } else {
       body(0, outer);
     }

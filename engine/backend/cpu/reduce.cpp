@@ -42,12 +42,18 @@ void reduce_kernel(ReduceOp op, const Shape& shape_in, const std::vector<bool>& 
   }
   if (shape.size() == 1) {  // [R]: everything to one number, per-thread partials combined in order
     const int64_t n = shape[0];
+    // The partition into partials is what fixes the rounding, so it keeps the split it has always had (one
+    // partial per thread above kParallelGrain); whether the partials run in parallel is a matter of speed
+    // alone, decided by the memory-bound grain.
     const int64_t threads = n >= kParallelGrain ? omp_get_max_threads() : 1;
     std::vector<T> part(threads, init);
     auto partial = [&](int64_t tb, int64_t te) {
       for (int64_t t = tb; t < te; ++t) part[t] = row(x + n * t / threads, n * (t + 1) / threads - n * t / threads);
     };
-    parallel_for(threads, partial, 1);
+    if (n >= kMemoryBoundGrain)
+      parallel_for(threads, partial, 1);
+    else
+      partial(0, threads);
     T acc = init;
     for (T p : part) acc = combine(acc, p);
     out[0] = acc;
@@ -55,24 +61,30 @@ void reduce_kernel(ReduceOp op, const Shape& shape_in, const std::vector<bool>& 
   }
   if (shape.size() == 2 && !red[0]) {  // [K,R]: one row each
     const int64_t K = shape[0], R = shape[1];
-    parallel_for(K, [&](int64_t b, int64_t e) {
-      for (int64_t k = b; k < e; ++k) out[k] = row(x + k * R, R);
-    }, std::max<int64_t>(1, kParallelGrain / R));
+    parallel_for(
+        K,
+        [&](int64_t b, int64_t e) {
+          for (int64_t k = b; k < e; ++k) out[k] = row(x + k * R, R);
+        },
+        std::max<int64_t>(1, kMemoryBoundGrain / R));
     return;
   }
   if (shape.size() == 2 && red[0]) {  // [R,K]: column reductions, threads split the columns
     const int64_t R = shape[0], K = shape[1];
-    parallel_for(K, [&](int64_t b, int64_t e) {
-      ArrayMap<T> o(out + b, e - b);
-      o = ConstArrayMap<T>(x + b, e - b);
-      for (int64_t r = 1; r < R; ++r) {
-        ConstArrayMap<T> xr(x + r * K + b, e - b);
-        if (is_sum)
-          o += xr;
-        else
-          o = (xr > o || xr.isNaN()).select(xr, o);
-      }
-    }, std::max<int64_t>(1, kParallelGrain / R));
+    parallel_for(
+        K,
+        [&](int64_t b, int64_t e) {
+          ArrayMap<T> o(out + b, e - b);
+          o = ConstArrayMap<T>(x + b, e - b);
+          for (int64_t r = 1; r < R; ++r) {
+            ConstArrayMap<T> xr(x + r * K + b, e - b);
+            if (is_sum)
+              o += xr;
+            else
+              o = (xr > o || xr.isNaN()).select(xr, o);
+          }
+        },
+        std::max<int64_t>(1, kMemoryBoundGrain / R));
     return;
   }
   // General pattern: walk the input once, accumulating into the output through zero strides.
