@@ -14,6 +14,10 @@
 
 #include "dynamics/field.h"
 
+namespace gg {
+struct ModelSource;  // experiments/run_folder.h
+}  // namespace gg
+
 namespace gg::cli {
 
 using Action = std::function<int()>;
@@ -43,6 +47,11 @@ CLI::Validator at_least(int64_t n);
 CLI::Validator positive();
 // --run RUN (a finished training run, required) and --out DIR (default RUN/<name>).
 void add_run_options(CLI::App& sub, std::string& run, std::string& out, const std::string& name);
+// --run RUN, or --model FILE with --weights FILE (a model trained elsewhere), and --out DIR.
+void add_model_options(CLI::App& sub, ModelSource& source, std::string& out, const std::string& name);
+// Where such a command writes: --out, else RUN/<name>. A UsageError when neither --run nor --model was
+// given, or --out is missing with --model (there is no run folder to write into).
+std::string output_folder(const ModelSource& source, const std::string& out, const std::string& name);
 // --tol and --max-iters of the latent iteration, over the defaults already in `it`.
 void add_iterate_options(CLI::App& sub, IterateOptions& it);
 // --set KEY.PATH=VALUE, repeatable.
@@ -54,13 +63,17 @@ void add_seed_option(CLI::App& sub, uint64_t& seed);
 int report(const std::string& dir);
 
 // ---- Commands on a finished run (field, ood, probe, visualize: run_commands.cpp) --------------------------
-// A subcommand `name` that reads a trained run (--run) and writes its results to --out (default RUN/<name>):
-// its options struct (which has `run` and `command` fields) lives as long as the action.
+// A subcommand `name` that reads a trained model and writes its results to --out (default RUN/<name>): its
+// options struct lives as long as the action and has a `command` field, and either a `source` (field, ood,
+// probe: a run or a model trained elsewhere) or a `run` (visualize).
 template <class Options>
 struct RunCommand {
   RunCommand(CLI::App& app, const std::string& name, const std::string& description)
       : name(name), sub(app.add_subcommand(name, description)) {
-    add_run_options(*sub, options->run, *out, name);
+    if constexpr (takes_any_model)
+      add_model_options(*sub, options->source, *out, name);
+    else
+      add_run_options(*sub, options->run, *out, name);
   }
 
   // The action: records the command line, runs `experiment(options, dir)`, hands its result to `print`, and
@@ -69,12 +82,17 @@ struct RunCommand {
   Action action(const std::string& command, Experiment experiment, Print print) const {
     return [o = options, out = out, name = name, &command, experiment, print] {
       o->command = command;
-      const std::string dir = out->empty() ? o->run + "/" + name : *out;
+      std::string dir;
+      if constexpr (takes_any_model)
+        dir = output_folder(o->source, *out, name);
+      else
+        dir = out->empty() ? o->run + "/" + name : *out;
       print(experiment(*o, dir));
       return report(dir);
     };
   }
 
+  static constexpr bool takes_any_model = requires(Options o) { o.source; };
   const std::string name;
   const std::shared_ptr<Options> options = std::make_shared<Options>();
   const std::shared_ptr<std::string> out = std::make_shared<std::string>();

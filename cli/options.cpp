@@ -2,9 +2,10 @@
 #include <cstdio>
 
 #include "cli/commands.h"
-#include "experiments/output.h"
 #include "datasets/corruption.h"
 #include "datasets/toy.h"
+#include "experiments/output.h"
+#include "experiments/run_folder.h"
 #include "models/optim.h"
 #include "models/variants.h"
 #include "regularizers/regularizer.h"
@@ -67,6 +68,33 @@ void add_run_options(CLI::App& sub, std::string& run, std::string& out, const st
       ->required()
       ->type_name("RUN_DIR");
   sub.add_option("--out", out, "where the results go (default RUN_DIR/" + name + ")")->type_name("DIR");
+}
+
+void add_model_options(CLI::App& sub, ModelSource& source, std::string& out, const std::string& name) {
+  CLI::Option* run =
+      sub.add_option("--run", source.run, "a finished training run (config.json, checkpoint.safetensors)")
+          ->type_name("RUN_DIR");
+  CLI::Option* model =
+      sub.add_option("--model", source.model,
+                     "or a model trained elsewhere: a config naming its data and listing its "
+                     "layers (docs/pretrained.md)")
+          ->type_name("FILE")
+          ->excludes(run);
+  CLI::Option* weights =
+      sub.add_option("--weights", source.weights, "--model's parameters: a safetensors file, PyTorch's names")
+          ->type_name("FILE");
+  model->needs(weights);
+  weights->needs(model);
+  sub.add_option("--out", out, "where the results go (default RUN_DIR/" + name + "; required with --model)")
+      ->type_name("DIR");
+}
+
+std::string output_folder(const ModelSource& source, const std::string& out, const std::string& name) {
+  if (source.run.empty() && source.model.empty())
+    throw UsageError("give the model: --run RUN_DIR, or --model FILE --weights FILE");
+  if (!out.empty()) return out;
+  if (source.run.empty()) throw UsageError("--model needs --out DIR: there is no run folder to write into");
+  return source.run + "/" + name;
 }
 
 void add_iterate_options(CLI::App& sub, IterateOptions& it) {

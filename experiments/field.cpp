@@ -100,7 +100,7 @@ FieldResult field_experiment(const FieldOptions& o, const std::string& out) {
   GG_CHECK(o.iterate.tol > 0 && o.iterate.max_iters >= 1, "field: the tolerance must be positive, max_iters >= 1");
   Stopwatch clock;
   json seconds = json::object();
-  std::unique_ptr<Trainer> trainer = load_run(o.run);
+  std::unique_ptr<Trainer> trainer = load_model(o.source);
   Analysis a;
   a.trainer = trainer.get();
   Autoencoder& model = trainer->model();
@@ -164,7 +164,9 @@ FieldResult field_experiment(const FieldOptions& o, const std::string& out) {
   json m;
   m["code_dim"] = a.k;
   m["plane"] = a.plane.is_pca() ? "pca of the training codes" : "the codes";
-  m["test_mse"] = trainer->history().empty() ? kNan : trainer->history().back().test_mse;
+  // A model trained elsewhere has no history: its test error is measured here.
+  m["test_mse"] = trainer->history().empty() ? trainer->reconstruction_error(trainer->test_set())
+                                             : trainer->history().back().test_mse;
   m["epochs"] = trainer->epochs_done();
   m["iterate"] = {{"tol", o.iterate.tol}, {"tol_units", o.tol_units}, {"tol_effective", a.iterate.tol},
                   {"max_iters", o.iterate.max_iters}};

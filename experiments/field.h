@@ -19,11 +19,12 @@
 #include <string>
 
 #include "dynamics/field.h"
+#include "experiments/run_folder.h"
 
 namespace gg {
 
 struct FieldOptions {
-  std::string run;                 // a finished training run (config.json, checkpoint.safetensors)
+  ModelSource source;              // the trained model: a run folder, or a model config and its weights
   int64_t grid = 80;               // cells per side of the field, basin and potential grids (>= 2)
   int64_t starts = 512;            // training codes and test codes iterated (each)
   int64_t noise_starts = 512;      // N(0, I_k) codes iterated

@@ -142,7 +142,7 @@ std::string format_table(const std::string& id_name, int64_t n_id, const std::ve
 OodResult ood_experiment(const OodOptions& o, const std::string& out) {
   GG_CHECK(o.samples >= 1 && o.train_samples >= 1 && o.knn >= 1, "ood: samples, train_samples and knn must be >= 1");
   const auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<Trainer> trainer = load_run(o.run);
+  std::unique_ptr<Trainer> trainer = load_model(o.source);
   Autoencoder& model = trainer->model();
   const Dataset& train = trainer->train_set();
   json skipped = json::object();
@@ -223,7 +223,7 @@ OodResult ood_experiment(const OodOptions& o, const std::string& out) {
   }
   res.minutes = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60;
   json& metrics = res.metrics;
-  metrics["settings"] = {{"run", o.run},
+  metrics["settings"] = {{"source", o.source},
                          {"model", model.describe()},
                          {"in_distribution", sets[0].name},
                          {"samples_per_set", o.samples},

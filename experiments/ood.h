@@ -21,11 +21,12 @@
 #include <vector>
 
 #include "dynamics/field.h"
+#include "experiments/run_folder.h"
 
 namespace gg {
 
 struct OodOptions {
-  std::string run;              // a finished training run
+  ModelSource source;           // the trained model: a run folder, or a model config and its weights
   int64_t samples = 500;        // per set
   int64_t train_samples = 2000; // training codes iterated for Z*_train
   int64_t knn = 50;             // neighbours of the k-NN baselines

@@ -98,7 +98,7 @@ json write_grid(Trainer& trainer, const Tensor& attractors, const Tensor& basis,
 ProbeResult probe_experiment(const ProbeOptions& o, const std::string& out) {
   GG_CHECK(o.test >= 1, "probe: test must be >= 1");
   const auto start = std::chrono::steady_clock::now();
-  std::unique_ptr<Trainer> trainer = load_run(o.run);
+  std::unique_ptr<Trainer> trainer = load_model(o.source);
   Autoencoder& model = trainer->model();
   const int64_t k = model.config().code_dim;
 
@@ -123,7 +123,7 @@ ProbeResult probe_experiment(const ProbeOptions& o, const std::string& out) {
   // ---- Curves -----------------------------------------------------------------------------------------------
   CsvWriter csv("set,dictionary,atoms,output_mse,latent_mse,output_mse_to_reconstruction");
   json& metrics = res.metrics;
-  metrics["settings"] = {{"run", o.run},
+  metrics["settings"] = {{"source", o.source},
                          {"model", model.describe()},
                          {"code_dim", k},
                          {"dictionary_size", res.dictionary_size},

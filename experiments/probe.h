@@ -18,11 +18,12 @@
 #include <vector>
 
 #include "dynamics/field.h"
+#include "experiments/run_folder.h"
 
 namespace gg {
 
 struct ProbeOptions {
-  std::string run;                  // a finished training run
+  ModelSource source;               // the trained model: a run folder, or a model config and its weights
   int64_t test = 200;               // samples per test set
   int64_t dictionary = 0;           // noise codes iterated for the dictionary (0: k, as the paper)
   std::vector<int64_t> atoms;       // atom counts of the curve (empty: 1, 2, 4, ..., k)

@@ -4,6 +4,7 @@
 
 #include "datasets/batching.h"
 #include "experiments/output.h"
+#include "models/checkpoint.h"
 #include "regularizers/regularizer.h"
 
 namespace gg {
@@ -18,6 +19,34 @@ std::unique_ptr<Trainer> load_run(const std::string& run_dir) {
   auto trainer = std::make_unique<Trainer>(read_json_file(run_dir + "/config.json"), make_regularizer_loss);
   trainer->resume(run_dir + "/checkpoint.safetensors");
   return trainer;
+}
+
+std::unique_ptr<Trainer> load_pretrained(const std::string& model_config, const std::string& weights) {
+  const json config = read_json_file(model_config);  // its errors name the file
+  std::unique_ptr<Trainer> trainer;
+  try {
+    trainer = std::make_unique<Trainer>(config, make_regularizer_loss);
+  } catch (const Error& e) {
+    fail("model config '" + model_config + "': " + e.what());
+  }
+  load_checkpoint_into(trainer->model(), weights);
+  return trainer;
+}
+
+void to_json(json& j, const ModelSource& source) {
+  j = source.run.empty() ? json{{"model", source.model}, {"weights", source.weights}}
+                         : json{{"run", source.run}};
+}
+
+std::unique_ptr<Trainer> load_model(const ModelSource& source) {
+  const bool pretrained = !source.model.empty() || !source.weights.empty();
+  GG_CHECK(
+      source.run.empty() == pretrained,
+      "a model comes from a run folder or from a model config with its weights, not from both or neither");
+  if (!pretrained) return load_run(source.run);
+  GG_CHECK(!source.model.empty() && !source.weights.empty(),
+           "a model config needs its weights, and weights need the model config they fit");
+  return load_pretrained(source.model, source.weights);
 }
 
 std::vector<int64_t> pick_rows(int64_t size, int64_t n, uint64_t seed) {

@@ -16,6 +16,24 @@ namespace gg {
 // normalized as in training (a Trainer holds references into itself, hence the pointer).
 std::unique_ptr<Trainer> load_run(const std::string& run_dir);
 
+// A model trained elsewhere (docs/pretrained.md): Trainer(model_config) with the parameters of a safetensors
+// file, e.g. a PyTorch state_dict, whose names must be the model's (encoder.0.weight, decoder.3.bias, ...).
+// model_config is a training config: its data section names the data, its model section the layers (any
+// arch; "sequential" lists them). Errors name the file at fault; a missing, unexpected or mismatched tensor
+// is listed with the file's and the model's shape.
+std::unique_ptr<Trainer> load_pretrained(const std::string& model_config, const std::string& weights);
+
+// Where an experiment's model comes from: a run folder, or a model config and its weights.
+struct ModelSource {
+  std::string run;      // RUN_DIR (config.json, checkpoint.safetensors)
+  std::string model;    // or a training config describing the model and its data ...
+  std::string weights;  // ... with a safetensors file of its parameters
+};
+// {"run": RUN} or {"model": FILE, "weights": FILE}, for the settings an experiment records.
+void to_json(nlohmann::json& j, const ModelSource& source);
+// load_run or load_pretrained; an Error unless exactly one of the two is given.
+std::unique_ptr<Trainer> load_model(const ModelSource& source);
+
 // The first min(n, size) indices of a seeded permutation of 0..size-1.
 std::vector<int64_t> pick_rows(int64_t size, int64_t n, uint64_t seed);
 

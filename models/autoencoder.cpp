@@ -49,8 +49,12 @@ LayerOptions options_before(const std::string& next_activation, const Autoencode
 // ---- Config -------------------------------------------------------------------------------------------
 
 void validate(const AutoencoderConfig& c) {
-  if (c.arch != "mlp" && c.arch != "conv")
-    bad_key("arch", "expected \"mlp\" or \"conv\", got \"" + c.arch + "\"");
+  if (c.arch != "mlp" && c.arch != "conv" && c.arch != "sequential")
+    bad_key("arch", "expected \"mlp\", \"conv\" or \"sequential\", got \"" + c.arch + "\"");
+  const char* listing =
+      "arch \"sequential\" needs its layers listed, e.g. [{\"kind\": \"Linear\", ...}, ...]";
+  if (c.arch == "sequential" && c.encoder.empty()) bad_key("encoder", listing);
+  if (c.arch == "sequential" && c.decoder.empty()) bad_key("decoder", listing);
   if (c.input_shape.empty()) bad_key("input_shape", "required, e.g. [2] or [1, 28, 28]");
   for (int64_t d : c.input_shape)
     if (d <= 0) bad_key("input_shape", "sizes must be positive, got " + shape_str(c.input_shape));
@@ -77,9 +81,14 @@ void to_json(nlohmann::json& j, const AutoencoderConfig& c) {
   j["code_dim"] = c.code_dim;
   if (c.arch == "mlp") j["hidden"] = c.hidden;
   if (c.arch == "conv") j["width"] = c.width;
-  j["activation"] = c.activation;
-  j["code_activation"] = c.code_activation;
-  j["output_activation"] = c.output_activation;
+  if (c.arch == "sequential") {
+    j["encoder"] = c.encoder;
+    j["decoder"] = c.decoder;
+  } else {
+    j["activation"] = c.activation;
+    j["code_activation"] = c.code_activation;
+    j["output_activation"] = c.output_activation;
+  }
   j["init"] = c.init;
   j["variational"] = c.variational;
   j["dtype"] = dtype_name(c.dtype);
@@ -90,14 +99,20 @@ void to_json(nlohmann::json& j, const AutoencoderConfig& c) {
 void from_json(const nlohmann::json& j, AutoencoderConfig& out) {
   ConfigReader r(j, "model");
   AutoencoderConfig c;
-  r.read_choice("arch", c.arch, {"mlp", "conv"});
+  r.read_choice("arch", c.arch, {"mlp", "conv", "sequential"});
+  const bool listed = c.arch == "sequential";
   c.input_shape = r.required<Shape>("input_shape");
   c.code_dim = r.required<int64_t>("code_dim");
   if (r.read("hidden", c.hidden) && c.arch != "mlp") r.fail_at("hidden", "applies only to arch \"mlp\"");
   if (r.read("width", c.width) && c.arch != "conv") r.fail_at("width", "applies only to arch \"conv\"");
-  r.read("activation", c.activation);
-  r.read("code_activation", c.code_activation);
-  r.read("output_activation", c.output_activation);
+  if (r.read("encoder", c.encoder) && !listed) r.fail_at("encoder", "applies only to arch \"sequential\"");
+  if (r.read("decoder", c.decoder) && !listed) r.fail_at("decoder", "applies only to arch \"sequential\"");
+  for (auto [key, field] :
+       {std::pair{"activation", &c.activation}, std::pair{"code_activation", &c.code_activation},
+        std::pair{"output_activation", &c.output_activation}})
+    if (r.read(key, *field) && listed)
+      r.fail_at(key,
+                "does not apply to arch \"sequential\", whose encoder and decoder list their activations");
   r.read("init", c.init);
   r.read("variational", c.variational);
   std::string dtype = dtype_name(c.dtype), device = c.device.str();
@@ -122,6 +137,10 @@ Autoencoder::Autoencoder(const AutoencoderConfig& config) : Module("Autoencoder"
   Generator gen(c.seed);
   const int64_t k = c.code_dim, head = c.variational ? 2 * k : k;
   auto act = [](const std::string& spec) { return std::make_shared<Activation>(spec); };
+  if (c.arch == "sequential") {
+    build_listed_layers(gen);
+    return;
+  }
 
   if (c.arch == "mlp") {
     // The input width of each encoder Linear, [D, hidden...]; the decoder runs through them backwards.
@@ -172,6 +191,47 @@ Autoencoder::Autoencoder(const AutoencoderConfig& config) : Module("Autoencoder"
     dec.add(act(next));
   }
   dec.add(std::make_shared<ZeroPad2d>(-pw.before, -pw.after, -ph.before, -ph.after));  // the crop back to H x W
+}
+
+void Autoencoder::build_listed_layers(Generator& gen) {
+  const AutoencoderConfig& c = config_;
+  struct Side {
+    const char* key;
+    const std::vector<LayerSpec>& layers;
+    Sequential& module;
+    Shape in, out;  // one sample's
+    std::string out_meaning;
+  };
+  const int64_t k = c.code_dim;
+  const std::vector<Side> sides = {
+      {"encoder",
+       c.encoder,
+       *encoder_,
+       c.input_shape,
+       {c.variational ? 2 * k : k},
+       c.variational ? "the mean and log-variance of code_dim " + std::to_string(k) : "code_dim"},
+      {"decoder", c.decoder, *decoder_, {k}, c.input_shape, "input_shape"}};
+  for (const Side& side : sides) {
+    Shape batch{1};
+    batch.insert(batch.end(), side.in.begin(), side.in.end());
+    Tensor t = Tensor::zeros(batch, c.dtype, c.device);
+    for (size_t i = 0; i < side.layers.size(); ++i) {
+      // Kaiming's gain is that of the activation right after the layer, as for mlp and conv.
+      const std::string next = i + 1 < side.layers.size() ? side.layers[i + 1].activation() : "";
+      try {
+        Module& layer = side.module.add(
+            make_layer(side.layers[i], gen, options_before(next.empty() ? "identity" : next, c)));
+        NoGradGuard no_grad;
+        t = layer(t);
+      } catch (const Error& e) {
+        fail(config_path("model", side.key) + "[" + std::to_string(i) + "]: " + e.what());
+      }
+    }
+    const Shape sample(t.shape().begin() + 1, t.shape().end());
+    GG_CHECK(sample == side.out, config_path("model", side.key) + ": gives one sample of shape " +
+                                     shape_str(sample) + ", where " + side.out_meaning + " needs " +
+                                     shape_str(side.out));
+  }
 }
 
 void Autoencoder::check_sample(const Tensor& t, const Shape& sample, const char* what) const {

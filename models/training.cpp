@@ -77,6 +77,12 @@ TrainingPlan plan_training(json config, const Shape& sample, const ExtraLossFact
   config["variant"] = json(plan.variant);
 
   const json& terms = config["regularizer"];
+  // The terms choose their Jacobian route from the layer widths of arch mlp and conv
+  // (regularizers/contractive.h: contractive_cost), which a listed model does not have.
+  GG_CHECK(
+      plan.model.arch != "sequential" || terms.empty(),
+      "regularizer: arch \"sequential\" trains without regularizer terms (their cost model reads the layer "
+      "sizes of arch \"mlp\" and \"conv\" only)");
   for (size_t i = 0; i < terms.size(); ++i) {
     const std::string kind = terms[i]["kind"];
     GG_CHECK(static_cast<bool>(extra), "regularizer: kind '" + kind +

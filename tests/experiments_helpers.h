@@ -27,12 +27,16 @@ inline TrainResult tiny_run(const std::string& dir, int64_t epochs = 3) {
   return train_experiment(tiny_train_options(epochs), dir);
 }
 
-// Options of an experiment that reads a run (its `run` field), on the tiny run trained into tmp/"run".
+// Options of an experiment that reads a run (its `source`, or visualize's `run`), on the tiny run trained
+// into tmp/"run".
 template <class Options>
 Options options_on_tiny_run(const TempDir& tmp) {
   tiny_run(tmp / "run");
   Options o;
-  o.run = tmp / "run";
+  if constexpr (requires { o.source; })
+    o.source.run = tmp / "run";
+  else
+    o.run = tmp / "run";
   return o;
 }
 

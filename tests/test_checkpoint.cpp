@@ -1,7 +1,5 @@
 // safetensors files and checkpoints: round trips, the exact bytes of the format, refusals of corrupt files,
 // loading into a model, and files moving between gradgrad and PyTorch.
-#include <stdio.h>
-
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,6 +8,7 @@
 #include "models/checkpoint.h"
 #include "tests/helpers.h"
 #include "tests/models_helpers.h"
+#include "tests/run_helpers.h"
 
 using namespace gg;
 using namespace gg::test;
@@ -227,8 +226,8 @@ TEST_CASE("checkpoints: parameters, config and extra tensors come back; mismatch
 }
 
 TEST_CASE("PyTorch loads our checkpoints and we load PyTorch's: same names, same outputs") {
-  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0) {
-    MESSAGE("skipped: /usr/bin/python3 cannot import torch (install python3-torch to run this check)");
+  if (!torch_importable()) {
+    MESSAGE("skipped: " << kPython << " cannot import torch (install python3-torch to run this check)");
     return;
   }
   TempDir dir;
@@ -265,11 +264,8 @@ TEST_CASE("PyTorch loads our checkpoints and we load PyTorch's: same names, same
 
   const std::string script =
       (std::filesystem::path(__FILE__).parent_path() / "torch_safetensors.py").string();
-  FILE* pipe = popen(("/usr/bin/python3 " + script + " " + dir.path.string() + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::string log;
-  for (char buf[256]; fgets(buf, sizeof buf, pipe);) log += buf;
-  REQUIRE_MESSAGE(pclose(pipe) == 0, log);
+  const Outcome torch = run_command(std::string(kPython) + " " + script + " " + dir.path.string());
+  REQUIRE_MESSAGE(torch.status == 0, torch.output);
 
   for (const Case& c : cases) {
     CAPTURE(c.name);
