@@ -210,7 +210,7 @@ TEST_CASE("variational encoder: the head gives mean and log-variance, encode() i
   CHECK(cvae.encode_distribution(Tensor::zeros({2, 1, 16, 16})).logvar.shape() == Shape{2, 3});
 }
 
-TEST_CASE("autoencoder seeding: one seed fixes every weight; kaiming takes the next activation's gain") {
+TEST_CASE("autoencoder seeding: one seed fixes every weight, kaiming takes the next activation's gain") {
   AutoencoderConfig c = conv_config({1, 16, 16}, 4, 2);
   c.seed = 9;
   Autoencoder a(c), b(c);

@@ -72,7 +72,7 @@ TEST_CASE("run_jacobian_case measures one step of a toy case: times, memory and 
   CHECK(r["faults_per_step"].get<double>() >= 0);
 }
 
-TEST_CASE("pool_rounds pools every round's repeats and keeps each round's median; an error wins") {
+TEST_CASE("pool_rounds pools every round's repeats and keeps each round's median, an error wins") {
   const nlohmann::json a = {{"median_ms", 2.0}, {"times_ms", {1.0, 2.0, 3.0}}, {"rss_growth_mb", 5.0}};
   const nlohmann::json b = {{"median_ms", 5.0}, {"times_ms", {4.0, 5.0, 6.0}}, {"rss_growth_mb", 7.0}};
   const nlohmann::json p = pool_rounds({a, b});

@@ -134,7 +134,7 @@ TEST_CASE("checkpoints prove their bytes: a flipped byte or a NaN weight is refu
   CHECK(contains(error_of([&] { read_checkpoint(path); }), "parameter 'encoder.0.weight' holds NaN"));
 }
 
-TEST_CASE("write_file_atomic: a failed write names the file and leaves the old one whole; stale temporaries go") {
+TEST_CASE("write_file_atomic: a failed write names the file and leaves the old one whole, stale temporaries go") {
   TempDir tmp;
   const std::string path = tmp / "metrics.json";
   write_file_atomic(path, "old");

@@ -177,7 +177,7 @@ TEST_CASE("safetensors: corrupt files are refused with errors naming the file, t
       contains(error_of([&] { load_safetensors(good); }), "tensor 'last': byte range [16, 32) lies outside"));
 }
 
-TEST_CASE("checkpoints: parameters, config and extra tensors come back; mismatches are listed") {
+TEST_CASE("checkpoints: parameters, config and extra tensors come back, mismatches are listed") {
   TempDir dir;
   const std::string path = dir / "ae.safetensors";
   Autoencoder saved(small_mlp(1));

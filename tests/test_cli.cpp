@@ -64,7 +64,7 @@ TEST_CASE("usage mistakes exit non-zero naming the option, with a hint to --help
   CHECK(gradgrad("no-such-command").status != 0);
 }
 
-TEST_CASE("--threads (on any command) and GG_NUM_THREADS set the engine's threads; bad values are refused") {
+TEST_CASE("--threads (on any command) and GG_NUM_THREADS set the engine's threads, bad values are refused") {
   TempDir tmp;
   const Outcome one = gradgrad("datasets --threads 1 --n 16 --out " + tmp / "ds");
   CHECK(one.status == 0);

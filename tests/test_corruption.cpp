@@ -159,7 +159,7 @@ TEST_CASE("corruption: rotating points keeps distances to the centre and turns b
   gg::test::check_values(rotate_points(x, {90, 0, 0}, {1.0, 1.0}), {2, 1, 0, 2, -3, 0}, 1e-12);
 }
 
-TEST_CASE("corruption: zoom by exactly 1 is the identity; zooms scale about the centre") {
+TEST_CASE("corruption: zoom by exactly 1 is the identity, zooms scale about the centre") {
   for (DType dtype : {DType::f32, DType::f64}) {
     Tensor images = ramp_images({3, 2, 6, 7}, dtype);
     CHECK(max_abs_diff(zoom_images(images, {1.0, 1.0, 1.0}), images) == 0.0);

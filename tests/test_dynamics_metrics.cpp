@@ -125,7 +125,7 @@ TEST_CASE("Memorization coefficient, attractor rank and variance ratio on constr
   CHECK(variance_ratio([](const Tensor& v) { return sum(v, {1}, true) * 0.0; }, x) == 0);
 }
 
-TEST_CASE("OMP recovers a sparse combination exactly; the orthonormal baseline reconstructs in order") {
+TEST_CASE("OMP recovers a sparse combination exactly, the orthonormal baseline reconstructs in order") {
   // 100 atoms in R^64 of different norms; y uses three of them.
   Generator gen(21);
   const std::vector<double> g = Tensor::randn({100, 64}, gen, DType::f64).to_vector();

@@ -19,7 +19,7 @@ Tensor vec(std::vector<double> v) {
 }
 }  // namespace
 
-TEST_CASE("SGD with momentum and weight decay follows buf = mu buf + g + wd p; p -= lr buf") {
+TEST_CASE("SGD with momentum and weight decay follows buf = mu buf + g + wd p, p -= lr buf") {
   Tensor p = param({1.0, -2.0});
   SGD opt({p}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.01});
   opt.step({vec({0.5, 1.0})});
@@ -32,7 +32,7 @@ TEST_CASE("SGD with momentum and weight decay follows buf = mu buf + g + wd p; p
   CHECK(opt.steps_taken() == 2);
 }
 
-TEST_CASE("Adam's first step moves each coordinate by lr against its gradient's sign; AdamW decays apart") {
+TEST_CASE("Adam's first step moves each coordinate by lr against its gradient's sign, AdamW decays apart") {
   Tensor p = param({1.0, -1.0});
   Adam adam({p}, {.lr = 0.01});
   adam.step({vec({3.0, -0.2})});

@@ -84,7 +84,7 @@ TEST_CASE("poisson-check refuses a config it cannot check, naming why") {
   fs::remove_all(out);
 }
 
-TEST_CASE("two_moons_density is the density two_moons draws from; affine_image maps a mixture's density") {
+TEST_CASE("two_moons_density is the density two_moons draws from, affine_image maps a mixture's density") {
   const GaussianMixture moons = two_moons_density(0.1);
   moons.validate();
   // The data's mean log-density under the mixture equals the mixture's own samples' (the entropy), which it

@@ -138,7 +138,7 @@ TEST_CASE("a listed model's mistakes are refused by their place in the config") 
 }
 
 TEST_CASE(
-    "load_pretrained: a model config and a weights file; a tensor missing, extra or mis-shaped is named") {
+    "load_pretrained: a model config and a weights file, and a tensor missing, extra or mis-shaped is named") {
   TempDir tmp;
   const std::string config_path = tmp / "model.json", weights = tmp / "weights.safetensors";
   write_json(config_path, two_moons_config());

@@ -5,7 +5,7 @@
 using namespace gg;
 using gg::test::check_values;
 
-TEST_CASE("reshape and detach share storage; permute, slice and concat copy the right elements") {
+TEST_CASE("reshape and detach share storage, permute, slice and concat copy the right elements") {
   Tensor x = Tensor::arange(6).reshape({2, 3});
   Tensor r = x.reshape({3, 2});
   CHECK(r.impl()->storage == x.impl()->storage);

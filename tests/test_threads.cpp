@@ -5,7 +5,7 @@
 using namespace gg;
 using namespace gg::test;
 
-TEST_CASE("set_num_threads sets the count parallel work uses; 0 keeps it; a negative count is refused") {
+TEST_CASE("set_num_threads sets the count parallel work uses, 0 keeps it, a negative count is refused") {
   const int before = num_threads();
   REQUIRE(before >= 1);
   set_num_threads(1);

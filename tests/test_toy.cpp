@@ -96,7 +96,7 @@ TEST_CASE("banana: x1 standard normal, x2 a parabola in x1 with spread 0.5") {
   CHECK(std::sqrt(rr / n) == doctest::Approx(0.5).epsilon(0.03));
 }
 
-TEST_CASE("Gaussian mixture: samples follow the components; density integrates to 1; score is its gradient") {
+TEST_CASE("Gaussian mixture: samples follow the components, density integrates to 1, score is its gradient") {
   const GaussianMixture g = default_gaussian_mixture();
   const Dataset d = g.sample(40000, 11);
   // Component frequencies and means.

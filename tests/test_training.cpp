@@ -43,7 +43,7 @@ std::string temp_dir(const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("the same config and seed give the same numbers; another seed does not") {
+TEST_CASE("the same config and seed give the same numbers, another seed does not") {
   Trainer a(small_config(), make_regularizer_loss), b(small_config(), make_regularizer_loss);
   json other = small_config();
   other["seed"] = 4;
