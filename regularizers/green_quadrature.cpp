@@ -79,7 +79,7 @@ struct Radial {
 // Runs f(begin, end) over [0, rows) on as many threads as the work fills: a region whose chunks hold less
 // than kPairsPerThread pairs costs more than it saves, and on a loaded machine an idle woken thread only
 // waits for a core. Each row is one thread's, so the result does not depend on the thread count.
-constexpr int64_t kPairsPerThread = 32768;
+constexpr int64_t kPairsPerThread = 131072;
 template <class F>
 void for_row_blocks(int64_t rows, int64_t pairs_per_row, const F& f) {
   const int64_t by_work = rows * std::max<int64_t>(pairs_per_row, 1) / kPairsPerThread;

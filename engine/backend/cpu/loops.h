@@ -21,11 +21,12 @@ using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
 // Below this many elements a parallel region costs more than it saves. Starting one wakes the team, which
 // sleeps between regions after a short spin (the passive waits cli/main.cpp asks for, so that a waiting
-// thread never holds a core another process needs): tens of microseconds, more when a core is taken.
-// A transcendental op (exp, tanh, log: a few ns per element) pays for that above kParallelGrain elements;
-// a memory-bound one (add, copy, a sum: under a ns per element) only above kMemoryBoundGrain. With one grain
-// for both, the toy Poisson step on two threads was 1.5x slower than on one.
-constexpr int64_t kParallelGrain = 32768;
+// thread never holds a core another process needs): a few microseconds on a quiet machine, tens in a
+// virtual machine or when a core is taken. A vectorised transcendental op (Eigen's exp, tanh, log: about
+// half a nanosecond per element) pays for that above kParallelGrain elements; a memory-bound one (add, copy,
+// a sum: a tenth of that) only above kMemoryBoundGrain. With one grain of 32,768 for both, the toy Poisson
+// step ran 1.5x slower on two threads than on one.
+constexpr int64_t kParallelGrain = 131072;
 constexpr int64_t kMemoryBoundGrain = 262144;
 
 // Calls f(begin, end) over [0, n), split across the OpenMP threads when n is large. The split depends on

@@ -43,9 +43,10 @@ void reduce_kernel(ReduceOp op, const Shape& shape_in, const std::vector<bool>& 
   if (shape.size() == 1) {  // [R]: everything to one number, per-thread partials combined in order
     const int64_t n = shape[0];
     // The partition into partials is what fixes the rounding, so it keeps the split it has always had (one
-    // partial per thread above kParallelGrain); whether the partials run in parallel is a matter of speed
-    // alone, decided by the memory-bound grain.
-    const int64_t threads = n >= kParallelGrain ? omp_get_max_threads() : 1;
+    // partial per thread from 32,768 elements, the grain all loops had then); whether the partials run in
+    // parallel is a matter of speed alone, decided by the memory-bound grain.
+    constexpr int64_t kPartialsFrom = 32768;
+    const int64_t threads = n >= kPartialsFrom ? omp_get_max_threads() : 1;
     std::vector<T> part(threads, init);
     auto partial = [&](int64_t tb, int64_t te) {
       for (int64_t t = tb; t < te; ++t) part[t] = row(x + n * t / threads, n * (t + 1) / threads - n * t / threads);
