@@ -143,7 +143,7 @@ json make_rows(const std::vector<JacobianCase>& cases, const std::vector<json>& 
     row["ours"] = r;
     const double ms = r["median_ms"];
     if (plain_ms.count(c.size + "/" + c.plain_of)) row["ratio_to_plain"] = ms / plain_ms[c.size + "/" + c.plain_of];
-    if (c.method.rfind("poisson", 0) != 0) {
+    if (!c.poisson()) {
       const bool penalty = c.method != "plain" && c.method != "plain-1layer" && c.method != "weight-decay";
       const ContractiveCost cost = contractive_cost(c.model, c.batch, c.penalty);
       const double flops = cost.plain_step + (penalty ? cost.planned : 0.0);

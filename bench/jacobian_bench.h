@@ -84,6 +84,8 @@ struct JacobianCase {
   std::string peer;      // the peer's case key ("" = no counterpart)
   std::string peer_method;
   int64_t probes = 0;
+  // The Poisson regularizer's rows ("poisson", "poisson-hutchinson"): no peer, no FLOP model.
+  bool poisson() const { return method.rfind("poisson", 0) == 0; }
 };
 // The rows of the given groups (unknown names are refused); --quick drops the slowest and shortens scaling.
 std::vector<JacobianCase> jacobian_cases(const std::set<std::string>& groups, bool quick, int repeats, int warmup,

@@ -42,8 +42,6 @@ AutoencoderConfig conv_model() {  // configs/mnist/conv.json's model
   return c;
 }
 
-bool is_poisson(const std::string& method) { return method.rfind("poisson", 0) == 0; }
-
 // The rows of one size: every method that applies.
 void add_size(std::vector<JacobianCase>& out, const std::string& group, const std::string& size,
               const AutoencoderConfig& model, int64_t batch, const std::string& data,
@@ -68,7 +66,7 @@ void add_size(std::vector<JacobianCase>& out, const std::string& group, const st
       c.plain_of = "plain-1layer";
       if (method == "plain-1layer") c.peer_method = "plain";
     }
-    if (is_poisson(method)) c.peer_method.clear();
+    if (c.poisson()) c.peer_method.clear();
     if (!c.peer_method.empty())
       c.peer = size + "/" + (method == "plain-1layer" ? "plain-1layer" : c.peer_method) +
                (c.probes ? "-" + std::to_string(c.probes) : "");
@@ -88,10 +86,9 @@ Tensor case_loss(const JacobianCase& c, Autoencoder& model, const Tensor& x, Gen
     v.lambda = kBenchWeightDecay;
     return variant_loss(model, x, v, gen).total;
   }
-  if (c.method == "poisson") return poisson_objective(model, x, PoissonOptions{}, gen).total;
-  if (c.method == "poisson-hutchinson") {  // the same step with s_phi from one Hutchinson probe
+  if (c.poisson()) {
     PoissonOptions o;
-    o.source.method = "hutchinson";
+    if (c.method == "poisson-hutchinson") o.source.method = "hutchinson";  // s_phi from one probe
     return poisson_objective(model, x, o, gen).total;
   }
   const ContractiveSource src = contractive_source(model, x, c.penalty, gen);

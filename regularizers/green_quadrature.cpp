@@ -18,12 +18,10 @@
 //   3. The rule of the backward: the same formulas in ordinary ops (backward_composite), differentiated
 //      by the engine, so every higher order works. Training differentiates L_Pois once: it never gets here.
 // On a device without the fused kernel (CUDA) the forward is the composite and the engine differentiates it.
-#include <omp.h>
-
 #include <Eigen/Core>
 #include <algorithm>
 
-#include "engine/threads.h"
+#include "engine/backend/cpu/loops.h"
 #include "regularizers/green_radial.h"
 #include "regularizers/poisson.h"
 
@@ -76,23 +74,13 @@ struct Radial {
   }
 };
 
-// Runs f(begin, end) over [0, rows) on as many threads as the work fills: a region whose chunks hold less
-// than kPairsPerThread pairs costs more than it saves, and on a loaded machine an idle woken thread only
-// waits for a core. Each row is one thread's, so the result does not depend on the thread count.
+// Rows split across threads by the CPU backend's loop, so that each thread gets at least kPairsPerThread
+// pair-coordinates (about the cost of one vectorised transcendental per element: loops.h's kParallelGrain).
+// Each row is one thread's, so the result does not depend on the thread count.
 constexpr int64_t kPairsPerThread = 131072;
 template <class F>
 void for_row_blocks(int64_t rows, int64_t pairs_per_row, const F& f) {
-  const int64_t by_work = rows * std::max<int64_t>(pairs_per_row, 1) / kPairsPerThread;
-  const int64_t threads = std::clamp<int64_t>(by_work, 1, std::min<int64_t>(num_threads(), rows));
-  if (threads <= 1 || omp_in_parallel()) {
-    if (rows > 0) f(int64_t{0}, rows);
-    return;
-  }
-#pragma omp parallel num_threads(static_cast<int>(threads))
-  {
-    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
-    f(rows * t / nt, rows * (t + 1) / nt);
-  }
+  cpu::parallel_for(rows, f, std::max<int64_t>(1, kPairsPerThread / std::max<int64_t>(pairs_per_row, 1)));
 }
 
 // Column c of a row-major [rows, cols] matrix, for every c: [cols, rows], so that the kernel's inner loops

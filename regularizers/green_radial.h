@@ -6,12 +6,9 @@
 
 #include <numbers>
 
-#include "engine/gradgrad.h"
+#include "regularizers/poisson.h"
 
 namespace gg {
-
-double unit_sphere_area(int64_t m);  // poisson.h
-
 namespace green {
 
 // Throws, naming `who`, unless zi [N, m] and zj [M, m] are codes of one width and dtype.

@@ -19,7 +19,7 @@ TEST_CASE("jacobian_cases: the toy group has every method, each with its plain r
     CHECK(c.batch == 256);
     CHECK(c.repeats == 5);
     CHECK(c.plain_of == (c.method == "closed-form" || c.method == "plain-1layer" ? "plain-1layer" : "plain"));
-    CHECK(c.peer.empty() == (c.method.rfind("poisson", 0) == 0));
+    CHECK(c.peer.empty() == c.poisson());
   }
   CHECK(toy.size() == 12);
   CHECK(methods.count("exact-forward") == 1);  // toy only: elsewhere d = 784 forward columns
