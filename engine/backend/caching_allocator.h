@@ -2,7 +2,12 @@
 // by rounded size and handed out again, so a training loop that makes the same tensors every step maps no
 // fresh memory after its first step (a page fault is expensive in a VM; cudaMalloc and cudaFree are slow
 // and cudaFree synchronises the whole device). When the raw allocation runs out, the cache is released
-// and the allocation tried once more. Cached blocks live as long as the backend, a static destroyed at exit:
+// and the allocation tried once more. The cache holds at most cache_limit(): twice the most bytes ever in
+// use at once, plus kCacheSlack. A loop that makes the same tensors every step stays far below that, but
+// one whose sizes keep changing (a latent iteration whose batch shrinks as its samples converge, each
+// size a bucket of its own) would otherwise pile up blocks that are never asked for again: 10 GB behind a
+// 1 GB model, which Linux's overcommit turns into an OOM kill rather than a failed allocation. A block
+// freed while the cache is full goes back to the device. Cached blocks live as long as the backend, a static destroyed at exit:
 // the host's cache is freed then, so LeakSanitizer finds no block lost; a device's is left to its driver,
 // which frees device memory with the context (and may already be unloaded at that point). Thread-safe.
 //
@@ -46,17 +51,24 @@ class CachingAllocator {
            " bytes (" + std::to_string(in_use_) + " bytes in use)");
     in_use_ += b;
     peak_ = std::max(peak_, in_use_);
+    high_water_ = std::max(high_water_, in_use_);
     return p;
   }
 
   void deallocate(void* p, size_t bytes) {
     const size_t b = Raw::round(bytes);
     std::lock_guard<std::mutex> lock(mu_);
+    in_use_ -= b;
+    if (cached_ + b > cache_limit()) {
+      Raw::release(p);
+      return;
+    }
     free_[b].push_back(p);
     cached_ += b;
-    in_use_ -= b;
   }
 
+  static constexpr size_t kCacheSlack = size_t{256} << 20;
+  size_t cache_limit() const { return 2 * high_water_ + kCacheSlack; }
   size_t cached() const { return cached_; }
   size_t in_use() const { return in_use_; }
   size_t peak() const { return peak_; }
@@ -82,6 +94,7 @@ class CachingAllocator {
   std::mutex mu_;
   std::unordered_map<size_t, std::vector<void*>> free_;
   size_t cached_ = 0, in_use_ = 0, peak_ = 0;
+  size_t high_water_ = 0;  // the most bytes ever in use at once (peak_ is reset by reset_peak)
 };
 
 // A Backend whose memory comes from a CachingAllocator<Raw>.
