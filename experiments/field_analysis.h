@@ -57,6 +57,13 @@ void write_field_csv(const std::string& path, const PlaneField& field);
 // Points of the plane (p0, p1 pairs) as CSV rows "p0,p1", each prefixed by `prefix` when it is not empty.
 void write_plane_points(CsvWriter& csv, const std::vector<double>& pairs, const std::string& prefix = "");
 
+// k = 2 (Figures 1 and 3a): in `dir`, the field on `grid` (field_<tag>.csv), the training and noise attractors
+// of `r` with their visit counts (attractors_<tag>.csv: source, p0, p1, count) and the training codes
+// (codes_<tag>.csv), all in `plane`; returns the grid for metrics.json.
+nlohmann::json write_field_snapshot(Autoencoder& model, const MemorizationReport& r, const Plane& plane,
+                                    const Tensor& z_train, const Grid2d& grid, const std::string& dir,
+                                    const std::string& tag);
+
 // convergence.csv: per converged start of every source, Proposition 3.2's prediction and the measurement.
 void write_convergence(const Analysis& a, const std::string& out);
 // attractors.csv (one row per pooled attractor, by rank) and eigenvalues.csv.

@@ -33,6 +33,24 @@ void write_plane_points(CsvWriter& csv, const std::vector<double>& pairs, const 
     csv << prefix << (prefix.empty() ? "" : ",") << pairs[i] << "," << pairs[i + 1] << "\n";
 }
 
+json write_field_snapshot(Autoencoder& model, const MemorizationReport& r, const Plane& plane, const Tensor& z_train,
+                          const Grid2d& grid, const std::string& dir, const std::string& tag) {
+  std::filesystem::create_directories(dir);
+  write_field_csv(dir + "/field_" + tag + ".csv", field_in_plane(model, plane, grid));
+  CsvWriter a("source,p0,p1,count");
+  for (const auto* c : {&r.train, &r.noise}) {
+    const std::vector<double> q = plane.project(c->attractors.points);
+    for (int64_t i = 0; i < c->attractors.size(); ++i)
+      a << (c == &r.train ? "train" : "noise") << "," << q[size_t(2 * i)] << "," << q[size_t(2 * i + 1)] << ","
+        << c->attractors.counts[size_t(i)] << "\n";
+  }
+  a.write(dir + "/attractors_" + tag + ".csv");
+  CsvWriter codes("p0,p1");
+  write_plane_points(codes, plane.project(z_train));
+  codes.write(dir + "/codes_" + tag + ".csv");
+  return grid_json(grid);
+}
+
 void write_convergence(const Analysis& a, const std::string& out) {
   CsvWriter csv("source,sample,attractor,initial_error,rho,predicted,measured");
   for (int s = 0; s < kSources; ++s) {

@@ -8,8 +8,10 @@
 #include "datasets/images.h"
 #include "dynamics/memorization.h"
 #include "engine/gradgrad.h"
+#include "experiments/field_analysis.h"
 #include "experiments/output.h"
 #include "experiments/records.h"
+#include "experiments/run_folder.h"
 #include "experiments/train.h"
 #include "models/checkpoint.h"
 #include "regularizers/regularizer.h"
@@ -69,6 +71,16 @@ SweepSettings read_sweep_section(const json& s) {
       o.k = read_grid_axis(v, "sweep.k", "a bottleneck size >= 1", 1);
     } else if (key == "seeds") {
       o.seeds = read_grid_axis(v, "sweep.seeds", "a seed >= 0", 0);
+    } else if (key == "train_sizes") {
+      o.train_sizes = read_grid_axis(v, "sweep.train_sizes", "a training-set size >= 2", 2);
+    } else if (key == "field_box") {
+      GG_CHECK(v.is_number() && v.get<double>() >= 0,
+               "sweep.field_box: expected a half-width >= 0 (0: no field), got " + json_brief(v));
+      o.field_box = v.get<double>();
+    } else if (key == "field_grid") {
+      GG_CHECK(v.is_number_integer() && v.get<int64_t>() >= 2 && v.get<int64_t>() <= 1000,
+               "sweep.field_grid: expected cells per side in 2..1000, got " + json_brief(v));
+      o.field_grid = v.get<int64_t>();
     } else if (key == "starts" || key == "max_iters" || key == "init_samples") {
       GG_CHECK(v.is_number_integer() && v.get<int64_t>() >= (key == "max_iters" ? 0 : 2),
                "sweep." + key + ": expected a positive integer, got " + json_brief(v));
@@ -76,16 +88,17 @@ SweepSettings read_sweep_section(const json& s) {
     } else if (key == "tol" || key == "rank_fraction") {
       GG_CHECK(v.is_number() && v.get<double>() > 0, "sweep." + key + ": expected a positive number");
       (key == "tol" ? o.tol : o.rank_fraction) = v.get<double>();
-    } else if (key == "trajectory_fpr") {
-      GG_CHECK(v.is_boolean(), "sweep.trajectory_fpr: expected true or false");
-      o.trajectory_fpr = v.get<bool>();
+    } else if (key == "trajectory_fpr" || key == "same_steps") {
+      GG_CHECK(v.is_boolean(), "sweep." + key + ": expected true or false");
+      (key == "same_steps" ? o.same_steps : o.trajectory_fpr) = v.get<bool>();
     } else if (key == "slurm") {
       o.slurm = read_slurm_section(v);
     } else {
-      fail("sweep: unknown key '" + key + "' (known: k, seeds, starts, max_iters, tol, init_samples, rank_fraction, "
-           "trajectory_fpr, slurm)");
+      fail("sweep: unknown key '" + key + "' (known: k, train_sizes, same_steps, seeds, starts, max_iters, tol, init_samples, "
+           "rank_fraction, trajectory_fpr, field_box, field_grid, slurm)");
     }
   }
+  GG_CHECK(!o.same_steps || !o.train_sizes.empty(), "sweep.same_steps: goes with sweep.train_sizes");
   return o;
 }
 
@@ -93,7 +106,7 @@ namespace {
 
 // sweep.csv's columns and the keys of the points they come from.
 const std::vector<std::pair<std::string, std::string>> kCsvColumns = {
-    {"k", "k"}, {"seed", "seed"}, {"test_mse", "test_mse"}, {"train_mse", "train_mse"},
+    {"k", "k"}, {"seed", "seed"}, {"train_size", "train_size"}, {"test_mse", "test_mse"}, {"train_mse", "train_mse"},
     {"memorization_mean", "memorization_mean"},
     {"memorization_std", "memorization_std"}, {"distinct_train", "distinct_train"}, {"distinct_test", "distinct_test"},
     {"distinct_noise", "distinct_noise"}, {"converged_train", "converged_train"}, {"converged_test", "converged_test"},
@@ -161,7 +174,12 @@ SweepPlan plan_from_config(json config, const std::string& out, const std::strin
 int64_t SweepPlan::point_k(size_t i) const {
   GG_CHECK(i < size(), "sweep: point " + std::to_string(i) + " does not exist (the sweep has " +
                            std::to_string(size()) + " points, 0.." + std::to_string(size() - 1) + ")");
-  return settings.k[i / std::max<size_t>(1, settings.seeds.size())];
+  return settings.k[i / (sizes_per_k() * seeds_per_size())];
+}
+
+int64_t SweepPlan::point_train_size(size_t i) const {
+  point_k(i);  // checks i
+  return settings.train_sizes.empty() ? 0 : settings.train_sizes[(i / seeds_per_size()) % sizes_per_k()];
 }
 
 int64_t SweepPlan::point_seed(size_t i) const {
@@ -171,6 +189,7 @@ int64_t SweepPlan::point_seed(size_t i) const {
 
 std::string SweepPlan::point_name(size_t i) const {
   return "k_" + std::to_string(point_k(i)) +
+         (settings.train_sizes.empty() ? "" : "_n_" + std::to_string(point_train_size(i))) +
          (settings.seeds.empty() ? "" : "_seed_" + std::to_string(point_seed(i)));
 }
 
@@ -180,12 +199,23 @@ json SweepPlan::point_config(size_t i) const {
   json c = config;
   c.erase("sweep");
   c["model"]["code_dim"] = point_k(i);
+  if (!settings.train_sizes.empty()) {
+    const int64_t n = point_train_size(i);
+    c["data"]["limit"] = n;
+    if (settings.same_steps) {  // as many steps as training.epochs takes on the largest set
+      const int64_t largest = *std::max_element(settings.train_sizes.begin(), settings.train_sizes.end());
+      GG_CHECK(c.contains("training") && c["training"].contains("epochs") && c["training"]["epochs"].is_number_integer(),
+               "sweep.same_steps: the config needs an integer training.epochs");
+      c["training"]["epochs"] = (c["training"]["epochs"].get<int64_t>() * largest + n - 1) / n;
+    }
+  }
   if (!settings.seeds.empty()) c["seed"] = point_seed(i);
   return c;
 }
 
 SweepPlan plan_sweep(const SweepOptions& o, const std::string& out) {
   json config = o.config.is_null() ? read_json_file(o.config_path) : o.config;
+  if (!config.contains("sweep")) config["sweep"] = json::object();  // the defaults, which --set may reach
   apply_overrides(config, o.sets);
   // The flags are folded into the sweep section, so sweep_config.json alone says what every point runs.
   json& section = config["sweep"];
@@ -257,6 +287,15 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
   // The dynamics of the trained model (Figures 2, 3c-d, 12).
   const auto t1 = std::chrono::steady_clock::now();
   const MemorizationReport r = memorization_report(model, trainer.train_set().x, trainer.test_set().x, mo);
+  json field_grid;
+  if (k == 2 && plan.settings.field_box > 0) {  // Figure 1: the field over [-box, box]^2, the codes themselves
+    const double b = plan.settings.field_box;
+    const int64_t n = plan.settings.field_grid;
+    const Tensor x = trainer.train_set().x.to(model.config().dtype);
+    const Tensor z_train = encode_batched(model, select_rows(x, pick_rows(x.size(0), mo.samples, mo.seed)));
+    field_grid = field_detail::write_field_snapshot(model, r, Plane(z_train, 2), z_train, Grid2d{-b, b, -b, b, n, n},
+                                                    dir + "/dynamics", "trained");
+  }
   const double dynamics_seconds = seconds_since(t1);
   json run_metrics;
   run_metrics["epochs"] = trainer.history();
@@ -264,6 +303,8 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
   json point = memorization_record(r);
   point["k"] = k;
   point["seed"] = mo.seed;
+  point["train_size"] = trainer.train_set().size();
+  if (!field_grid.is_null()) point["field_grid"] = field_grid;
   for (const char* key : {"test_mse", "train_mse", "epochs", "parameters"}) point[key] = run_metrics["final"][key];
   point["variance_ratio_init"] = ratio;
   point["variance_ratio_init_latent"] = ratio_latent;
@@ -299,12 +340,15 @@ SweepResult collect_sweep(const SweepPlan& plan) {
   res.metrics = {{"settings",
                   {{"config", plan.source},
                    {"k", so.k},
+                   {"train_sizes", so.train_sizes},
+                   {"same_steps", so.same_steps},
                    {"seeds", so.seeds},
                    {"starts", so.starts},
                    {"iterate", iterate_json(measure_options(plan, 0).iterate)},
                    {"init_samples", so.init_samples},
                    {"rank_fraction", so.rank_fraction},
-                   {"merge", "cos > 0.99"}}}};
+                   {"merge", "cos > 0.99"},
+                   {"field_box", so.field_box}}}};
   std::vector<Tensor> attractor_rows;
   double seconds = 0;
   for (size_t i = 0; i < plan.size(); ++i) {

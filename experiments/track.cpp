@@ -1,7 +1,5 @@
 #include "experiments/track.h"
 
-#include <filesystem>
-
 #include "dynamics/memorization.h"
 #include "dynamics/merge_rule.h"
 #include "dynamics/plane.h"
@@ -14,38 +12,6 @@
 namespace gg {
 
 using nlohmann::json;
-
-namespace {
-
-using field_detail::write_plane_points;
-
-// Figure 3a for k = 2: the field on a coarse grid around the current codes, the attractors and the codes.
-json write_field_snapshot(Autoencoder& model, const MemorizationReport& r, const Tensor& z_train, int64_t epoch,
-                          const std::string& dir, int64_t grid_n) {
-  std::filesystem::create_directories(dir);
-  const Plane plane(z_train, 2);
-  const std::vector<double> codes = plane.project(z_train);
-  std::vector<double> cloud = codes;
-  const std::vector<double> att = plane.project(r.train.attractors.points);
-  cloud.insert(cloud.end(), att.begin(), att.end());
-  const Grid2d grid = frame_around(cloud, grid_n, field_detail::kFrameMargin);
-  const std::string e = std::to_string(epoch);
-  field_detail::write_field_csv(dir + "/field_epoch_" + e + ".csv", field_in_plane(model, plane, grid));
-  CsvWriter a("source,p0,p1,count");
-  for (const auto* c : {&r.train, &r.noise}) {
-    const std::vector<double> q = plane.project(c->attractors.points);
-    for (int64_t i = 0; i < c->attractors.size(); ++i)
-      a << (c == &r.train ? "train" : "noise") << "," << q[size_t(2 * i)] << "," << q[size_t(2 * i + 1)] << ","
-        << c->attractors.counts[size_t(i)] << "\n";
-  }
-  a.write(dir + "/attractors_epoch_" + e + ".csv");
-  CsvWriter cc("p0,p1");
-  write_plane_points(cc, codes);
-  cc.write(dir + "/codes_epoch_" + e + ".csv");
-  return grid_json(grid);
-}
-
-}  // namespace
 
 json dynamics_snapshot(Trainer& trainer, int64_t epoch, const std::string& run_dir, const TrackOptions& o) {
   Stopwatch clock;
@@ -79,7 +45,15 @@ json dynamics_snapshot(Trainer& trainer, int64_t epoch, const std::string& run_d
   j["tol_effective"] = tol;
   j["merge_rule"] = mc.rule;
   j["merge_distance"] = mc.merge.distance_threshold;
-  if (k == 2) j["frame"] = write_field_snapshot(model, r, z_train, epoch, run_dir + "/dynamics", o.grid);
+  if (k == 2) {  // Figure 3a: the field in a frame around the current codes and attractors
+    const Plane plane(z_train, 2);
+    std::vector<double> cloud = plane.project(z_train);
+    const std::vector<double> att = plane.project(r.train.attractors.points);
+    cloud.insert(cloud.end(), att.begin(), att.end());
+    const Grid2d grid = frame_around(cloud, o.grid, field_detail::kFrameMargin);
+    j["frame"] = field_detail::write_field_snapshot(model, r, plane, z_train, grid, run_dir + "/dynamics",
+                                                    "epoch_" + std::to_string(epoch));
+  }
   j["seconds"] = clock.lap();
   return j;
 }

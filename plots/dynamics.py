@@ -96,23 +96,29 @@ def _fields_figure(run, dyn):
         fields = [fields[i] for i in pick]
     fig, axes = plt.subplots(1, len(fields), figsize=(3.6 * len(fields), 3.9), squeeze=False)
     for ax, d in zip(axes[0], fields):
-        e = d["epoch"]
-        draw_field(ax, os.path.join(base, f"field_epoch_{e}.csv"), colorbar=False, density=0.9)
-        xlim, ylim = ax.get_xlim(), ax.get_ylim()
-        codes = os.path.join(base, f"codes_epoch_{e}.csv")
-        if os.path.exists(codes):
-            rows = read_rows(codes)
-            ax.scatter(column(rows, "p0"), column(rows, "p1"), s=1.5, c="#1f77b4", alpha=0.5, linewidths=0)
-        att = os.path.join(base, f"attractors_epoch_{e}.csv")
-        if os.path.exists(att):
-            draw_attractors(ax, [r for r in read_rows(att) if r["source"] == "train"], annotate=3, max_size=90)
-        ax.set_xlim(*xlim)
-        ax.set_ylim(*ylim)
-        ax.set_title(f"epoch {e}: {_get(d, 'distinct_train')} attractors\ntest MSE {d.get('test_mse', 0):.3g}",
-                     fontsize=9)
-        ax.set_xlabel("z0", fontsize=8)
-        ax.set_ylabel("z1", fontsize=8)
-        ax.tick_params(labelsize=7)
+        field_snapshot_panel(ax, base, f"epoch_{d['epoch']}",
+                             f"epoch {d['epoch']}: {_get(d, 'distinct_train')} attractors\n"
+                             f"test MSE {d.get('test_mse', 0):.3g}")
     fig.suptitle("(a) the 2-D latent field f(z) - z across training (each panel framed on its own codes)",
                  fontsize=10)
     save(fig, run, "dynamics_fields.png", dpi=100)
+
+
+def field_snapshot_panel(ax, folder, tag, title, colorbar=False):
+    """One 2-D field snapshot (experiments/field_analysis.h, write_field_snapshot): the field f(z) - z with its
+    streamlines, coloured by its norm, the training codes and the most visited training attractors."""
+    draw_field(ax, os.path.join(folder, f"field_{tag}.csv"), colorbar=colorbar, density=0.9)
+    xlim, ylim = ax.get_xlim(), ax.get_ylim()
+    codes = os.path.join(folder, f"codes_{tag}.csv")
+    if os.path.exists(codes):
+        rows = read_rows(codes)
+        ax.scatter(column(rows, "p0"), column(rows, "p1"), s=1.5, c="#1f77b4", alpha=0.5, linewidths=0)
+    att = os.path.join(folder, f"attractors_{tag}.csv")
+    if os.path.exists(att):
+        draw_attractors(ax, [r for r in read_rows(att) if r["source"] == "train"], annotate=3, max_size=90)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("code coordinate z0", fontsize=8)
+    ax.set_ylabel("code coordinate z1", fontsize=8)
+    ax.tick_params(labelsize=7)

@@ -3,9 +3,13 @@
     plot_ood(run)    gradgrad ood:   score histograms, ID vs each OOD set, the ROC curves the C++ side
                                      computed (roc.csv; Figure 5 right), and the table as bars
     plot_probe(run)  gradgrad probe: reconstruction error vs number of OMP atoms (Figure 4), labelled grids
-    plot_sweep(run)  gradgrad sweep: every measure against the bottleneck size k (Figures 2, 6, 12, 3c-d), the
-                     mean over the seeds where the sweep has several
+    plot_sweep(run)  gradgrad sweep: every measure against the bottleneck size k (Figures 2, 6, 12, 3c-d), or
+                     against the training-set size where the sweep lists train_sizes (Figure 13), the mean
+                     over the seeds where the sweep has several; the 2-D fields of its k = 2 models over a
+                     fixed box side by side where it has them (Figure 1)
 """
+import glob
+import re
 import math
 import os
 
@@ -13,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from plots.draw import hist_pair, labelled_grid, log_labels, save
+from plots.dynamics import field_snapshot_panel
 from plots.io import column, exists, read_json, read_rows
 
 METHOD_COLOURS = {"trajectory": "#d62728", "knn": "#1f77b4", "knn_input": "#7f7f7f"}
@@ -153,45 +158,85 @@ def _sweep_panel(ax, key, k, col):
         ax.plot(k, col(key), "o-")
 
 
-def _point_label(row, with_seed):
-    return f"k = {row['k']}" + (f", seed {row['seed']}" if with_seed else "")
+def _point_label(row, with_size, with_seed):
+    return (f"k = {row['k']}" + (f", n = {int(float(row['train_size']))}" if with_size else "") +
+            (f", seed {row['seed']}" if with_seed else ""))
+
+
+def _sweep_figure(rows, x_key, x_label, title, run, name):
+    """Every measure of SWEEP_PANELS against x_key (k or train_size), the mean over the rows sharing an x."""
+    x_of_row = column(rows, x_key, int)
+    x = sorted(set(x_of_row.tolist()))
+    runs_per_x = len(rows) // len(x)
+
+    def col(name):
+        values = column(rows, name)
+        return [float(np.mean(values[x_of_row == v])) for v in x]
+
+    fig, axes = plt.subplots(2, 4, figsize=(19, 8))
+    for ax, (key, panel_title, ylabel, log) in zip(axes.flat, SWEEP_PANELS):
+        _sweep_panel(ax, key, x, col)
+        if log:
+            ax.set_yscale("log")
+        if ax.get_yscale() == "log":
+            log_labels(ax)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(x)
+        ax.set_xticklabels([str(v) for v in x])
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(ylabel, fontsize=8)
+        ax.set_title(panel_title, fontsize=9)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title + (f", mean of {runs_per_x} seeds per point" if runs_per_x > 1 else ""))
+    save(fig, run, name, dpi=90)
 
 
 def plot_sweep(run):
     rows = read_rows(os.path.join(run, "sweep.csv"))
     if not rows:
         return
-    k_of_row = column(rows, "k", int)
-    k = sorted(set(k_of_row.tolist()))
-    runs_per_k = len(rows) // len(k)  # the seeds of a sweep over k x seeds
-
-    def col(name):  # one value per k: the mean over its seeds
-        values = column(rows, name)
-        return [float(np.mean(values[k_of_row == v])) for v in k]
-
-    fig, axes = plt.subplots(2, 4, figsize=(19, 8))
-    for ax, (key, title, ylabel, log) in zip(axes.flat, SWEEP_PANELS):
-        _sweep_panel(ax, key, k, col)
-        if log:
-            ax.set_yscale("log")
-        if ax.get_yscale() == "log":
-            log_labels(ax)
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(k)
-        ax.set_xticklabels([str(v) for v in k])
-        ax.set_xlabel("bottleneck k")
-        ax.set_ylabel(ylabel, fontsize=8)
-        ax.set_title(title, fontsize=9)
-        ax.grid(alpha=0.3)
-    fig.suptitle("Memorization vs generalization over the bottleneck size (paper 002, section 3.2)" +
-                 (f", mean of {runs_per_k} seeds per k" if runs_per_k > 1 else ""))
-    save(fig, run, "sweep.png", dpi=90)
+    settings = read_json(os.path.join(run, "sweep_config.json")).get("sweep", {}) if exists(
+        run, "sweep_config.json") else {}
+    by_size = len(settings.get("train_sizes") or []) > 0
+    with_seed = len(settings.get("seeds") or []) > 0
+    if by_size:  # Figure 13: each measure against the training-set size, one figure per bottleneck
+        ks = sorted(set(int(r["k"]) for r in rows))
+        for k in ks:
+            _sweep_figure([r for r in rows if int(r["k"]) == k], "train_size", "training-set size n (samples)",
+                          f"Memorization against the training-set size, k = {k} (paper 002, Figure 13)", run,
+                          "sweep.png" if len(ks) == 1 else f"sweep_k_{k}.png")
+    else:
+        _sweep_figure(rows, "k", "bottleneck k",
+                      "Memorization vs generalization over the bottleneck size (paper 002, section 3.2)", run,
+                      "sweep.png")
+    _fields_by_point(run)
 
     if exists(run, "attractors_by_k.png"):
         sample = plt.imread(os.path.join(run, "attractors_by_k.png"))
         columns = 10
         tile = (sample.shape[1] - (columns - 1) * 2) // columns
-        labels = [_point_label(r, runs_per_k > 1) for r in rows]
+        labels = [_point_label(r, by_size, with_seed) for r in rows]
         labelled_grid(run, {"file": "attractors_by_k.png", "rows": labels, "tile_height": tile,
                             "padding": 2},
                       "attractors_by_k_labelled.png", "decoded training attractors, most visited first (Figure 2 right)")
+
+
+def _fields_by_point(run):
+    """Figure 1: the field of each k = 2 model of the sweep over the sweep's fixed box, side by side."""
+    def natural(path):  # k_2_n_64 before k_2_n_128
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path)]
+
+    panels = sorted(glob.glob(os.path.join(run, "*", "dynamics", "field_trained.csv")), key=natural)
+    if not panels:
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 4.2), squeeze=False)
+    for ax, path in zip(axes[0], panels):
+        point_dir = os.path.dirname(os.path.dirname(path))
+        point = read_json(os.path.join(point_dir, "sweep_point.json"))["point"] if os.path.exists(
+            os.path.join(point_dir, "sweep_point.json")) else {}
+        title = (f"{os.path.basename(point_dir)}: {point.get('distinct_train', '?')} training attractors\n"
+                 f"test MSE {point.get('test_mse', float('nan')):.3g}")
+        field_snapshot_panel(ax, os.path.dirname(path), "trained", title, colorbar=True)
+    fig.suptitle("The latent field f(z) - z of each 2-D model over a fixed box of codes (paper 002, Figure 1)\n"
+                 "colour: ||f(z) - z||, dots: training codes, circles: training attractors", fontsize=10)
+    save(fig, run, "fields.png", dpi=100)

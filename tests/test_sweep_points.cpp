@@ -102,6 +102,56 @@ TEST_CASE("a sweep over k and seeds: one point per pair, k outermost, each seed 
   CHECK(contains(error_of([] { read_sweep_section({{"seeds", nlohmann::json::array()}}); }), "non-empty list"));
 }
 
+TEST_CASE("a sweep over training-set sizes (Figure 13) and the field of its k = 2 models over a fixed box (Figure 1)") {
+  TempDir tmp;
+  SweepOptions grid = tiny_sweep({1, 2});  // the order of a three-axis grid: k, then the size, then the seed
+  grid.seeds = {0, 1};
+  grid.config["sweep"] = {{"train_sizes", {32, 64}}};
+  const SweepPlan three = plan_sweep(grid, tmp / "grid");
+  REQUIRE(three.size() == 8);
+  CHECK(three.point_name(0) == "k_1_n_32_seed_0");
+  CHECK(three.point_name(3) == "k_1_n_64_seed_1");
+  CHECK(three.point_name(5) == "k_2_n_32_seed_1");
+  CHECK(three.point_config(6)["data"]["limit"] == 64);
+  CHECK(three.point_config(6)["model"]["code_dim"] == 2);
+  CHECK(three.point_config(6)["seed"] == 0);
+  CHECK(three.point_config(6)["training"]["epochs"] == 2);
+  grid.config["sweep"]["same_steps"] = true;  // the smaller set gets twice the epochs: as many steps
+  CHECK(plan_sweep(grid, tmp / "grid").point_config(0)["training"]["epochs"] == 4);
+  CHECK(plan_sweep(grid, tmp / "grid").point_config(6)["training"]["epochs"] == 2);
+  grid.config["sweep"].erase("same_steps");
+
+  SweepOptions o = tiny_sweep({2});
+  o.config["sweep"] = {{"train_sizes", {48, 160}}, {"field_box", 3}, {"field_grid", 8}};
+  const SweepResult r = sweep_experiment(o, tmp / "n");
+  const SweepPlan plan = read_sweep_plan(tmp / "n");
+  REQUIRE(r.points.size() == 2);
+  CHECK(plan.point_name(1) == "k_2_n_160");
+  CHECK(r.points[0]["train_size"] == 48);  // data.limit reached the Trainer
+  CHECK(r.points[1]["train_size"] == 160);
+  CHECK(r.points[0]["test_mse"] != r.points[1]["test_mse"]);
+  const auto rows = read_csv(tmp / "n/sweep.csv");
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[1].at("train_size") == "160");
+  for (size_t i = 0; i < 2; ++i) {
+    const auto field = read_csv(plan.point_dir(i) + "/dynamics/field_trained.csv");
+    REQUIRE(field.size() == 64);  // 8 x 8 cells over [-3, 3]^2, the codes themselves (k = 2)
+    CHECK(std::stod(field.front().at("p0")) == doctest::Approx(-3 + 0.375));
+    CHECK(std::stod(field.back().at("p1")) == doctest::Approx(3 - 0.375));
+    CHECK(r.points[i]["field_grid"]["x_max"] == 3.0);
+    CHECK(read_csv(plan.point_dir(i) + "/dynamics/codes_trained.csv").size() == 16);  // the training starts
+    CHECK(fs::exists(plan.point_dir(i) + "/dynamics/attractors_trained.csv"));
+  }
+  // Without field_box, no field is sampled.
+  CHECK_FALSE(fs::exists(tmp / "grid/k_2_n_32_seed_0/dynamics"));
+
+  CHECK(contains(error_of([] { read_sweep_section({{"train_sizes", {1}}}); }),
+                 "sweep.train_sizes: 1 is not a training-set size >= 2"));
+  CHECK(contains(error_of([] { read_sweep_section({{"field_box", -1}}); }), "sweep.field_box: expected a half-width"));
+  CHECK(contains(error_of([] { read_sweep_section({{"field_grid", 1}}); }), "sweep.field_grid"));
+  CHECK(contains(error_of([] { read_sweep_section({{"same_steps", true}}); }), "goes with sweep.train_sizes"));
+}
+
 TEST_CASE("the sbatch script: one array task per unfinished point, the section's resources, threads per CPU") {
   TempDir tmp;
   SweepOptions o = tiny_sweep({4, 8, 16});
