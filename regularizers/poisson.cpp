@@ -290,25 +290,6 @@ PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, con
   return p;
 }
 
-// The clean and the corrupted batch go through the encoder, eq. 10 and the chain rule's product as one batch:
-// row b of each result depends on row b of the input only, so the rows are what two passes give, from half
-// as many graph nodes. The two halves of a potential of [clean; corrupted].
-namespace {
-std::pair<PoissonPotential, PoissonPotential> split_rows(const PoissonPotential& both) {
-  const int64_t b = both.x.size(0) / 2;
-  auto rows = [&](int64_t from, int64_t to) {
-    PoissonPotential p;
-    p.x = slice(both.x, 0, from, to);
-    p.z = slice(both.z, 0, from, to);
-    p.v = slice(both.v, 0, from, to);
-    p.grad_z = slice(both.grad_z, 0, from, to);
-    p.grad_x = slice(both.grad_x, 0, from, to);
-    return p;
-  };
-  return {rows(0, b), rows(b, 2 * b)};
-}
-}  // namespace
-
 // ---- Terms of L_Pois ----------------------------------------------------------------------------------
 
 Tensor corruption_normal(const Tensor& displacement, double eps) {
@@ -369,9 +350,11 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
     t.ritz = ritz->fit(problem.detached());  // theta*, warm-started
     if (t.ritz.diverged) ritz->count_skip();
     const CodePotential fitted = [&](const Tensor& z) { return ritz->value_and_gradient(z, create); };
-    std::tie(t.clean, t.corrupted) = split_rows(poisson_potential(model, concat({data, c.x}, 0), fitted, create));
+    t.clean = poisson_potential(model, data, fitted, create);
+    t.corrupted = poisson_potential(model, c.x, fitted, create);
   } else {
-    std::tie(t.clean, t.corrupted) = split_rows(poisson_potential(model, concat({data, c.x}, 0), t.quadrature, options));
+    t.clean = poisson_potential(model, data, t.quadrature, options);
+    t.corrupted = poisson_potential(model, c.x, t.quadrature, options);
   }
   const bool code_space = options.gradient == "code";
   if (code_space) {

@@ -147,7 +147,7 @@ PoissonQuadrature poisson_quadrature(Autoencoder& model, const Tensor& batch, co
 
 // v and grad v at evaluation samples (eq. 10 plus the chain rule above).
 struct PoissonPotential {
-  Tensor x;       // the evaluation samples: the leaf the input gradient is taken against, or rows of it
+  Tensor x;       // the evaluation samples, as the leaf the input gradient is taken against
   Tensor z;       // f(x): [N, m]
   Tensor v;       // v(f(x)) (eq. 10): [N]
   Tensor grad_z;  // grad_z v at f(x) (eq. 10): [N, m]
