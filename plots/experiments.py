@@ -163,8 +163,9 @@ def _point_label(row, with_size, with_seed):
             (f", seed {row['seed']}" if with_seed else ""))
 
 
-def _sweep_figure(rows, x_key, x_label, title, run, name):
-    """Every measure of SWEEP_PANELS against x_key (k or train_size), the mean over the rows sharing an x."""
+def _sweep_figure(rows, x_key, x_label, title, run, name, retitle=None):
+    """Every measure of SWEEP_PANELS against x_key (k or train_size), the mean over the rows sharing an x;
+    `retitle` maps a panel's key to another title."""
     x_of_row = column(rows, x_key, int)
     x = sorted(set(x_of_row.tolist()))
     runs_per_x = len(rows) // len(x)
@@ -175,6 +176,7 @@ def _sweep_figure(rows, x_key, x_label, title, run, name):
 
     fig, axes = plt.subplots(2, 4, figsize=(19, 8))
     for ax, (key, panel_title, ylabel, log) in zip(axes.flat, SWEEP_PANELS):
+        panel_title = (retitle or {}).get(key, panel_title)
         _sweep_panel(ax, key, x, col)
         if log:
             ax.set_yscale("log")
@@ -204,7 +206,9 @@ def plot_sweep(run):
         for k in ks:
             _sweep_figure([r for r in rows if int(r["k"]) == k], "train_size", "training-set size n (samples)",
                           f"Memorization against the training-set size, k = {k} (paper 002, Figure 13)", run,
-                          "sweep.png" if len(ks) == 1 else f"sweep_k_{k}.png")
+                          "sweep.png" if len(ks) == 1 else f"sweep_k_{k}.png",
+                          {"memorization": "memorization coefficient (Figure 13)",
+                           "test_mse": "test reconstruction MSE"})
     else:
         _sweep_figure(rows, "k", "bottleneck k",
                       "Memorization vs generalization over the bottleneck size (paper 002, section 3.2)", run,
