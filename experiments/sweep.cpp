@@ -94,8 +94,8 @@ SweepSettings read_sweep_section(const json& s) {
     } else if (key == "slurm") {
       o.slurm = read_slurm_section(v);
     } else {
-      fail("sweep: unknown key '" + key + "' (known: k, train_sizes, same_steps, seeds, starts, max_iters, tol, init_samples, "
-           "rank_fraction, trajectory_fpr, field_box, field_grid, slurm)");
+      fail("sweep: unknown key '" + key + "' (known: k, train_sizes, same_steps, seeds, starts, max_iters, tol, "
+           "init_samples, rank_fraction, trajectory_fpr, field_box, field_grid, slurm)");
     }
   }
   GG_CHECK(!o.same_steps || !o.train_sizes.empty(), "sweep.same_steps: goes with sweep.train_sizes");
@@ -204,7 +204,8 @@ json SweepPlan::point_config(size_t i) const {
     c["data"]["limit"] = n;
     if (settings.same_steps) {  // as many steps as training.epochs takes on the largest set
       const int64_t largest = *std::max_element(settings.train_sizes.begin(), settings.train_sizes.end());
-      GG_CHECK(c.contains("training") && c["training"].contains("epochs") && c["training"]["epochs"].is_number_integer(),
+      GG_CHECK(c.contains("training") && c["training"].contains("epochs") &&
+                   c["training"]["epochs"].is_number_integer(),
                "sweep.same_steps: the config needs an integer training.epochs");
       c["training"]["epochs"] = (c["training"]["epochs"].get<int64_t>() * largest + n - 1) / n;
     }

@@ -242,6 +242,6 @@ def _fields_by_point(run):
                  f"test MSE {point.get('test_mse', float('nan')):.3g}")
         field_snapshot_panel(ax, os.path.dirname(path), "trained", title, colorbar=True)
     fig.suptitle("The latent field f(z) - z of each 2-D model over a fixed box of codes (paper 002, Figure 1)\n"
-                 "colour: ||f(z) - z||, dots: training codes, stars: training attractors (label: starts that reached it)",
-                 fontsize=10)
+                 "colour: ||f(z) - z||, dots: training codes, "
+                 "stars: training attractors (label: starts that reached it)", fontsize=10)
     save(fig, run, "fields.png", dpi=100)

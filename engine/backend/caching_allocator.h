@@ -7,9 +7,10 @@
 // one whose sizes keep changing (a latent iteration whose batch shrinks as its samples converge, each
 // size a bucket of its own) would otherwise pile up blocks that are never asked for again: 10 GB behind a
 // 1 GB model, which Linux's overcommit turns into an OOM kill rather than a failed allocation. A block
-// freed while the cache is full goes back to the device. Cached blocks live as long as the backend, a static destroyed at exit:
-// the host's cache is freed then, so LeakSanitizer finds no block lost; a device's is left to its driver,
-// which frees device memory with the context (and may already be unloaded at that point). Thread-safe.
+// freed while the cache is full goes back to the device. Cached blocks live as long as the backend, a
+// static destroyed at exit: the host's cache is freed then, so LeakSanitizer finds no block lost; a
+// device's is left to its driver, which frees device memory with the context (and may already be unloaded
+// at that point). Thread-safe.
 //
 // `Raw` is the device's side: static `round(bytes)` (the bucket a request falls in), `allocate(bytes)`
 // (nullptr when the device is out of memory; any other failure throws), `release(p)`, `kName` for errors and
