@@ -11,7 +11,6 @@
 #include "experiments/field_analysis.h"
 #include "experiments/output.h"
 #include "experiments/records.h"
-#include "experiments/run_folder.h"
 #include "experiments/train.h"
 #include "models/checkpoint.h"
 #include "regularizers/regularizer.h"
@@ -292,8 +291,7 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
   if (k == 2 && plan.settings.field_box > 0) {  // Figure 1: the field over [-box, box]^2, the codes themselves
     const double b = plan.settings.field_box;
     const int64_t n = plan.settings.field_grid;
-    const Tensor x = trainer.train_set().x.to(model.config().dtype);
-    const Tensor z_train = encode_batched(model, select_rows(x, pick_rows(x.size(0), mo.samples, mo.seed)));
+    const Tensor& z_train = r.train.trajectories.start;  // the training starts' codes, encoded once by the report
     field_grid = field_detail::write_field_snapshot(model, r, Plane(z_train, 2), z_train, Grid2d{-b, b, -b, b, n, n},
                                                     dir + "/dynamics", "trained");
   }
