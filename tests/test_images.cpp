@@ -140,6 +140,42 @@ TEST_CASE("read_image reads BMP exactly and JPEG approximately") {
   CHECK(worst < 6 / 255.0);
 }
 
+// A baseline grey JPEG, 16 x 8 pixels (two 8 x 8 blocks), whose every coefficient is wild but legal: a 16-bit
+// quantization table of 65535s, and each block's DC difference the most negative 15-bit value, -32767. The second
+// block's DC is then -65534, and stb_image dequantizes it as the int product -65534 * 65535, which overflows
+// (fuzz_image found the same product on a mutated file). stb_impl.cpp is compiled with -fwrapv, so the product
+// wraps as defined behaviour; the sanitized quick set (scripts/sanitize --quick) fails here without it.
+std::vector<unsigned char> jpeg_with_overflowing_dc() {
+  std::vector<unsigned char> j = {0xFF, 0xD8};                       // SOI
+  j.insert(j.end(), {0xFF, 0xDB, 0x00, 131, 0x10});                  // DQT: 16-bit table 0
+  for (int i = 0; i < 128; ++i) j.push_back(0xFF);                   // 64 entries of 65535
+  j.insert(j.end(), {0xFF, 0xC0, 0x00, 11, 8, 0, 8, 0, 16, 1, 1, 0x11, 0});  // SOF0: 8 bits, 8 x 16, one component
+  j.insert(j.end(), {0xFF, 0xC4, 0x00, 38});                         // DHT: two tables, one 1-bit code "0" each
+  j.push_back(0x00);                                                 // DC table 0: the code means category 15
+  j.push_back(1);
+  j.insert(j.end(), 15, 0);
+  j.push_back(15);
+  j.push_back(0x10);                                                 // AC table 0: the code means end of block
+  j.push_back(1);
+  j.insert(j.end(), 15, 0);
+  j.push_back(0x00);
+  j.insert(j.end(), {0xFF, 0xDA, 0x00, 8, 1, 1, 0x00, 0, 63, 0});    // SOS
+  // Per block: DC code "0", 15 zero bits (difference -32767), AC code "0" (end of block): 34 zero bits for both
+  // blocks, padded with ones to whole bytes.
+  j.insert(j.end(), {0x00, 0x00, 0x00, 0x00, 0x3F});
+  j.insert(j.end(), {0xFF, 0xD9});                                   // EOI
+  return j;
+}
+
+TEST_CASE("read_image decodes a JPEG whose dequantized coefficients overflow int to some image, defined") {
+  TempFolder dir;
+  const std::string path = dir / "overflow.jpg";
+  write_bytes(path, jpeg_with_overflowing_dc());
+  Tensor image = read_image(path, 1, 8);
+  CHECK(image.shape() == Shape{1, 8, 8});
+  for (double v : image.to_vector()) CHECK((v >= 0.0 && v <= 1.0));
+}
+
 TEST_CASE("read_image resizing keeps a constant image constant and averages a checkerboard to grey") {
   TempFolder dir;
   const std::string constant = dir / "constant.png", wide = dir / "wide.png", board = dir / "board.png";
