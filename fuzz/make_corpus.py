@@ -136,6 +136,20 @@ write("image", "transparent_1x1.gif", image_seed(1, 2, bytes.fromhex(
 write("image", "huge_claim.png", image_seed(1, 8, png(20000, 20000, 0, 8, [[0] * 4])))
 write("image", "truncated.png", image_seed(1, 4, png(4, 4, 0, 8, grey4)[:40]))
 
+
+def jpeg_overflowing_dc():
+    """A 16 x 8 grey baseline JPEG whose second block's dequantized DC, -65534 * 65535, overflows int inside
+    stb_image (the overflow CI's fuzz_image found; tests/test_images.cpp builds the same file)."""
+    dqt = b"\xff\xdb" + struct.pack(">H", 131) + b"\x10" + b"\xff" * 128
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, 8, 16, 1) + bytes([1, 0x11, 0])
+    one_code = bytes([1] + [0] * 15)  # one code of one bit
+    dht = b"\xff\xc4" + struct.pack(">H", 38) + b"\x00" + one_code + bytes([15]) + b"\x10" + one_code + b"\x00"
+    sos = b"\xff\xda" + struct.pack(">H", 8) + bytes([1, 1, 0x00, 0, 63, 0])
+    return b"\xff\xd8" + dqt + sof + dht + sos + bytes([0, 0, 0, 0, 0x3F]) + b"\xff\xd9"
+
+
+write("image", "jpeg_overflowing_dc.jpg", image_seed(1, 8, jpeg_overflowing_dc()))
+
 # fuzz_config: every shipped config, one with --set overrides before it, and configs each wrong in one way.
 configs = root.parent.parent / "configs"
 for path in sorted(configs.rglob("*.json")):
