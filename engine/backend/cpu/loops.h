@@ -45,6 +45,29 @@ void parallel_for(int64_t n, F&& f, int64_t grain = kParallelGrain) {
   }
 }
 
+// Like parallel_for, but in up to kBalancedChunksPerThread chunks per thread that the threads take as they
+// finish (OpenMP's dynamic schedule), so that when another process holds a core, the thread on the free core
+// takes more of the work rather than waiting for a static share that runs at half speed. Only for loops in
+// which no element's result depends on where a chunk starts: copies, whole rows, whole image planes. A flat
+// vectorised loop is not one (the elements of a chunk's scalar tail round differently from its vector body),
+// so those keep parallel_for's one chunk per thread, whose edges depend on the thread count alone.
+constexpr int64_t kBalancedChunksPerThread = 4;
+template <class F>
+void parallel_for_balanced(int64_t n, F&& f, int64_t grain) {
+  const int64_t threads = omp_get_max_threads();
+  const int64_t chunks =
+      std::min<int64_t>(threads * kBalancedChunksPerThread, (n + grain - 1) / std::max<int64_t>(grain, 1));
+  if (chunks <= 1 || threads <= 1 || omp_in_parallel()) {
+    if (n > 0) f(int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel for num_threads(std::min(threads, chunks)) schedule(dynamic, 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
+    if (b < e) f(b, e);
+  }
+}
+
 // Walks a multi-index over `shape` for N operands, each with its own strides (in elements). Adjacent axes
 // that every operand reads contiguously are merged first, so the common cases collapse to one flat run.
 // Calls f(offsets, inner_count, inner_strides) once per innermost run.
@@ -102,9 +125,10 @@ struct StridedWalk {
         }
       }
     };
-    // Parallel over outer runs when the whole walk is big enough to pay for it (a walk moves memory).
+    // Parallel over outer runs when the whole walk is big enough to pay for it (a walk moves memory). Each
+    // run is one call of f whatever the split, so the outer split may be balanced.
     if (outer > 1 && outer * inner >= kMemoryBoundGrain)
-      parallel_for(outer, body, std::max<int64_t>(1, kMemoryBoundGrain / inner));
+      parallel_for_balanced(outer, body, std::max<int64_t>(1, kMemoryBoundGrain / inner));
     else if (outer == 1 && inner >= kMemoryBoundGrain) {
       parallel_for(
           inner,

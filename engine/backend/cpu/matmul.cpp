@@ -17,6 +17,45 @@ template <class T>
 using MatrixR = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // ---- Matrix multiply ----------------------------------------------------------------------------------
+#ifdef EIGEN_USE_BLAS
+// One row-major cblas_?gemm, C = op(A) op(B) with beta = 0, on whatever thread calls it.
+template <class T>
+void blas_gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta, bool tb, int64_t lda,
+               int64_t ldb, int64_t ldc) {
+  const CBLAS_TRANSPOSE op_a = ta ? CblasTrans : CblasNoTrans, op_b = tb ? CblasTrans : CblasNoTrans;
+  if constexpr (std::is_same_v<T, float>)
+    cblas_sgemm(CblasRowMajor, op_a, op_b, blasint(m), blasint(n), blasint(k), 1.0f, a, blasint(lda), b,
+                blasint(ldb), 0.0f, c, blasint(ldc));
+  else
+    cblas_dgemm(CblasRowMajor, op_a, op_b, blasint(m), blasint(n), blasint(k), 1.0, a, blasint(lda), b,
+                blasint(ldb), 0.0, c, blasint(ldc));
+}
+
+// How many pieces a large product is cut into, handed to the threads first come first served (1: none).
+//
+// Why: OpenBLAS splits a product across its threads in equal static shares, so when another process holds
+// one core, the whole product waits for the share on that core: with one core held by a spinning process,
+// products of the conv net's shapes took 2-8x their quiet time, where pieces take 1.7-1.9x (a thread that
+// wakes late finds the pieces taken). Each piece is one single-threaded BLAS call (OpenBLAS's OpenMP build
+// runs single-threaded inside a parallel region), cut along the longer of C's two sides, so what every piece
+// packs again is the smaller operand. Two pieces per thread, each at least kGemmPieceSide rows or columns
+// and kGemmPieceFlops of work, cost nothing measurable on a quiet machine; four per thread, whose pieces
+// were narrower, cost up to 1.4x on some shapes. The count is a multiple of the threads, so a quiet machine
+// splits evenly, and depends on the sizes and the thread count only, so results are the same run to run.
+constexpr int64_t kGemmPieceSide = 256;
+constexpr double kGemmPieceFlops = 4e6;
+constexpr int64_t kGemmPiecesPerThread = 2;
+
+int64_t gemm_pieces(int64_t m, int64_t n, int64_t k) {
+  const int64_t threads = omp_get_max_threads();
+  if (threads <= 1 || omp_in_parallel()) return 1;
+  const double flops = 2.0 * double(m) * double(n) * double(k);
+  const int64_t by_side = std::max(m, n) / kGemmPieceSide, by_work = int64_t(flops / kGemmPieceFlops);
+  const int64_t pieces = std::min({threads * kGemmPiecesPerThread, by_side, by_work});
+  return pieces >= threads ? pieces - pieces % threads : 1;  // fewer than the threads: OpenBLAS's split
+}
+#endif
+
 template <class T>
 void gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
 #ifdef EIGEN_USE_BLAS
@@ -24,14 +63,22 @@ void gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta
   // into it (beta = 1), one wasted pass over C per product. Tiny products stay with Eigen, which computes
   // them inline (its own threshold for that, m + n + k < 20), cheaper than a BLAS call.
   if (m + n + k >= 20) {
-    const CBLAS_TRANSPOSE op_a = ta ? CblasTrans : CblasNoTrans, op_b = tb ? CblasTrans : CblasNoTrans;
-    const blasint lda = blasint(ta ? m : k), ldb = blasint(tb ? k : n);
-    if constexpr (std::is_same_v<T, float>)
-      cblas_sgemm(CblasRowMajor, op_a, op_b, blasint(m), blasint(n), blasint(k), 1.0f, a, lda, b, ldb, 0.0f, c,
-                  blasint(n));
-    else
-      cblas_dgemm(CblasRowMajor, op_a, op_b, blasint(m), blasint(n), blasint(k), 1.0, a, lda, b, ldb, 0.0, c,
-                  blasint(n));
+    const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+    const int64_t pieces = gemm_pieces(m, n, k);
+    if (pieces == 1) {
+      blas_gemm<T>(a, b, c, m, n, k, ta, tb, lda, ldb, n);
+      return;
+    }
+    const bool by_rows = m >= n;  // rows of C (and of op(A)), else columns of C (and of op(B))
+    const int64_t side = by_rows ? m : n;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t p = 0; p < pieces; ++p) {
+      const int64_t lo = side * p / pieces, count = side * (p + 1) / pieces - lo;
+      if (by_rows)  // op(A)'s rows lo.. start at row lo of A, or at its column lo when A is stored transposed
+        blas_gemm<T>(a + (ta ? lo : lo * k), b, c + lo * n, count, n, k, ta, tb, lda, ldb, n);
+      else  // op(B)'s columns lo.. start at column lo of B, or at its row lo when B is stored transposed
+        blas_gemm<T>(a, b + (tb ? lo * k : lo), c + lo, m, count, k, ta, tb, lda, ldb, n);
+    }
     return;
   }
 #endif
@@ -82,7 +129,7 @@ template <class T, bool kToCols>
 void im2col_kernel(const ConvGeometry& g, T* img, T* cols) {
   const int64_t oh = g.out_h(), ow = g.out_w(), kk = g.kernel_h * g.kernel_w;
   const int64_t planes = g.batch * g.channels;
-  parallel_for(planes, [&](int64_t pb, int64_t pe) {
+  parallel_for_balanced(planes, [&](int64_t pb, int64_t pe) {
     for (int64_t plane = pb; plane < pe; ++plane) {
       const int64_t n = plane / g.channels, ch = plane % g.channels;
       T* im = img + plane * g.height * g.width;
