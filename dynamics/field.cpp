@@ -118,6 +118,7 @@ Trajectories iterate(const LatentMap& f, const Tensor& z0, const IterateOptions&
   Trajectories r;
   r.start = z0.detach().clone();
   r.options = options;
+  r.options.progress = nullptr;  // the caller's callback, which may not outlive this call, is no result
   r.iterations.assign(static_cast<size_t>(n), 0);
   r.outcome.assign(static_cast<size_t>(n), IterOutcome::max_iters);
   r.last_step_sq.assign(static_cast<size_t>(n), 0.0);
@@ -131,6 +132,7 @@ Trajectories iterate(const LatentMap& f, const Tensor& z0, const IterateOptions&
   };
 
   std::vector<double> in;
+  int64_t finished = 0;  // samples of earlier batches, and those of this batch that left it
   for (int64_t b0 = 0; b0 < n; b0 += options.batch_size) {
     std::vector<int64_t> active;
     for (int64_t i = b0; i < std::min(n, b0 + options.batch_size); ++i) {
@@ -177,7 +179,13 @@ Trajectories iterate(const LatentMap& f, const Tensor& z0, const IterateOptions&
         if (!done) still.push_back(i);
       }
       if (visit && !visited.empty()) visit(visited, t, visited_rows);
+      finished += m - static_cast<int64_t>(still.size());
       active.swap(still);
+      if (options.progress) options.progress(finished, n, t);
+    }
+    if (!active.empty()) {  // the samples that reached max_iters
+      finished += static_cast<int64_t>(active.size());
+      if (options.progress) options.progress(finished, n, options.max_iters);
     }
   }
   r.final = Tensor::from_data(z, {n, k}, dtype, device);

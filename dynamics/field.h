@@ -67,9 +67,18 @@ struct IterateOptions {
   int64_t batch_size = 1024;  // samples iterated together; converged ones leave the batch
   // 0: no paths; r >= 1: record z_0, z_r, z_2r, ... and always the last iterate, per sample.
   int64_t record_every = 0;
+  // Called after every application of f to a batch, with how many of the N samples have finished (converged,
+  // diverged or reached max_iters) and the step t within the batch: thousands of starts on a conv net take
+  // minutes, and a progress bar shows where they are. Empty: no calls.
+  std::function<void(int64_t finished, int64_t total, int64_t t)> progress;
 
   // Appendix D's setting for the foundation-model experiments (sections 4.1, 4.2): tol 1e-5, 500 iterations.
-  static IterateOptions foundation() { return {1e-5, 500, 1024, 0}; }
+  static IterateOptions foundation() {
+    IterateOptions o;
+    o.tol = 1e-5;
+    o.max_iters = 500;
+    return o;
+  }
 };
 
 enum class IterOutcome : uint8_t { converged, max_iters, diverged };

@@ -138,14 +138,21 @@ MemorizationReport memorization_report(Autoencoder& model, const Tensor& train_x
   GG_CHECK(o.samples >= 1, "memorization_report: samples must be >= 1");
   const double nan = std::numeric_limits<double>::quiet_NaN();
   MemorizationReport r;
+  // o.iterate, reporting its progress under the name of the run of starts it iterates.
+  auto iterate_for = [&o](const std::string& stage) {
+    IterateOptions it = o.iterate;
+    if (o.progress)
+      it.progress = [&o, stage](int64_t finished, int64_t total, int64_t) { o.progress(stage, finished, total); };
+    return it;
+  };
 
   const Tensor train_pick = select_rows(train_x, first_of_shuffle(train_x.size(0), o.samples, o.seed));
   const Tensor z_train = encode_batched(model, train_pick, o.batch_size);
-  r.train = attractor_census(model, z_train, o.iterate, o.merge);
+  r.train = attractor_census(model, z_train, iterate_for("train"), o.merge);
 
   if (test_x.defined() && test_x.dim() >= 1 && test_x.size(0) > 0) {
     const Tensor test_pick = select_rows(test_x, first_of_shuffle(test_x.size(0), o.samples, o.seed + 1));
-    r.test = attractor_census(model, encode_batched(model, test_pick, o.batch_size), o.iterate, o.merge);
+    r.test = attractor_census(model, encode_batched(model, test_pick, o.batch_size), iterate_for("test"), o.merge);
   }
 
   // Every converged training endpoint: the set Z*_train of section 3.2 and the rows of X* (Figure 12).
@@ -162,18 +169,18 @@ MemorizationReport memorization_report(Autoencoder& model, const Tensor& train_x
     // The noise run doubles as the census: its trajectories are scored against Z*_train as they go.
     r.noise.trajectories = Trajectories{};
     noise_scores =
-        trajectory_distance_scores(model, z_noise, z_star_train, o.iterate, &r.noise.trajectories).score;
+        trajectory_distance_scores(model, z_noise, z_star_train, iterate_for("noise"), &r.noise.trajectories).score;
     r.noise.attractors = find_attractors(r.noise.trajectories, o.merge);
     r.noise.starts = r.noise.trajectories.size();
     r.noise.converged = r.noise.trajectories.num_converged();
     r.noise.distinct = r.noise.attractors.size();
     r.noise.fraction = double(r.noise.distinct) / double(r.noise.starts);
     const std::vector<double> train_scores =
-        trajectory_distance_scores(model, z_train, z_star_train, o.iterate).score;
+        trajectory_distance_scores(model, z_train, z_star_train, iterate_for("train scores")).score;
     r.fpr95_noise_vs_train = fpr_at_tpr(train_scores, noise_scores, 0.95);
     r.auroc_noise_vs_train = auroc(train_scores, noise_scores);
   } else {
-    r.noise = attractor_census(model, z_noise, o.iterate, o.merge);
+    r.noise = attractor_census(model, z_noise, iterate_for("noise"), o.merge);
     r.fpr95_noise_vs_train = r.auroc_noise_vs_train = nan;
   }
 

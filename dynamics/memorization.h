@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "dynamics/attractors.h"
@@ -66,6 +67,9 @@ struct MemorizationReportOptions {
   double rank_fraction = 0.9;  // Figure 12
   bool trajectory_fpr = true;  // Figure 3d's FPR95 of noise vs training trajectories (one more training run)
   int64_t batch_size = 1024;   // for encoding and decoding
+  // Called as each run of starts goes ("train", "test", "noise", then "train scores" when trajectory_fpr is
+  // on), with the samples of that run finished so far and its total (IterateOptions::progress). Empty: none.
+  std::function<void(const std::string& stage, int64_t finished, int64_t total)> progress;
 };
 struct MemorizationReport {
   AttractorCensus train, test, noise;

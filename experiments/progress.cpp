@@ -56,4 +56,17 @@ void ProgressBar::finish(const std::string& status) {
   std::fprintf(stderr, terminal_ ? "\r%s\033[K\n" : "%s\n", line(total_, status).c_str());
 }
 
+void StageProgress::operator()(const std::string& stage, int64_t done, int64_t total) {
+  if (!bar_ || stage != stage_) {
+    stage_ = stage;
+    bar_ = std::make_unique<ProgressBar>(label_ + " " + stage, total, 1);
+  }
+  if (done < total) {
+    bar_->update(done, std::to_string(done) + "/" + std::to_string(total) + " starts done");
+    return;
+  }
+  bar_->finish(std::to_string(total) + " starts done");
+  bar_.reset();
+}
+
 }  // namespace gg

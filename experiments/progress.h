@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 namespace gg {
@@ -22,6 +23,19 @@ class ProgressBar {
   int64_t total_, items_per_step_;
   bool terminal_;
   std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+// One progress bar per stage of a longer measurement, as a callback's stage name changes: "<label> <stage>",
+// over that stage's own total (memorization_report's runs of starts: train, test, noise, ...). A stage's bar
+// is closed when the stage reaches its total or the next stage begins.
+class StageProgress {
+ public:
+  explicit StageProgress(std::string label) : label_(std::move(label)) {}
+  void operator()(const std::string& stage, int64_t done, int64_t total);
+
+ private:
+  std::string label_, stage_;
+  std::unique_ptr<ProgressBar> bar_;
 };
 
 // Seconds since construction or since the last lap.

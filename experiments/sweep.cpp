@@ -10,6 +10,7 @@
 #include "engine/gradgrad.h"
 #include "experiments/field_analysis.h"
 #include "experiments/output.h"
+#include "experiments/progress.h"
 #include "experiments/records.h"
 #include "experiments/train.h"
 #include "models/checkpoint.h"
@@ -262,7 +263,7 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
   }
   const json config = plan.point_config(i);
   const std::string dir = plan.point_dir(i);
-  const MemorizationReportOptions mo = measure_options(plan, i);
+  MemorizationReportOptions mo = measure_options(plan, i);
   Trainer trainer(config, make_regularizer_loss);
   Autoencoder& model = trainer.model();
   const RunFolderLock lock(dir);  // a point submitted twice runs once at a time, never mixed
@@ -286,6 +287,8 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
 
   // The dynamics of the trained model (Figures 2, 3c-d, 12).
   const auto t1 = std::chrono::steady_clock::now();
+  StageProgress dynamics_progress(name + " dynamics");
+  mo.progress = [&](const std::string& stage, int64_t done, int64_t total) { dynamics_progress(stage, done, total); };
   const MemorizationReport r = memorization_report(model, trainer.train_set().x, trainer.test_set().x, mo);
   json field_grid;
   if (k == 2 && plan.settings.field_box > 0) {  // Figure 1: the field over [-box, box]^2, the codes themselves

@@ -1,6 +1,7 @@
 // The latent vector field toolkit (dynamics/) on maps whose dynamics are known in closed form: iteration of a
 // linear contraction (eq. 3, appendix D's stopping rule), Proposition 3.2's iteration count, spectral norms,
 // eigenvalues and Definition 2, attractor merging, basins and Chamfer similarity on a two-well gradient flow.
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <set>
@@ -124,6 +125,33 @@ TEST_CASE("iterate: a linear contraction converges to its fixed point 0, each sa
       for (size_t s = 1; s + 1 < steps.size(); ++s) CHECK(steps[s] % 4 == 0);
       CHECK(test::max_abs_diff(slice(p, 0, 0, 1), slice(z0, 0, i, i + 1)) == 0);
       CHECK(test::max_abs_diff(slice(p, 0, p.size(0) - 1, p.size(0)), slice(b.final, 0, i, i + 1)) == 0);
+    }
+  }
+  SUBCASE("progress counts every sample once as it finishes, batch by batch, capped ones included") {
+    for (int64_t cap : {int64_t(3000), int64_t(5)}) {
+      IterateOptions o;
+      o.batch_size = 3;
+      o.max_iters = cap;
+      std::vector<int64_t> finished;
+      o.progress = [&](int64_t done, int64_t total, int64_t step) {
+        CHECK(total == 7);
+        CHECK((step >= 1 && step <= cap));
+        finished.push_back(done);
+      };
+      const Trajectories p = iterate(f, z0, o);
+      REQUIRE(!finished.empty());
+      CHECK(std::is_sorted(finished.begin(), finished.end()));
+      CHECK(finished.back() == 7);
+      // Each step of a batch reports once: as many calls as the batches' longest trajectories together.
+      int64_t steps = 0;
+      for (int64_t b0 = 0; b0 < 7; b0 += 3) {
+        int64_t longest = 0;
+        for (int64_t i = b0; i < std::min<int64_t>(7, b0 + 3); ++i)
+          longest = std::max(longest, p.iterations[size_t(i)]);
+        steps += longest + (longest == cap);  // a batch stopped by the cap reports once more
+      }
+      CHECK(int64_t(finished.size()) == steps);
+      CHECK(!p.options.progress);  // the callback is the caller's, not kept in the result
     }
   }
   SUBCASE("an expanding map diverges to Inf and is flagged") {

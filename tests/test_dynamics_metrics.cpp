@@ -249,7 +249,17 @@ TEST_CASE("Smoke: the dynamics toolkit on tiny trained and untrained autoencoder
   MemorizationReportOptions ro;
   ro.samples = 24;
   ro.iterate.max_iters = 200;
+  std::vector<std::string> stages;  // each run of starts in order, once, with its own total
+  ro.progress = [&](const std::string& stage, int64_t done, int64_t total) {
+    CHECK(total == 24);
+    CHECK((done >= 0 && done <= total));
+    if (stages.empty() || stages.back() != stage) stages.push_back(stage);
+  };
   const MemorizationReport rep = memorization_report(ae, data, slice(data, 0, 200, 256), ro);
+  if (rep.train.converged > 0)
+    CHECK(stages == std::vector<std::string>{"train", "test", "noise", "train scores"});
+  else
+    CHECK(stages == std::vector<std::string>{"train", "test", "noise"});
   CHECK(rep.train.starts == 24);
   CHECK(rep.test.starts == 24);
   CHECK(rep.noise.starts == 24);
