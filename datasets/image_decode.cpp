@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <climits>
+#include <cstring>
 #include <memory>
 
 #include "engine/core.h"
@@ -84,6 +85,23 @@ int64_t oversized_jpeg_huffman_table(const unsigned char* bytes, size_t length) 
   return -1;
 }
 
+// stb_image grows its buffer for a PNG's IDAT data to a chunk's declared length before it reads the chunk,
+// so a small file whose chunk claims 2 GiB allocates 2 GiB and only then runs out of data (fuzz_image found
+// it). Every chunk of a PNG lies inside the file, so one that declares more bytes than are left is corrupt.
+// Returns the byte offset of the first such chunk, or -1.
+int64_t png_chunk_beyond_file(const unsigned char* bytes, size_t length) {
+  static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  if (length < 8 || std::memcmp(bytes, signature, 8) != 0) return -1;
+  for (size_t pos = 8; pos + 8 <= length;) {
+    const uint64_t declared = uint64_t(bytes[pos]) << 24 | uint64_t(bytes[pos + 1]) << 16 |
+                              uint64_t(bytes[pos + 2]) << 8 | uint64_t(bytes[pos + 3]);
+    if (declared > length - pos - 8) return int64_t(pos);  // its data, after length and type, must fit
+    if (std::memcmp(bytes + pos + 4, "IEND", 4) == 0) return -1;
+    pos += 12 + size_t(declared);
+  }
+  return -1;
+}
+
 // Debian's stb_image (2.27) reads a PNM header's numbers into an int without an overflow check (fixed in
 // stb 2.28; found by fuzz_image). Returns whether a P5/P6 header holds a number of more than 9 digits.
 bool oversized_pnm_number(const unsigned char* bytes, size_t length) {
@@ -115,6 +133,9 @@ std::vector<float> decode_image(const unsigned char* bytes, size_t length, int c
   GG_CHECK(bad_table < 0, where + "corrupt JPEG: the Huffman table at byte " + std::to_string(bad_table) +
                               " declares more than 256 codes");
   GG_CHECK(!oversized_pnm_number(bytes, length), where + "corrupt PNM: a number in its header has more than 9 digits");
+  const int64_t bad_chunk = png_chunk_beyond_file(bytes, length);
+  GG_CHECK(bad_chunk < 0, where + "corrupt PNG: the chunk at byte " + std::to_string(bad_chunk) +
+                              " declares more bytes than the file has left");
   int width = 0, height = 0, source_channels = 0;
   // The header alone first, so a small file that claims a huge image asks for nothing.
   if (stbi_info_from_memory(bytes, stb_length, &width, &height, &source_channels)) {

@@ -176,6 +176,20 @@ TEST_CASE("read_image decodes a JPEG whose dequantized coefficients overflow int
   for (double v : image.to_vector()) CHECK((v >= 0.0 && v <= 1.0));
 }
 
+TEST_CASE("read_image refuses a PNG whose chunk declares more bytes than the file has, before allocating them") {
+  TempFolder dir;
+  const std::string good = dir / "good.png", bad = dir / "idat_2gib.png";
+  write_png(good, 4, 4, 1, make_pixels(4, 4, 1, pattern));
+  std::vector<unsigned char> bytes = read_bytes(good);
+  // The first chunk after the 8-byte signature is IHDR (25 bytes); the next one's length becomes 2^31 - 1.
+  const size_t second = 8 + 25;
+  bytes[second] = 0x7F, bytes[second + 1] = bytes[second + 2] = bytes[second + 3] = 0xFF;
+  write_bytes(bad, bytes);
+  CHECK_THROWS_WITH_AS(read_image(bad, 1, 4), doctest::Contains("corrupt PNG: the chunk at byte 33 declares more"),
+                       Error);
+  CHECK(read_image(good, 1, 4).shape() == Shape{1, 4, 4});
+}
+
 TEST_CASE("read_image resizing keeps a constant image constant and averages a checkerboard to grey") {
   TempFolder dir;
   const std::string constant = dir / "constant.png", wide = dir / "wide.png", board = dir / "board.png";
