@@ -31,6 +31,11 @@ int remove_stale_temporaries(const std::string& dir);
 // unreadable file, or one larger than max_bytes).
 std::string read_file(const std::string& path, uint64_t max_bytes = uint64_t{1} << 32);
 
+// The big-endian 32-bit unsigned integer at p (IDX headers, PNG chunk lengths).
+inline uint32_t read_be32(const unsigned char* p) {
+  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
+}
+
 // The CRC-32 of `bytes` (zlib's, the one gzip and PNG use): checkpoints store one per tensor.
 uint32_t crc32_of(std::string_view bytes);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "datasets/files.h"
 #include "datasets/idx_bytes.h"
 #include "engine/core.h"
 
@@ -60,10 +61,6 @@ std::string hex(uint64_t v, int digits) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "0x%0*llx", digits, static_cast<unsigned long long>(v));
   return buf;
-}
-
-uint32_t read_be32(const uint8_t* p) {
-  return uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | uint32_t(p[3]);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <memory>
 
+#include "datasets/files.h"
 #include "engine/core.h"
 
 namespace gg {
@@ -93,8 +94,7 @@ int64_t png_chunk_beyond_file(const unsigned char* bytes, size_t length) {
   static const unsigned char signature[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
   if (length < 8 || std::memcmp(bytes, signature, 8) != 0) return -1;
   for (size_t pos = 8; pos + 8 <= length;) {
-    const uint64_t declared = uint64_t(bytes[pos]) << 24 | uint64_t(bytes[pos + 1]) << 16 |
-                              uint64_t(bytes[pos + 2]) << 8 | uint64_t(bytes[pos + 3]);
+    const uint64_t declared = read_be32(bytes + pos);
     if (declared > length - pos - 8) return int64_t(pos);  // its data, after length and type, must fit
     if (std::memcmp(bytes + pos + 4, "IEND", 4) == 0) return -1;
     pos += 12 + size_t(declared);

@@ -43,7 +43,7 @@ void census(Analysis& a, const FieldOptions& o, const Tensor& train_x, const Ten
   mo.iterate = a.iterate;
   mo.merge = a.merge.merge;
   StageProgress progress("dynamics");
-  mo.progress = [&](const std::string& stage, int64_t done, int64_t total) { progress(stage, done, total); };
+  mo.progress = std::ref(progress);
   a.report = memorization_report(model, train_x, test_x, mo);
   const DType dt = model.config().dtype;
   a.starts = {a.report.train.trajectories.start,

@@ -288,7 +288,7 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
   // The dynamics of the trained model (Figures 2, 3c-d, 12).
   const auto t1 = std::chrono::steady_clock::now();
   StageProgress dynamics_progress(name + " dynamics");
-  mo.progress = [&](const std::string& stage, int64_t done, int64_t total) { dynamics_progress(stage, done, total); };
+  mo.progress = std::ref(dynamics_progress);
   const MemorizationReport r = memorization_report(model, trainer.train_set().x, trainer.test_set().x, mo);
   json field_grid;
   if (k == 2 && plan.settings.field_box > 0) {  // Figure 1: the field over [-box, box]^2, the codes themselves

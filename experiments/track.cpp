@@ -33,7 +33,7 @@ json dynamics_snapshot(Trainer& trainer, int64_t epoch, const std::string& run_d
   mo.iterate.max_iters = o.max_iters;
   mo.merge = mc.merge;
   StageProgress progress("epoch " + std::to_string(epoch) + " dynamics");
-  mo.progress = [&](const std::string& stage, int64_t done, int64_t total) { progress(stage, done, total); };
+  mo.progress = std::ref(progress);
   const MemorizationReport r = memorization_report(model, train_x, test_x, mo);
 
   json j = memorization_record(r);
