@@ -49,6 +49,17 @@ struct ConvGeometry {
   int64_t out_w() const { return (width + 2 * padding - kernel_w) / stride + 1; }
 };
 
+// A batch of convolution problems for the fused kernels below: `lead` entries, each of g.batch samples. The
+// image side x is [N, C, H, W], the weight w [O, C, kh, kw] (its columns view [O, R], R = C kh kw), the
+// output side y [N, O, Ho, Wo]; each operand's entries lie `*_stride` elements apart, 0 where it is shared
+// by every entry.
+struct ConvBatch {
+  ConvGeometry g;
+  int64_t out_channels = 0;
+  int64_t lead = 1;
+  int64_t x_stride = 0, w_stride = 0, y_stride = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -100,6 +111,17 @@ class Backend {
   virtual bool adam_update(DType t, int64_t n, void* param, const void* grad, void* m, void* v, double lr,
                            double beta1, double beta2, double eps, double weight_decay, bool decoupled,
                            double bias1, double bias2) {
+    return false;
+  }
+  // The convolution and its two transposes without their im2col columns in memory (engine/ops/conv.cpp
+  // has the composite of im2col, matmul and col2im that runs otherwise):
+  //   conv2d:             y[n] = w @ im2col(x[n])
+  //   conv_transpose2d:   x[n] = col2im(w^T @ y[n])            (conv2d's gradient for its input)
+  //   conv2d_weight_grad: w = sum over n of y[n] @ im2col(x[n])^T   (conv2d's gradient for its weight)
+  // In each, the operand written is the one not read; it is contiguous, with lead entries `*_stride` apart.
+  virtual bool conv2d(DType t, const ConvBatch& b, const void* x, const void* w, void* y) { return false; }
+  virtual bool conv_transpose2d(DType t, const ConvBatch& b, const void* y, const void* w, void* x) { return false; }
+  virtual bool conv2d_weight_grad(DType t, const ConvBatch& b, const void* y, const void* x, void* w) {
     return false;
   }
 };

@@ -36,4 +36,12 @@ inline Shape with_lead(const Tensor& g, int64_t lead, const Shape& shape) {
   return s;
 }
 
+// The convolution primitives' values (ops.h) as composites of im2col, matmul and col2im: what a backend
+// without fused convolution kernels runs (conv.cpp, with grad mode off), and the tests' second way to them.
+Tensor conv2d_by_columns(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding);
+Tensor conv_transpose2d_by_columns(const Tensor& y, const Tensor& w, int64_t h, int64_t wd, int64_t stride,
+                                   int64_t padding);
+Tensor conv2d_weight_grad_by_columns(const Tensor& y, const Tensor& x, int64_t kh, int64_t kw, int64_t stride,
+                                     int64_t padding);
+
 }  // namespace gg::detail

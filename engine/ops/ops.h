@@ -57,12 +57,24 @@ Tensor cast(const Tensor& x, DType t);
 // x on device d (x itself when it is there): a copy through the host whose rule copies the gradient back.
 Tensor to_device(const Tensor& x, Device d);
 
-// Convolution building blocks (conv.cpp): x [N,C,H,W] -> cols [N, C*kh*kw, Ho*Wo] and its transpose.
+// Convolutions (conv.cpp). The columns: x [N,C,H,W] -> cols [N, C*kh*kw, Ho*Wo] and its transpose.
 Tensor im2col(const Tensor& x, int64_t kernel_h, int64_t kernel_w, int64_t stride, int64_t padding);
 Tensor col2im(const Tensor& cols, const Shape& image_shape, int64_t kernel_h, int64_t kernel_w, int64_t stride,
               int64_t padding);
+// Cross-correlation of x [N,C,H,W] with w [O,C,kh,kw] (+ b [O]), as in PyTorch's conv2d.
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, int64_t stride = 1, int64_t padding = 0);
+// The transpose of conv2d with w [C_in, C_out, kh, kw], as in PyTorch's conv_transpose2d; without bias, conv2d's
+// gradient for its input.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, int64_t stride = 1,
+                        int64_t padding = 0, int64_t output_padding = 0);
+// conv2d's gradient for its weight: the sum over samples of y[n] @ im2col(x[n])^T, for the output side
+// y [N,O,Ho,Wo] and the input x [N,C,H,W]; [O, C, kernel_h, kernel_w].
+Tensor conv2d_weight_grad(const Tensor& y, const Tensor& x, int64_t kernel_h, int64_t kernel_w, int64_t stride = 1,
+                          int64_t padding = 0);
+// The three above are primitives, each the others' rule. Each also takes leading axes in front of N (and of
+// the weight's O), broadcast between its two operands: the cotangent axes of a batched backward pass.
 
-// ---- Composites (composite.cpp, conv.cpp): no rules of their own -------------------------------------
+// ---- Composites (composite.cpp): no rules of their own -------------------------------------
 Tensor scalar_like(double v, const Tensor& like);
 Tensor zeros_like(const Tensor& x);
 Tensor eye(int64_t n, DType t = DType::f32, Device d = {});  // the n x n identity
@@ -86,11 +98,6 @@ Tensor flatten(const Tensor& x, int64_t start_axis = 1);
 Tensor sum_to(const Tensor& g, const Shape& shape, int64_t lead = 0);
 // y = x W^T + b for x [..., in], W [out, in], b [out] (b may be undefined).
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = {});
-// Cross-correlation of x [N,C,H,W] with w [O,C,kh,kw] (+ b [O]), as in PyTorch's conv2d.
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, int64_t stride = 1, int64_t padding = 0);
-// The transpose of conv2d with w [C_in, C_out, kh, kw], as in PyTorch's conv_transpose2d.
-Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b = {}, int64_t stride = 1,
-                        int64_t padding = 0, int64_t output_padding = 0);
 
 // ---- Operators ---------------------------------------------------------------------------------------
 Tensor operator-(const Tensor& x);

@@ -1,5 +1,6 @@
 // The CPU backend (internal to engine/backend): the class, whose kernel entries are defined by family in
-// this folder (elementwise.cpp, reduce.cpp, matmul.cpp, random.cpp, cpu_backend.cpp), and its one instance.
+// this folder (elementwise.cpp, reduce.cpp, matmul.cpp, conv.cpp, random.cpp, cpu_backend.cpp), and its one
+// instance.
 #pragma once
 
 #include "engine/backend/backend.h"
@@ -28,8 +29,11 @@ class CpuBackend final : public CachingBackend<HostMemory> {
   void copy_to_host(void* dst, const void* src, size_t bytes) override;
 
   // Defined by family: elementwise.cpp (fill, cast, copy_strided, unary, binary, where, adam_update),
-  // reduce.cpp, matmul.cpp (matmul, im2col, col2im) and random.cpp.
+  // reduce.cpp, matmul.cpp (matmul), conv.cpp (im2col, col2im and the fused convolutions) and random.cpp.
   GG_BACKEND_KERNEL_OVERRIDES
+  bool conv2d(DType t, const ConvBatch& b, const void* x, const void* w, void* y) override;
+  bool conv_transpose2d(DType t, const ConvBatch& b, const void* y, const void* w, void* x) override;
+  bool conv2d_weight_grad(DType t, const ConvBatch& b, const void* y, const void* x, void* w) override;
 };
 
 }  // namespace gg::cpu

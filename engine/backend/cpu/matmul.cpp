@@ -1,6 +1,7 @@
 // The CPU's matrix products (OpenBLAS's cblas_?gemm when the build finds it, which sets EIGEN_USE_BLAS on
-// this file; Eigen's own kernels otherwise) and the convolution columns im2col/col2im.
+// this file; Eigen's own kernels otherwise).
 #include "engine/backend/cpu/cpu_backend.h"
+#include "engine/backend/cpu/gemm.h"
 #include "engine/backend/cpu/loops.h"
 
 #include <type_traits>
@@ -18,17 +19,17 @@ using MatrixR = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor
 
 // ---- Matrix multiply ----------------------------------------------------------------------------------
 #ifdef EIGEN_USE_BLAS
-// One row-major cblas_?gemm, C = op(A) op(B) with beta = 0, on whatever thread calls it.
+// One row-major cblas_?gemm, C = op(A) op(B) + beta C, on whatever thread calls it.
 template <class T>
 void blas_gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta, bool tb, int64_t lda,
-               int64_t ldb, int64_t ldc) {
+               int64_t ldb, int64_t ldc, T beta = 0) {
   const CBLAS_TRANSPOSE op_a = ta ? CblasTrans : CblasNoTrans, op_b = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, op_a, op_b, blasint(m), blasint(n), blasint(k), 1.0f, a, blasint(lda), b,
-                blasint(ldb), 0.0f, c, blasint(ldc));
+                blasint(ldb), beta, c, blasint(ldc));
   else
     cblas_dgemm(CblasRowMajor, op_a, op_b, blasint(m), blasint(n), blasint(k), 1.0, a, blasint(lda), b,
-                blasint(ldb), 0.0, c, blasint(ldc));
+                blasint(ldb), beta, c, blasint(ldc));
 }
 
 // How many pieces a large product is cut into, handed to the threads first come first served (1: none).
@@ -55,6 +56,8 @@ int64_t gemm_pieces(int64_t m, int64_t n, int64_t k) {
   return pieces >= threads ? pieces - pieces % threads : 1;  // fewer than the threads: OpenBLAS's split
 }
 #endif
+
+}  // namespace
 
 template <class T>
 void gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta, bool tb) {
@@ -96,6 +99,40 @@ void gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta
 }
 
 template <class T>
+void gemm_strided(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta, bool tb, int64_t lda,
+                  int64_t ldb, int64_t ldc, T beta) {
+#ifdef EIGEN_USE_BLAS
+  blas_gemm<T>(a, b, c, m, n, k, ta, tb, lda, ldb, ldc, beta);
+#else
+  using Stride = Eigen::OuterStride<>;
+  Eigen::Map<const MatrixR<T>, 0, Stride> A(a, ta ? k : m, ta ? m : k, Stride(lda));
+  Eigen::Map<const MatrixR<T>, 0, Stride> B(b, tb ? n : k, tb ? k : n, Stride(ldb));
+  Eigen::Map<MatrixR<T>, 0, Stride> C(c, m, n, Stride(ldc));
+  if (beta == T(0))
+    C.setZero();
+  else if (beta != T(1))
+    C *= beta;
+  if (!ta && !tb)
+    C.noalias() += A * B;
+  else if (ta && !tb)
+    C.noalias() += A.transpose() * B;
+  else if (!ta && tb)
+    C.noalias() += A * B.transpose();
+  else
+    C.noalias() += A.transpose() * B.transpose();
+#endif
+}
+
+template void gemm<float>(const float*, const float*, float*, int64_t, int64_t, int64_t, bool, bool);
+template void gemm<double>(const double*, const double*, double*, int64_t, int64_t, int64_t, bool, bool);
+template void gemm_strided<float>(const float*, const float*, float*, int64_t, int64_t, int64_t, bool, bool,
+                                  int64_t, int64_t, int64_t, float);
+template void gemm_strided<double>(const double*, const double*, double*, int64_t, int64_t, int64_t, bool, bool,
+                                   int64_t, int64_t, int64_t, double);
+
+namespace {
+
+template <class T>
 void matmul_kernel(const MatmulGeometry& g, const T* a, const T* b, T* c) {
   const int64_t batch = shape_numel(g.batch);
   // A batch of row blocks times one shared matrix is a single tall product: fold the batch into the rows.
@@ -122,68 +159,12 @@ void matmul_kernel(const MatmulGeometry& g, const T* a, const T* b, T* c) {
   }
 }
 
-// ---- Convolution columns ------------------------------------------------------------------------------
-// One walk over the (image, columns) correspondence: kToCols gathers the image into columns (im2col),
-// otherwise the columns are summed back into a zeroed image (col2im).
-template <class T, bool kToCols>
-void im2col_kernel(const ConvGeometry& g, T* img, T* cols) {
-  const int64_t oh = g.out_h(), ow = g.out_w(), kk = g.kernel_h * g.kernel_w;
-  const int64_t planes = g.batch * g.channels;
-  parallel_for_balanced(planes, [&](int64_t pb, int64_t pe) {
-    for (int64_t plane = pb; plane < pe; ++plane) {
-      const int64_t n = plane / g.channels, ch = plane % g.channels;
-      T* im = img + plane * g.height * g.width;
-      T* cl = cols + (n * g.channels * kk + ch * kk) * oh * ow;
-      if constexpr (!kToCols) std::fill(im, im + g.height * g.width, T(0));
-      for (int64_t i = 0; i < g.kernel_h; ++i)
-        for (int64_t j = 0; j < g.kernel_w; ++j) {
-          T* row = cl + (i * g.kernel_w + j) * oh * ow;
-          // The output columns whose input column x = ox * stride - padding + j lies inside the image.
-          const int64_t first = std::clamp<int64_t>((g.padding - j + g.stride - 1) / g.stride, 0, ow);
-          const int64_t last = g.width - 1 + g.padding - j < 0
-                                   ? 0
-                                   : std::clamp<int64_t>((g.width - 1 + g.padding - j) / g.stride + 1, first, ow);
-          for (int64_t oy = 0; oy < oh; ++oy) {
-            const int64_t y = oy * g.stride - g.padding + i;
-            T* out = row + oy * ow;
-            if (y < 0 || y >= g.height) {  // a row of padding
-              if constexpr (kToCols) std::fill(out, out + ow, T(0));
-              continue;
-            }
-            const int64_t base = y * g.width - g.padding + j;  // im[base + ox * stride] is column ox's pixel
-            if constexpr (kToCols) {
-              std::fill(out, out + first, T(0));
-              for (int64_t ox = first; ox < last; ++ox) out[ox] = im[base + ox * g.stride];
-              std::fill(out + std::max(first, last), out + ow, T(0));
-            } else {
-              for (int64_t ox = first; ox < last; ++ox) im[base + ox * g.stride] += out[ox];
-            }
-          }
-        }
-    }
-  }, std::max<int64_t>(1, kParallelGrain / (kk * oh * ow)));
-}
-
 }  // namespace
 
 void CpuBackend::matmul(DType t, const MatmulGeometry& g, const void* a, const void* b, void* c) {
   dispatch(t, [&](auto z) {
     using T = decltype(z);
     matmul_kernel<T>(g, static_cast<const T*>(a), static_cast<const T*>(b), static_cast<T*>(c));
-  });
-}
-
-void CpuBackend::im2col(DType t, const ConvGeometry& g, const void* x, void* cols) {
-  dispatch(t, [&](auto z) {
-    using T = decltype(z);
-    im2col_kernel<T, true>(g, const_cast<T*>(static_cast<const T*>(x)), static_cast<T*>(cols));
-  });
-}
-
-void CpuBackend::col2im(DType t, const ConvGeometry& g, const void* cols, void* x) {
-  dispatch(t, [&](auto z) {
-    using T = decltype(z);
-    im2col_kernel<T, false>(g, static_cast<T*>(x), const_cast<T*>(static_cast<const T*>(cols)));
   });
 }
 
