@@ -118,6 +118,7 @@ std::vector<OpCase> op_table() {
       {"logsumexp", one({3, 4}, -5, 5), [](auto& x) { return logsumexp(a0(x), 1); }},
       {"log_softmax", one({3, 4}, -5, 5), [](auto& x) { return log_softmax(a0(x), 0); }},
       {"softmax", one({3, 4}, -5, 5), [](auto& x) { return softmax(a0(x), -1); }},
+      {"softmax axis 0", one({3, 2, 4}, -5, 5), [](auto& x) { return softmax(a0(x), 0); }},
       {"mse", two({3, 4}, {3, 4}), [](auto& x) { return mse(x[0], x[1]); }},
       {"minimum", two({3, 4}, {4}, -1, 1, 0.05), [](auto& x) { return minimum(x[0], x[1]); }},
       {"clamp", one({3, 4}, -2, 2), [](auto& x) { return clamp(a0(x), -0.93, 0.87); }},

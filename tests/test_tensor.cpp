@@ -98,3 +98,20 @@ TEST_CASE("mismatched shapes, dtypes and devices are refused with the op and the
                        Error);
   other.impl()->storage->device = saved;
 }
+
+TEST_CASE("softmax in one pass per row matches the softmax computed in long double, with large and equal entries") {
+  const std::vector<double> v{1000.0, 999.0, -5.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1e4, 3.0, 2.0, 1.0};
+  std::vector<double> expect(v.size());
+  for (size_t r = 0; r < 3; ++r) {
+    long double top = v[4 * r], total = 0;
+    for (size_t j = 0; j < 4; ++j) top = std::max<long double>(top, v[4 * r + j]);
+    for (size_t j = 0; j < 4; ++j) total += std::exp((long double)v[4 * r + j] - top);
+    for (size_t j = 0; j < 4; ++j) expect[4 * r + j] = double(std::exp((long double)v[4 * r + j] - top) / total);
+  }
+  for (DType t : {DType::f64, DType::f32}) {
+    CAPTURE(dtype_name(t));
+    const Tensor fused = softmax(Tensor::from_data(v, {3, 4}, t), -1);
+    CHECK(gg::test::max_abs_diff(fused, Tensor::from_data(expect, {3, 4}, t)) < (t == DType::f64 ? 1e-15 : 1e-7));
+    CHECK(fused.to_vector()[4] == 0.25);  // four equal entries
+  }
+}

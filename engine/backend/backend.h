@@ -113,6 +113,9 @@ class Backend {
                            double bias1, double bias2) {
     return false;
   }
+  // y = softmax of each of `rows` contiguous rows of n entries (max, exp, sum and divide in one pass over a
+  // row in cache, where the composite in composite.cpp makes six passes over the whole tensor).
+  virtual bool softmax_rows(DType t, int64_t rows, int64_t n, const void* x, void* y) { return false; }
   // The convolution and its two transposes without their im2col columns in memory (engine/ops/conv.cpp
   // has the composite of im2col, matmul and col2im that runs otherwise):
   //   conv2d:             y[n] = w @ im2col(x[n])

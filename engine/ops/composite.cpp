@@ -57,7 +57,7 @@ Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim) {
   return keepdim ? r : reshape(r, max(x.detach(), {axis}, false).shape());
 }
 Tensor log_softmax(const Tensor& x, int64_t axis) { return x - logsumexp(x, axis, true); }
-Tensor softmax(const Tensor& x, int64_t axis) { return exp(log_softmax(x, axis)); }
+
 
 Tensor mse(const Tensor& prediction, const Tensor& target) {
   GG_CHECK(prediction.shape() == target.shape(),

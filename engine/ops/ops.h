@@ -29,6 +29,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 // among tied maxima.
 Tensor sum(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);
 Tensor max(const Tensor& x, const std::vector<int64_t>& axes = {}, bool keepdim = false);
+Tensor softmax(const Tensor& x, int64_t axis = -1);  // exp(x) / sum(exp(x)) along `axis`
 
 // op(a) @ op(b) over the last two axes, batch axes broadcast; op transposes when the flag is set.
 // 1-D operands are not promoted: pass matrices (matmul.cpp).
@@ -89,7 +90,6 @@ Tensor silu(const Tensor& x);
 Tensor leaky_relu(const Tensor& x, double slope = 0.01);
 Tensor logsumexp(const Tensor& x, int64_t axis, bool keepdim = false);
 Tensor log_softmax(const Tensor& x, int64_t axis = -1);
-Tensor softmax(const Tensor& x, int64_t axis = -1);
 Tensor mse(const Tensor& prediction, const Tensor& target);  // mean of squared differences
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor clamp(const Tensor& x, double lo, double hi);

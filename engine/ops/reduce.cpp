@@ -1,4 +1,5 @@
 // Reductions over any set of axes. Rules broadcast the incoming gradient back over the reduced axes.
+#include "engine/autograd/autograd.h"
 #include "engine/ops/op_helpers.h"
 
 namespace gg {
@@ -60,6 +61,32 @@ Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdim) {
         return std::vector{reshape(g, detail::with_lead(g, c.lead, keep)) * mask};
       },
       {x}, true);
+}
+
+// A primitive so that a backend can run it in one pass per row (backend.h's softmax_rows); over an axis
+// that is not the last, or without that kernel, the composite exp(log_softmax). Its rule is the Jacobian-
+// vector product y * (g - sum(g * y)), ordinary ops again.
+Tensor softmax(const Tensor& x, int64_t axis) {
+  GG_CHECK(x.defined() && x.dim() >= 1, "softmax: expected a tensor with at least one axis");
+  const int64_t a = normalize_axis(axis, x.dim(), "softmax");
+  const int64_t from_end = a - x.dim();  // the same axis when a rule's gradient carries leading axes
+  Tensor out;
+  if (a == x.dim() - 1 && x.numel() > 0) {
+    out = detail::empty_like_shape(x, x.shape());
+    if (!detail::backend_of(x).softmax_rows(x.dtype(), x.numel() / x.size(-1), x.size(-1), x.raw(), out.raw()))
+      out = Tensor();
+  }
+  if (!out.defined()) {
+    NoGradGuard no_grad;  // the value only: the node recorded below is this primitive
+    out = exp(log_softmax(x, a));
+  }
+  return record(
+      "softmax", out, {x},
+      [from_end](BackwardContext& c, const Tensor& g) {
+        const Tensor y = c.output();
+        return std::vector{y * (g - sum(g * y, {from_end}, true))};
+      },
+      {}, true);
 }
 
 }  // namespace gg

@@ -31,6 +31,7 @@ class CpuBackend final : public CachingBackend<HostMemory> {
   // Defined by family: elementwise.cpp (fill, cast, copy_strided, unary, binary, where, adam_update),
   // reduce.cpp, matmul.cpp (matmul), conv.cpp (im2col, col2im and the fused convolutions) and random.cpp.
   GG_BACKEND_KERNEL_OVERRIDES
+  bool softmax_rows(DType t, int64_t rows, int64_t n, const void* x, void* y) override;  // reduce.cpp
   bool conv2d(DType t, const ConvBatch& b, const void* x, const void* w, void* y) override;
   bool conv_transpose2d(DType t, const ConvBatch& b, const void* y, const void* w, void* x) override;
   bool conv2d_weight_grad(DType t, const ConvBatch& b, const void* y, const void* x, void* w) override;

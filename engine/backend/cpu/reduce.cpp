@@ -122,4 +122,23 @@ void CpuBackend::reduce(ReduceOp op, DType t, const Shape& shape, const std::vec
   });
 }
 
+bool CpuBackend::softmax_rows(DType t, int64_t rows, int64_t n, const void* x, void* y) {
+  dispatch(t, [&](auto z) {
+    using T = decltype(z);
+    const T* in = static_cast<const T*>(x);
+    T* out = static_cast<T*>(y);
+    // Rows are whole tasks, so where the split falls changes no result.
+    parallel_for_balanced(rows, [&](int64_t rb, int64_t re) {
+      for (int64_t r = rb; r < re; ++r) {
+        ConstArrayMap<T> row(in + r * n, n);
+        ArrayMap<T> e(out + r * n, n);
+        const T top = row.isNaN().any() ? std::numeric_limits<T>::quiet_NaN() : row.maxCoeff();
+        e = (row - top).exp();  // the shift by the row's maximum keeps exp in range
+        e /= e.sum();
+      }
+    }, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)));
+  });
+  return true;
+}
+
 }  // namespace gg::cpu
