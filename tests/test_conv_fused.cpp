@@ -180,3 +180,48 @@ TEST_CASE("conv2d_weight_grad and conv_transpose2d name the op and the shapes th
   CHECK_THROWS_WITH_AS(conv_transpose2d(y, Tensor::zeros({3, 2, 3, 3})),
                        doctest::Contains("conv_transpose2d"), Error);
 }
+
+TEST_CASE("a backward pass with two cotangent axes through conv2d and conv_transpose2d gives each cotangent's "
+          "gradients, the weights' included") {
+  const Tensor x = input({3, 2, 6, 6}, 51), w = input({4, 2, 3, 3}, 52), wt = input({4, 3, 3, 3}, 53);
+  const Tensor y = conv_transpose2d(conv2d(x, w, {}, 2, 1), wt, {}, 2, 1, 1);  // [3, 3, 6, 6]
+  const Tensor u = input({2, 3, 3, 3, 6, 6}, 54).detach();                      // two cotangent axes
+  GradOptions o;
+  o.batch_axes = 2;
+  o.retain_graph = true;
+  const std::vector<Tensor> batched = grad({y}, {x, w, wt}, {u}, o);
+  CHECK(batched[1].shape() == Shape{2, 3, 4, 2, 3, 3});
+  CHECK(batched[2].shape() == Shape{2, 3, 4, 3, 3, 3});
+  for (int64_t a = 0; a < 2; ++a)
+    for (int64_t b = 0; b < 3; ++b) {
+      CAPTURE(a);
+      CAPTURE(b);
+      GradOptions keep;
+      keep.retain_graph = true;
+      const Tensor ub = reshape(slice(slice(u, 0, a, a + 1), 1, b, b + 1), {3, 3, 6, 6});
+      const std::vector<Tensor> one = grad({y}, {x, w, wt}, {ub}, keep);
+      for (size_t k = 0; k < 3; ++k) {
+        const Tensor part = reshape(slice(slice(batched[k], 0, a, a + 1), 1, b, b + 1), one[k].shape());
+        CHECK(gg::test::max_abs_diff(part, one[k]) < 1e-12);
+      }
+    }
+}
+
+TEST_CASE("convolutions of an empty batch are empty, and the weight gradient over no samples is zero") {
+  const Tensor x = Tensor::zeros({0, 2, 5, 5}, DType::f64), w = input({3, 2, 3, 3}, 55).detach();
+  CHECK(conv2d(x, w, {}, 2, 1).shape() == Shape{0, 3, 3, 3});
+  CHECK(conv_transpose2d(Tensor::zeros({0, 3, 3, 3}, DType::f64), w, {}, 2, 1, 0).shape() == Shape{0, 2, 5, 5});
+  const Tensor gw = conv2d_weight_grad(Tensor::zeros({0, 3, 3, 3}, DType::f64), x, 3, 3, 2, 1);
+  CHECK(gw.shape() == Shape{3, 2, 3, 3});
+  CHECK(gg::test::max_abs(gw) == 0.0);
+}
+
+TEST_CASE("leading axes that broadcast against each other: the fused conv2d equals the composite") {
+  const Tensor x = input({2, 1, 3, 2, 6, 6}, 56).detach(), w = input({3, 4, 2, 3, 3}, 57).detach();
+  const Tensor fused = conv2d(x, w, {}, 2, 1);
+  CHECK(fused.shape() == Shape{2, 3, 3, 4, 3, 3});
+  NoGradGuard no_grad;
+  CHECK(gg::test::max_abs_diff(fused, detail::conv2d_by_columns(x, w, 2, 1)) < 1e-12);
+  CHECK_THROWS_WITH_AS(conv2d(x, input({3, 4, 4, 2, 3, 3}, 58), {}, 2, 1),
+                       doctest::Contains("conv2d: the leading axes of"), Error);
+}

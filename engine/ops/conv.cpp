@@ -82,8 +82,7 @@ Tensor col2im(const Tensor& cols, const Shape& image_shape, int64_t kh, int64_t 
 
 namespace detail {
 
-// The composites: one matrix product per sample between the weight and the columns, the leading axes
-// broadcast by matmul.
+// The composites, the leading axes broadcast by matmul.
 Tensor conv2d_by_columns(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding) {
   const Tensor y =
       matmul(weight_matrix(w), im2col(x, w.size(-2), w.size(-1), stride, padding));  // [..., N, O, P]
@@ -100,10 +99,17 @@ Tensor conv_transpose2d_by_columns(const Tensor& y, const Tensor& w, int64_t h, 
 
 Tensor conv2d_weight_grad_by_columns(const Tensor& y, const Tensor& x, int64_t kh, int64_t kw, int64_t stride,
                                      int64_t padding) {
-  const Tensor per_sample = matmul(reshape(y, concat_shapes(leading(y, 2), {-1})),
-                                   im2col(x, kh, kw, stride, padding), false, true);  // [..., N, O, C*kh*kw]
-  return reshape(sum(per_sample, {-3}),
-                 concat_shapes(leading(per_sample, 3), {y.size(-3), x.size(-3), kh, kw}));
+  // [..., N, K, P] -> [..., K, N*P]: the samples side by side, so that the sum over samples is part of one
+  // product's contraction rather than a per-sample product summed afterwards.
+  auto samples_side_by_side = [](const Tensor& t) {
+    const Tensor s = transpose(t, -3, -2);
+    return reshape(s, concat_shapes(leading(s, 2), {-1}));
+  };
+  const Tensor outputs =
+      samples_side_by_side(reshape(y, concat_shapes(leading(y, 2), {-1})));      // [..., O, N*P]
+  const Tensor cols = samples_side_by_side(im2col(x, kh, kw, stride, padding));  // [..., R, N*P]
+  const Tensor w = matmul(outputs, cols, false, true);                           // [..., O, R]
+  return reshape(w, concat_shapes(leading(w, 2), {y.size(-3), x.size(-3), kh, kw}));
 }
 
 }  // namespace detail
@@ -137,28 +143,52 @@ Tensor transposed_conv(const Tensor& y, const Tensor& w, int64_t h, int64_t wd, 
                        int64_t padding);
 Tensor weight_grad(const Tensor& y, const Tensor& x, int64_t kh, int64_t kw, int64_t stride, int64_t padding);
 
-// The gradient for a weight of shape `w_shape` from the output side y (with `lead` cotangent axes) and the
-// image side x. When the weight has no leading axes of its own, every axis of y between the cotangent axes
-// and the channels is summed, so where x's samples line up with them they are folded into one samples axis
-// first: one sum over lead x N samples rather than a gradient per entry summed afterwards.
-Tensor weight_grad_for(const Tensor& y, const Tensor& x, int64_t lead, const Shape& w_shape, int64_t stride,
-                       int64_t padding) {
+// The gradient for a weight of shape `w_shape` in a rule, from the output side y and the image side x: one
+// of them is the incoming gradient, with `lead` cotangent axes in front (`grad_is_y` says which), the other
+// the operand the forward saved. When the weight has no leading axes of its own, every axis between the
+// cotangent axes and the channels is summed; where the saved operand's batch axes equal the gradient's,
+// they are folded into one samples axis first, one sum over all their samples per cotangent rather than
+// a gradient per entry summed afterwards.
+Tensor weight_grad_for(const Tensor& y, const Tensor& x, bool grad_is_y, int64_t lead, const Shape& w_shape,
+                       int64_t stride, int64_t padding) {
   const int64_t kh = w_shape[w_shape.size() - 2], kw = w_shape.back();
-  if (w_shape.size() == 4) {
-    const Shape cot(y.shape().begin(), y.shape().begin() + lead),
-        samples(y.shape().begin() + lead, y.shape().end() - 3);
-    const Shape x_batch = leading(x, 3);
-    const Shape y_flat = concat_shapes(cot, {shape_numel(samples), y.size(-3), y.size(-2), y.size(-1)});
-    const Shape x_tail{x.size(-3), x.size(-2), x.size(-1)};
-    if (x_batch == samples)  // x shared by the cotangents
-      return weight_grad(reshape(y, y_flat), reshape(x, concat_shapes({shape_numel(samples)}, x_tail)), kh,
-                         kw, stride, padding);
-    if (x_batch == leading(y, 3))  // x carries the same cotangent axes
-      return weight_grad(reshape(y, y_flat),
-                         reshape(x, concat_shapes(cot, concat_shapes({shape_numel(samples)}, x_tail))), kh,
-                         kw, stride, padding);
+  const Tensor& g = grad_is_y ? y : x;
+  const Tensor& saved = grad_is_y ? x : y;
+  const Shape cot(g.shape().begin(), g.shape().begin() + lead),
+      samples(g.shape().begin() + lead, g.shape().end() - 3);
+  if (w_shape.size() == 4 && leading(saved, 3) == samples) {
+    auto fold = [n = shape_numel(samples)](const Tensor& t, const Shape& front) {
+      return reshape(t, concat_shapes(front, {n, t.size(-3), t.size(-2), t.size(-1)}));
+    };
+    const Tensor gf = fold(g, cot), sf = fold(saved, {});
+    return grad_is_y ? weight_grad(gf, sf, kh, kw, stride, padding)
+                     : weight_grad(sf, gf, kh, kw, stride, padding);
   }
   return weight_grad(y, x, kh, kw, stride, padding);
+}
+
+// The broadcast of two operands' leading axes (those before their last four), naming the op and both.
+Shape broadcast_leads(const Tensor& a, const Tensor& b, const char* op) {
+  const Shape la = leading(a, 4), lb = leading(b, 4);
+  for (size_t i = 1; i <= std::min(la.size(), lb.size()); ++i) {
+    const int64_t u = la[la.size() - i], v = lb[lb.size() - i];
+    GG_CHECK(u == v || u == 1 || v == 1, std::string(op) + ": the leading axes of " + a.str() + " and " +
+                                             b.str() + " (before their last four) do not broadcast");
+  }
+  return broadcast_shapes(la, lb, op);
+}
+
+// The value of one of the three primitives into `out`: nothing to compute when it is empty, zeros when the
+// contraction is empty, the backend's fused kernel when it has one, else the composite.
+template <class Fused, class Composite>
+Tensor conv_value(Tensor out, bool empty_sum, Fused&& fused, Composite&& composite) {
+  NoGradGuard no_grad;  // the value only: the caller records the primitive
+  if (out.numel() == 0) return out;
+  if (empty_sum) {
+    detail::backend_of(out).fill(out.dtype(), out.numel(), 0.0, out.raw());
+    return out;
+  }
+  return fused(out) ? out : composite();
 }
 
 Tensor conv(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding) {
@@ -167,23 +197,28 @@ Tensor conv(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding) {
            "conv2d: input " + x.str() + " and weight " + w.str() + " need [N,C,H,W] and [O,C,kh,kw]");
   const int64_t n = x.size(-4), c = x.size(-3), o = w.size(-4), kh = w.size(-2), kw = w.size(-1);
   const ConvGeometry g = geometry(Shape{n, c, x.size(-2), x.size(-1)}, kh, kw, stride, padding, "conv2d");
-  const Shape lead = broadcast_shapes(leading(x, 4), leading(w, 4), "conv2d");
-  Tensor out = detail::empty_like_shape(x, concat_shapes(lead, {n, o, g.out_h(), g.out_w()}));
-  {
-    NoGradGuard no_grad;  // the value only: the node recorded below is this primitive
-    const LeadOperand xs = fit_lead(x, lead, 4), ws = fit_lead(w, lead, 4);
-    ConvBatch b{g, o, shape_numel(lead), xs.stride, ws.stride, n * o * g.out_h() * g.out_w()};
-    if (ws.stride == 0) b.g.batch *= b.lead, b.lead = 1;  // one weight: the entries are more samples
-    if (!detail::backend_of(x).conv2d(x.dtype(), b, xs.t.raw(), ws.t.raw(), out.raw()))
-      out = detail::conv2d_by_columns(x, w, stride, padding);
-  }
+  const Shape lead = broadcast_leads(x, w, "conv2d");
+  const Tensor out = conv_value(
+      detail::empty_like_shape(x, concat_shapes(lead, {n, o, g.out_h(), g.out_w()})), c == 0,
+      [&](Tensor& y) {
+        const LeadOperand xs = fit_lead(x, lead, 4), ws = fit_lead(w, lead, 4);
+        ConvBatch b{.g = g,
+                    .out_channels = o,
+                    .lead = shape_numel(lead),
+                    .x_stride = xs.stride,
+                    .w_stride = ws.stride,
+                    .y_stride = n * o * g.out_h() * g.out_w()};
+        if (ws.stride == 0) b.g.batch *= b.lead, b.lead = 1;  // one weight: the entries are more samples
+        return detail::backend_of(x).conv2d(x.dtype(), b, xs.t.raw(), ws.t.raw(), y.raw());
+      },
+      [&] { return detail::conv2d_by_columns(x, w, stride, padding); });
   return record("conv2d", out, {x, w},
                 [stride, padding](BackwardContext& ctx, const Tensor& gy) {
                   const Tensor &x = ctx.saved(0), &w = ctx.saved(1);
                   std::vector<Tensor> r(2);
                   if (ctx.needs(0)) r[0] = transposed_conv(gy, w, x.size(-2), x.size(-1), stride, padding);
                   if (ctx.needs(1))
-                    r[1] = weight_grad_for(gy, x, ctx.lead, ctx.input_shape(1), stride, padding);
+                    r[1] = weight_grad_for(gy, x, true, ctx.lead, ctx.input_shape(1), stride, padding);
                   return r;
                 },
                 {x, w});
@@ -201,23 +236,28 @@ Tensor transposed_conv(const Tensor& y, const Tensor& w, int64_t h, int64_t wd, 
   GG_CHECK(g.out_h() == y.size(-2) && g.out_w() == y.size(-1),
            "conv_transpose2d: input " + y.str() + " does not match an output of " + std::to_string(h) + "x" +
                std::to_string(wd));
-  const Shape lead = broadcast_shapes(leading(y, 4), leading(w, 4), "conv_transpose2d");
-  Tensor out = detail::empty_like_shape(y, concat_shapes(lead, {n, c, h, wd}));
-  {
-    NoGradGuard no_grad;
-    const LeadOperand ys = fit_lead(y, lead, 4), ws = fit_lead(w, lead, 4);
-    ConvBatch b{g, o, shape_numel(lead), n * c * h * wd, ws.stride, ys.stride};
-    if (ws.stride == 0) b.g.batch *= b.lead, b.lead = 1;
-    if (!detail::backend_of(y).conv_transpose2d(y.dtype(), b, ys.t.raw(), ws.t.raw(), out.raw()))
-      out = detail::conv_transpose2d_by_columns(y, w, h, wd, stride, padding);
-  }
+  const Shape lead = broadcast_leads(y, w, "conv_transpose2d");
+  const Tensor out = conv_value(
+      detail::empty_like_shape(y, concat_shapes(lead, {n, c, h, wd})), o == 0,
+      [&](Tensor& x) {
+        const LeadOperand ys = fit_lead(y, lead, 4), ws = fit_lead(w, lead, 4);
+        ConvBatch b{.g = g,
+                    .out_channels = o,
+                    .lead = shape_numel(lead),
+                    .x_stride = n * c * h * wd,
+                    .w_stride = ws.stride,
+                    .y_stride = ys.stride};
+        if (ws.stride == 0) b.g.batch *= b.lead, b.lead = 1;
+        return detail::backend_of(y).conv_transpose2d(y.dtype(), b, ys.t.raw(), ws.t.raw(), x.raw());
+      },
+      [&] { return detail::conv_transpose2d_by_columns(y, w, h, wd, stride, padding); });
   return record("conv_transpose2d", out, {y, w},
                 [stride, padding](BackwardContext& ctx, const Tensor& gx) {
                   const Tensor &y = ctx.saved(0), &w = ctx.saved(1);
                   std::vector<Tensor> r(2);
                   if (ctx.needs(0)) r[0] = conv(gx, w, stride, padding);
                   if (ctx.needs(1))
-                    r[1] = weight_grad_for(y, gx, ctx.lead, ctx.input_shape(1), stride, padding);
+                    r[1] = weight_grad_for(y, gx, false, ctx.lead, ctx.input_shape(1), stride, padding);
                   return r;
                 },
                 {y, w});
@@ -236,15 +276,20 @@ Tensor weight_grad(const Tensor& y, const Tensor& x, int64_t kh, int64_t kw, int
   GG_CHECK(
       g.out_h() == y.size(-2) && g.out_w() == y.size(-1),
       "conv2d_weight_grad: output side " + y.str() + " is not the convolution's output for input " + x.str());
-  const Shape lead = broadcast_shapes(leading(y, 4), leading(x, 4), "conv2d_weight_grad");
-  Tensor out = detail::empty_like_shape(x, concat_shapes(lead, {o, c, kh, kw}));
-  {
-    NoGradGuard no_grad;
-    const LeadOperand ys = fit_lead(y, lead, 4), xs = fit_lead(x, lead, 4);
-    const ConvBatch b{g, o, shape_numel(lead), xs.stride, o * c * kh * kw, ys.stride};
-    if (!detail::backend_of(x).conv2d_weight_grad(x.dtype(), b, ys.t.raw(), xs.t.raw(), out.raw()))
-      out = detail::conv2d_weight_grad_by_columns(y, x, kh, kw, stride, padding);
-  }
+  const Shape lead = broadcast_leads(y, x, "conv2d_weight_grad");
+  const Tensor out = conv_value(
+      detail::empty_like_shape(x, concat_shapes(lead, {o, c, kh, kw})), n == 0,
+      [&](Tensor& w) {
+        const LeadOperand ys = fit_lead(y, lead, 4), xs = fit_lead(x, lead, 4);
+        const ConvBatch b{.g = g,
+                          .out_channels = o,
+                          .lead = shape_numel(lead),
+                          .x_stride = xs.stride,
+                          .w_stride = o * c * kh * kw,
+                          .y_stride = ys.stride};
+        return detail::backend_of(x).conv2d_weight_grad(x.dtype(), b, ys.t.raw(), xs.t.raw(), w.raw());
+      },
+      [&] { return detail::conv2d_weight_grad_by_columns(y, x, kh, kw, stride, padding); });
   return record("conv2d_weight_grad", out, {y, x},
                 [kh, kw, stride, padding](BackwardContext& ctx, const Tensor& gw) {
                   const Tensor &y = ctx.saved(0), &x = ctx.saved(1);
@@ -276,6 +321,10 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
                                              " need [N,Cin,H,W] and [Cin,Cout,kh,kw]");
   const int64_t ho = (x.size(-2) - 1) * stride - 2 * padding + w.size(-2) + output_padding;
   const int64_t wo = (x.size(-1) - 1) * stride - 2 * padding + w.size(-1) + output_padding;
+  GG_CHECK(ho > 0 && wo > 0, "conv_transpose2d: input " + x.str() + " and weight " + w.str() +
+                                 " with stride " + std::to_string(stride) + " and padding " +
+                                 std::to_string(padding) + " give an output of " + std::to_string(ho) + "x" +
+                                 std::to_string(wo));
   return with_bias(transposed_conv(x, w, ho, wo, stride, padding), b);
 }
 

@@ -98,9 +98,9 @@ ColumnSources::ColumnSources(Backend& be, const ConvGeometry& g, int64_t samples
     : table(be, size_t(column_source_count(g, samples)) * sizeof(int32_t)) {
   const int64_t oh = g.out_h(), ow = g.out_w(), p = oh * ow, sp = samples * p;
   const int64_t chw = g.channels * g.height * g.width;
-  GG_CHECK(samples * chw < (int64_t{1} << 31), "conv2d: a chunk of " + std::to_string(samples) +
+  GG_CHECK(samples * chw < (int64_t{1} << 31), "fused convolution: a chunk of " + std::to_string(samples) +
                                                    " samples of " + std::to_string(chw) +
-                                                   " values is beyond 32-bit offsets");
+                                                   " values is beyond 32-bit offsets (chunking caps it)");
   int32_t* sources = static_cast<int32_t*>(table.p);
   for (int64_t i = 0; i < g.kernel_h; ++i)
     for (int64_t j = 0; j < g.kernel_w; ++j)
@@ -174,13 +174,18 @@ struct Chunking {
   int64_t per_entry;  // chunks per lead entry
 };
 
+// Samples per chunk: columns of about kChunkBytes, at least kChunksPerThread chunks per thread over the
+// whole batch, and pixel offsets within a chunk that fit the 32-bit table of ColumnSources. 0 when one
+// sample's image alone is beyond 32-bit offsets (the caller falls back to the composite).
 Chunking chunking(const ConvBatch& b, size_t elem) {
   const ConvGeometry& g = b.g;
+  const int64_t chw = g.channels * g.height * g.width, max_offset = (int64_t{1} << 31) - 1;
+  if (chw > max_offset) return {0, 0};
   const int64_t per_sample = g.channels * g.kernel_h * g.kernel_w * g.out_h() * g.out_w() * int64_t(elem);
   int64_t s = std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(per_sample, 1), 1, g.batch);
   const int64_t threads = omp_get_max_threads();
   const int64_t wanted = (threads * kChunksPerThread + b.lead - 1) / b.lead;  // chunks per entry
-  s = std::max<int64_t>(1, std::min(s, (g.batch + wanted - 1) / wanted));
+  s = std::max<int64_t>(1, std::min({s, (g.batch + wanted - 1) / wanted, max_offset / chw}));
   return {s, (g.batch + s - 1) / s};
 }
 
@@ -197,11 +202,12 @@ void for_each_chunk(int64_t entries, int64_t chunks, F&& f) {
 }
 
 template <class T>
-void conv2d_kernel(Backend& be, const ConvBatch& b, const T* x, const T* w, T* y) {
+bool conv2d_kernel(Backend& be, const ConvBatch& b, const T* x, const T* w, T* y) {
   const ConvGeometry& g = b.g;
   const int64_t o = b.out_channels, r = g.channels * g.kernel_h * g.kernel_w, p = g.out_h() * g.out_w();
   const int64_t chw = g.channels * g.height * g.width;
   const Chunking ch = chunking(b, sizeof(T));
+  if (ch.samples == 0) return false;
   const int64_t per_thread = (r + o) * ch.samples * p;
   Scratch scratch(be, size_t(omp_get_max_threads() * per_thread) * sizeof(T));
   const ColumnSources sources(be, g, ch.samples);
@@ -215,14 +221,16 @@ void conv2d_kernel(Backend& be, const ConvBatch& b, const T* x, const T* w, T* y
                     T(0));
     if (s > 1) from_side_by_side(out, yc, s, o, p, s * p);
   });
+  return true;
 }
 
 template <class T>
-void conv_transpose2d_kernel(Backend& be, const ConvBatch& b, const T* y, const T* w, T* x) {
+bool conv_transpose2d_kernel(Backend& be, const ConvBatch& b, const T* y, const T* w, T* x) {
   const ConvGeometry& g = b.g;
   const int64_t o = b.out_channels, r = g.channels * g.kernel_h * g.kernel_w, p = g.out_h() * g.out_w();
   const int64_t chw = g.channels * g.height * g.width;
   const Chunking ch = chunking(b, sizeof(T));
+  if (ch.samples == 0) return false;
   const int64_t per_thread = (r + o) * ch.samples * p;
   Scratch scratch(be, size_t(omp_get_max_threads() * per_thread) * sizeof(T));
   const ColumnSources sources(be, g, ch.samples);
@@ -236,14 +244,16 @@ void conv_transpose2d_kernel(Backend& be, const ConvBatch& b, const T* y, const 
                     T(0));
     scatter_columns(g, sources.data(), ch.samples, cols, x + l * b.x_stride + n0 * chw, s);
   });
+  return true;
 }
 
 // Below this many bytes of columns for a whole lead entry, the weight's gradient is one product over the
-// whole batch (the composite's own computation, to the bit); above it, a sum over chunks.
+// whole batch, the same product the composite computed before these kernels (so training gives the same
+// bits, tests/test_cpu_reference.cpp); above it, a sum over chunks.
 constexpr int64_t kWholeBatchColumnBytes = int64_t{16} << 20;
 
 template <class T>
-void conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, const T* x, T* w) {
+bool conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, const T* x, T* w) {
   const ConvGeometry& g = b.g;
   const int64_t o = b.out_channels, r = g.channels * g.kernel_h * g.kernel_w, p = g.out_h() * g.out_w();
   const int64_t hw = g.height * g.width, chw = g.channels * hw, kk = g.kernel_h * g.kernel_w;
@@ -264,9 +274,10 @@ void conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
         },
         std::max<int64_t>(1, kParallelGrain / (kk * p)));
     gemm<T>(side, cols, w, o, r, np, false, true);
-    return;
+    return true;
   }
   const Chunking ch = chunking(b, sizeof(T));
+  if (ch.samples == 0) return false;
   // Chunks are summed in a fixed order within each of `groups` runs per entry, and the runs' partial sums
   // in run order after: the same numbers whichever thread takes which run.
   const int64_t groups = std::min(ch.per_entry, std::max<int64_t>(1, (threads * kChunksPerThread) / b.lead));
@@ -277,7 +288,7 @@ void conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
   for_each_chunk(b.lead, groups, [&](int64_t l, int64_t run, int64_t thread) {
     T* cols = static_cast<T*>(scratch.p) + thread * per_thread;
     T* side = cols + r * ch.samples * p;
-    T* acc = groups == 1 ? w + l * o * r : static_cast<T*>(partial.p) + (l * groups + run) * o * r;
+    T* acc = groups == 1 ? w + l * b.w_stride : static_cast<T*>(partial.p) + (l * groups + run) * o * r;
     const int64_t c0 = ch.per_entry * run / groups, c1 = ch.per_entry * (run + 1) / groups;
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t n0 = c * ch.samples, s = std::min(ch.samples, g.batch - n0);
@@ -286,7 +297,7 @@ void conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
       gemm_strided<T>(side, cols, acc, o, r, s * p, false, true, s * p, s * p, r, c == c0 ? T(0) : T(1));
     }
   });
-  if (groups == 1) return;
+  if (groups == 1) return true;
   const T* parts = static_cast<const T*>(partial.p);
   parallel_for(
       b.lead * o * r,
@@ -295,38 +306,42 @@ void conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
           const int64_t l = e / (o * r), k = e % (o * r);
           T sum = parts[l * groups * o * r + k];
           for (int64_t run = 1; run < groups; ++run) sum += parts[(l * groups + run) * o * r + k];
-          w[e] = sum;
+          w[l * b.w_stride + k] = sum;
         }
       },
       kMemoryBoundGrain);
+  return true;
 }
 
 }  // namespace
 
 bool CpuBackend::conv2d(DType t, const ConvBatch& b, const void* x, const void* w, void* y) {
+  bool done = false;
   dispatch(t, [&](auto z) {
     using T = decltype(z);
-    conv2d_kernel<T>(*this, b, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y));
+    done = conv2d_kernel<T>(*this, b, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y));
   });
-  return true;
+  return done;
 }
 
 bool CpuBackend::conv_transpose2d(DType t, const ConvBatch& b, const void* y, const void* w, void* x) {
+  bool done = false;
   dispatch(t, [&](auto z) {
     using T = decltype(z);
-    conv_transpose2d_kernel<T>(*this, b, static_cast<const T*>(y), static_cast<const T*>(w),
-                               static_cast<T*>(x));
+    done = conv_transpose2d_kernel<T>(*this, b, static_cast<const T*>(y), static_cast<const T*>(w),
+                                      static_cast<T*>(x));
   });
-  return true;
+  return done;
 }
 
 bool CpuBackend::conv2d_weight_grad(DType t, const ConvBatch& b, const void* y, const void* x, void* w) {
+  bool done = false;
   dispatch(t, [&](auto z) {
     using T = decltype(z);
-    conv2d_weight_grad_kernel<T>(*this, b, static_cast<const T*>(y), static_cast<const T*>(x),
-                                 static_cast<T*>(w));
+    done = conv2d_weight_grad_kernel<T>(*this, b, static_cast<const T*>(y), static_cast<const T*>(x),
+                                        static_cast<T*>(w));
   });
-  return true;
+  return done;
 }
 
 void CpuBackend::im2col(DType t, const ConvGeometry& g, const void* x, void* cols) {

@@ -12,8 +12,9 @@ namespace gg::cpu {
 template <class T>
 void gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta, bool tb);
 
-// C = op(A) op(B) + beta C on the calling thread, each matrix row-major with its own row stride (lda, ldb,
-// ldc): for kernels that run their own parallel loop around small products.
+// C = op(A) op(B) + beta C as one BLAS call, each matrix row-major with its own row stride (lda, ldb, ldc):
+// for kernels that run their own parallel loop around small products. Inside a parallel region it runs on
+// the calling thread; outside one, OpenBLAS uses its threads.
 template <class T>
 void gemm_strided(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta, bool tb,
                   int64_t lda, int64_t ldb, int64_t ldc, T beta);
