@@ -115,3 +115,10 @@ TEST_CASE("softmax in one pass per row matches the softmax computed in long doub
     CHECK(fused.to_vector()[4] == 0.25);  // four equal entries
   }
 }
+
+TEST_CASE("softmax of a row holding a NaN is NaN across that row only") {
+  const Tensor x = Tensor::from_data({1.0, std::nan(""), 2.0, 0.5, 1.5, 2.5}, {2, 3}, DType::f32);
+  const std::vector<double> y = softmax(x, -1).to_vector();
+  for (int i = 0; i < 3; ++i) CHECK(std::isnan(y[i]));
+  for (int i = 3; i < 6; ++i) CHECK(std::isfinite(y[i]));
+}

@@ -201,24 +201,45 @@ void for_each_chunk(int64_t entries, int64_t chunks, F&& f) {
   for (int64_t t = 0; t < tasks; ++t) f(t / chunks, t % chunks, int64_t(omp_get_thread_num()));
 }
 
+// What the three kernels share: the sizes, the chunking, each thread's scratch for one chunk's columns
+// [R, s*P] and its output side by side [O, s*P], and the table of column sources. `ok` is false when the
+// chunking cannot fit one sample's offsets in 32 bits (the caller then falls back to the composite).
 template <class T>
-bool conv2d_kernel(Backend& be, const ConvBatch& b, const T* x, const T* w, T* y) {
+struct Chunked {
+  const ConvBatch& b;
   const ConvGeometry& g = b.g;
   const int64_t o = b.out_channels, r = g.channels * g.kernel_h * g.kernel_w, p = g.out_h() * g.out_w();
   const int64_t chw = g.channels * g.height * g.width;
-  const Chunking ch = chunking(b, sizeof(T));
-  if (ch.samples == 0) return false;
+  const Chunking ch;
+  const bool ok = ch.samples > 0;
   const int64_t per_thread = (r + o) * ch.samples * p;
-  Scratch scratch(be, size_t(omp_get_max_threads() * per_thread) * sizeof(T));
-  const ColumnSources sources(be, g, ch.samples);
-  for_each_chunk(b.lead, ch.per_entry, [&](int64_t l, int64_t c, int64_t thread) {
-    const int64_t n0 = c * ch.samples, s = std::min(ch.samples, g.batch - n0);
-    T* cols = static_cast<T*>(scratch.p) + thread * per_thread;
-    T* out = cols + r * ch.samples * p;
+  Scratch scratch;
+  ColumnSources sources;
+
+  Chunked(Backend& be, const ConvBatch& batch)
+      : b(batch),
+        ch(chunking(batch, sizeof(T))),
+        scratch(be, ok ? size_t(omp_get_max_threads() * per_thread) * sizeof(T) : 0),
+        sources(be, g, ok ? ch.samples : 0) {}
+  T* columns(int64_t thread) const { return static_cast<T*>(scratch.p) + thread * per_thread; }
+  T* side(int64_t thread) const { return columns(thread) + r * ch.samples * p; }
+  // Samples [first, first + count) of chunk c.
+  int64_t first(int64_t c) const { return c * ch.samples; }
+  int64_t count(int64_t c) const { return std::min(ch.samples, g.batch - first(c)); }
+};
+
+template <class T>
+bool conv2d_kernel(Backend& be, const ConvBatch& b, const T* x, const T* w, T* y) {
+  const Chunked<T> k(be, b);
+  if (!k.ok) return false;
+  const int64_t o = k.o, r = k.r, p = k.p;
+  for_each_chunk(b.lead, k.ch.per_entry, [&](int64_t l, int64_t c, int64_t thread) {
+    const int64_t n0 = k.first(c), s = k.count(c);
+    T* cols = k.columns(thread);
     T* yc = y + l * b.y_stride + n0 * o * p;
-    gather_columns(g, sources.data(), ch.samples, x + l * b.x_stride + n0 * chw, cols, s);
-    gemm_strided<T>(w + l * b.w_stride, cols, s == 1 ? yc : out, o, s * p, r, false, false, r, s * p, s * p,
-                    T(0));
+    gather_columns(k.g, k.sources.data(), k.ch.samples, x + l * b.x_stride + n0 * k.chw, cols, s);
+    T* out = s == 1 ? yc : k.side(thread);
+    gemm_strided<T>(w + l * b.w_stride, cols, out, o, s * p, r, false, false, r, s * p, s * p, T(0));
     if (s > 1) from_side_by_side(out, yc, s, o, p, s * p);
   });
   return true;
@@ -226,23 +247,17 @@ bool conv2d_kernel(Backend& be, const ConvBatch& b, const T* x, const T* w, T* y
 
 template <class T>
 bool conv_transpose2d_kernel(Backend& be, const ConvBatch& b, const T* y, const T* w, T* x) {
-  const ConvGeometry& g = b.g;
-  const int64_t o = b.out_channels, r = g.channels * g.kernel_h * g.kernel_w, p = g.out_h() * g.out_w();
-  const int64_t chw = g.channels * g.height * g.width;
-  const Chunking ch = chunking(b, sizeof(T));
-  if (ch.samples == 0) return false;
-  const int64_t per_thread = (r + o) * ch.samples * p;
-  Scratch scratch(be, size_t(omp_get_max_threads() * per_thread) * sizeof(T));
-  const ColumnSources sources(be, g, ch.samples);
-  for_each_chunk(b.lead, ch.per_entry, [&](int64_t l, int64_t c, int64_t thread) {
-    const int64_t n0 = c * ch.samples, s = std::min(ch.samples, g.batch - n0);
-    T* cols = static_cast<T*>(scratch.p) + thread * per_thread;
-    T* side = cols + r * ch.samples * p;
+  const Chunked<T> k(be, b);
+  if (!k.ok) return false;
+  const int64_t o = k.o, r = k.r, p = k.p;
+  for_each_chunk(b.lead, k.ch.per_entry, [&](int64_t l, int64_t c, int64_t thread) {
+    const int64_t n0 = k.first(c), s = k.count(c);
+    T* cols = k.columns(thread);
     const T* yc = y + l * b.y_stride + n0 * o * p;
-    if (s > 1) to_side_by_side(yc, side, s, o, p, s * p);
-    gemm_strided<T>(w + l * b.w_stride, s == 1 ? yc : side, cols, r, s * p, o, true, false, r, s * p, s * p,
-                    T(0));
-    scatter_columns(g, sources.data(), ch.samples, cols, x + l * b.x_stride + n0 * chw, s);
+    if (s > 1) to_side_by_side(yc, k.side(thread), s, o, p, s * p);
+    gemm_strided<T>(w + l * b.w_stride, s == 1 ? yc : k.side(thread), cols, r, s * p, o, true, false, r,
+                    s * p, s * p, T(0));
+    scatter_columns(k.g, k.sources.data(), k.ch.samples, cols, x + l * b.x_stride + n0 * k.chw, s);
   });
   return true;
 }
@@ -276,25 +291,22 @@ bool conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
     gemm<T>(side, cols, w, o, r, np, false, true);
     return true;
   }
-  const Chunking ch = chunking(b, sizeof(T));
-  if (ch.samples == 0) return false;
+  const Chunked<T> k(be, b);
+  if (!k.ok) return false;
   // Chunks are summed in a fixed order within each of `groups` runs per entry, and the runs' partial sums
   // in run order after: the same numbers whichever thread takes which run.
-  const int64_t groups = std::min(ch.per_entry, std::max<int64_t>(1, (threads * kChunksPerThread) / b.lead));
-  const int64_t per_thread = (r + o) * ch.samples * p;
-  Scratch scratch(be, size_t(threads * per_thread) * sizeof(T));
+  const int64_t per_entry = k.ch.per_entry;
+  const int64_t groups = std::min(per_entry, std::max<int64_t>(1, (threads * kChunksPerThread) / b.lead));
   Scratch partial(be, groups > 1 ? size_t(b.lead * groups * o * r) * sizeof(T) : 0);
-  const ColumnSources sources(be, g, ch.samples);
   for_each_chunk(b.lead, groups, [&](int64_t l, int64_t run, int64_t thread) {
-    T* cols = static_cast<T*>(scratch.p) + thread * per_thread;
-    T* side = cols + r * ch.samples * p;
     T* acc = groups == 1 ? w + l * b.w_stride : static_cast<T*>(partial.p) + (l * groups + run) * o * r;
-    const int64_t c0 = ch.per_entry * run / groups, c1 = ch.per_entry * (run + 1) / groups;
+    const int64_t c0 = per_entry * run / groups, c1 = per_entry * (run + 1) / groups;
     for (int64_t c = c0; c < c1; ++c) {
-      const int64_t n0 = c * ch.samples, s = std::min(ch.samples, g.batch - n0);
-      to_side_by_side(y + l * b.y_stride + n0 * o * p, side, s, o, p, s * p);
-      gather_columns(g, sources.data(), ch.samples, x + l * b.x_stride + n0 * chw, cols, s);
-      gemm_strided<T>(side, cols, acc, o, r, s * p, false, true, s * p, s * p, r, c == c0 ? T(0) : T(1));
+      const int64_t n0 = k.first(c), s = k.count(c);
+      to_side_by_side(y + l * b.y_stride + n0 * o * p, k.side(thread), s, o, p, s * p);
+      gather_columns(g, k.sources.data(), k.ch.samples, x + l * b.x_stride + n0 * chw, k.columns(thread), s);
+      gemm_strided<T>(k.side(thread), k.columns(thread), acc, o, r, s * p, false, true, s * p, s * p, r,
+                      c == c0 ? T(0) : T(1));
     }
   });
   if (groups == 1) return true;

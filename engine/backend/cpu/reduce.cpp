@@ -132,8 +132,9 @@ bool CpuBackend::softmax_rows(DType t, int64_t rows, int64_t n, const void* x, v
       for (int64_t r = rb; r < re; ++r) {
         ConstArrayMap<T> row(in + r * n, n);
         ArrayMap<T> e(out + r * n, n);
-        const T top = row.isNaN().any() ? std::numeric_limits<T>::quiet_NaN() : row.maxCoeff();
-        e = (row - top).exp();  // the shift by the row's maximum keeps exp in range
+        // The shift by the row's maximum keeps exp in range. A NaN in the row needs no check of its own:
+        // whatever maxCoeff makes of it, the NaN reaches the sum and so every entry of the row.
+        e = (row - row.maxCoeff()).exp();
         e /= e.sum();
       }
     }, std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(n, 1)));
