@@ -327,33 +327,37 @@ bool conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
 
 }  // namespace
 
-bool CpuBackend::conv2d(DType t, const ConvBatch& b, const void* x, const void* w, void* y) {
+namespace {
+// The dtype dispatch of a fused kernel that may decline (returns false).
+template <class Run>
+bool dispatch_fused(DType t, Run&& run) {
   bool done = false;
-  dispatch(t, [&](auto z) {
-    using T = decltype(z);
-    done = conv2d_kernel<T>(*this, b, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y));
-  });
+  dispatch(t, [&](auto z) { done = run(z); });
   return done;
+}
+}  // namespace
+
+bool CpuBackend::conv2d(DType t, const ConvBatch& b, const void* x, const void* w, void* y) {
+  return dispatch_fused(t, [&](auto z) {
+    using T = decltype(z);
+    return conv2d_kernel<T>(*this, b, static_cast<const T*>(x), static_cast<const T*>(w), static_cast<T*>(y));
+  });
 }
 
 bool CpuBackend::conv_transpose2d(DType t, const ConvBatch& b, const void* y, const void* w, void* x) {
-  bool done = false;
-  dispatch(t, [&](auto z) {
+  return dispatch_fused(t, [&](auto z) {
     using T = decltype(z);
-    done = conv_transpose2d_kernel<T>(*this, b, static_cast<const T*>(y), static_cast<const T*>(w),
+    return conv_transpose2d_kernel<T>(*this, b, static_cast<const T*>(y), static_cast<const T*>(w),
                                       static_cast<T*>(x));
   });
-  return done;
 }
 
 bool CpuBackend::conv2d_weight_grad(DType t, const ConvBatch& b, const void* y, const void* x, void* w) {
-  bool done = false;
-  dispatch(t, [&](auto z) {
+  return dispatch_fused(t, [&](auto z) {
     using T = decltype(z);
-    done = conv2d_weight_grad_kernel<T>(*this, b, static_cast<const T*>(y), static_cast<const T*>(x),
+    return conv2d_weight_grad_kernel<T>(*this, b, static_cast<const T*>(y), static_cast<const T*>(x),
                                         static_cast<T*>(w));
   });
-  return done;
 }
 
 void CpuBackend::im2col(DType t, const ConvGeometry& g, const void* x, void* cols) {
