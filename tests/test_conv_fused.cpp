@@ -179,6 +179,9 @@ TEST_CASE("conv2d_weight_grad and conv_transpose2d name the op and the shapes th
                        doctest::Contains("conv2d_weight_grad"), Error);
   CHECK_THROWS_WITH_AS(conv_transpose2d(y, Tensor::zeros({3, 2, 3, 3})),
                        doctest::Contains("conv_transpose2d"), Error);
+  // stride 1, padding 2 and a 3x3 kernel would take a 1x1 input to a -1x-1 output
+  CHECK_THROWS_WITH_AS(conv_transpose2d(Tensor::zeros({1, 1, 1, 1}), Tensor::zeros({1, 1, 3, 3}), {}, 1, 2),
+                       doctest::Contains("give an output of -1x-1"), Error);
 }
 
 TEST_CASE("a backward pass with two cotangent axes through conv2d and conv_transpose2d gives each cotangent's "

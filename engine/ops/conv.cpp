@@ -130,13 +130,10 @@ struct LeadOperand {
 };
 
 LeadOperand fit_lead(const Tensor& t, const Shape& lead, size_t core) {
-  const Shape own(t.shape().begin(), t.shape().end() - int64_t(core));
-  const Shape tail(t.shape().end() - int64_t(core), t.shape().end());
+  const Shape own = leading(t, core), tail(t.shape().end() - int64_t(core), t.shape().end());
   if (shape_numel(own) == 1) return {t, 0};
   if (broadcast_strides(own, lead) == contiguous_strides(lead)) return {t, shape_numel(tail)};
-  Shape full = lead;
-  full.insert(full.end(), tail.begin(), tail.end());
-  return {expand(t, full), shape_numel(tail)};
+  return {expand(t, concat_shapes(lead, tail)), shape_numel(tail)};
 }
 
 Tensor transposed_conv(const Tensor& y, const Tensor& w, int64_t h, int64_t wd, int64_t stride,
