@@ -92,8 +92,6 @@ double unit_sphere_area(int64_t m) {
 
 namespace {
 
-Tensor rows_of(const Tensor& t) { return reshape(t, {t.size(0), -1}); }
-
 // Rows `rows` of a batch of data (no history), gathered on the host.
 Tensor gather_rows(const Tensor& batch, const std::vector<int64_t>& rows) {
   const int64_t per = batch.numel() / batch.size(0);
@@ -321,7 +319,7 @@ Tensor corruption_normal(const Tensor& displacement, double eps) {
   GG_CHECK(displacement.defined() && displacement.dim() >= 2, "corruption_normal: expected a batch [B, ...]");
   GG_CHECK(eps >= 0, "corruption_normal: eps must be >= 0");
   NoGradGuard no_grad;
-  const Tensor d = rows_of(displacement.detach());
+  const Tensor d = flatten(displacement.detach());
   Tensor denom = sqrt(sum(square(d), {1}, true)) + eps;  // ||Pi(x) - x|| + eps (eq. 7)
   denom = where(eq(denom, zeros_like(denom)), ones_like(denom), denom);  // a zero displacement gives n = 0
   return reshape(d / denom, displacement.shape());
@@ -333,7 +331,7 @@ Tensor mean_row_dot(const Tensor& a, const Tensor& b, const char* who) {
                a.numel() == b.numel(),
            std::string(who) + ": the two batches " + (a.defined() ? shape_str(a.shape()) : "undefined") + " and " +
                (b.defined() ? shape_str(b.shape()) : "undefined") + " do not match");
-  return mean(sum(rows_of(a) * rows_of(b), {1}));
+  return mean(sum(flatten(a) * flatten(b), {1}));
 }
 }  // namespace
 
@@ -394,8 +392,8 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
   const Tensor g_corrupted = code_space ? t.corrupted.grad_z : t.corrupted.grad_x;
   {
     NoGradGuard no_grad;
-    t.grad_norm_clean = sqrt(sum(square(rows_of(g_clean.detach())), {1}));
-    t.grad_norm_corrupted = sqrt(sum(square(rows_of(g_corrupted.detach())), {1}));
+    t.grad_norm_clean = sqrt(sum(square(flatten(g_clean.detach())), {1}));
+    t.grad_norm_corrupted = sqrt(sum(square(flatten(g_corrupted.detach())), {1}));
   }
   // The score grad log p_D at the clean batch: a property of the data, a constant here.
   const ScoreFn score_of = score ? score : score_registry().at(options.score, "regularizer.score").make(data, options.kde_bandwidth);

@@ -14,6 +14,9 @@
 
 namespace gg::test {
 
+// The GPU the CUDA tests run on.
+inline const Device kGpu = Device::cuda(0);
+
 // GG_TEST_DEVICE ("cpu", "cuda", "cuda:0"), the CPU when unset: the device the op table runs on.
 inline Device test_device() {
   const char* name = std::getenv("GG_TEST_DEVICE");

@@ -16,7 +16,8 @@ for file in bin/gradgrad include/gradgrad/engine/gradgrad.h lib/cmake/gradgrad/g
 done
 
 # Only the prefix is named; Eigen, OpenMP, OpenBLAS, zlib and nlohmann_json come through the package.
-cmake -S "$source_dir/examples" -B "$prefix/consumer" -DCMAKE_PREFIX_PATH="$prefix/usr" >/dev/null
+# Makefiles whatever CMAKE_GENERATOR says: the flags check below reads make's flags.make.
+cmake -G "Unix Makefiles" -S "$source_dir/examples" -B "$prefix/consumer" -DCMAKE_PREFIX_PATH="$prefix/usr" >/dev/null
 cmake --build "$prefix/consumer" -j 2 >/dev/null
 if grep -q -- "-march=native" "$prefix/consumer/CMakeFiles/demo.dir/flags.make"; then
   echo "FAIL: the package hands -march=native to its consumers"; exit 1

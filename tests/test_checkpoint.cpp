@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "datasets/files.h"
 #include "models/autoencoder.h"
 #include "models/checkpoint.h"
 #include "tests/helpers.h"
@@ -15,15 +16,6 @@ using namespace gg::test;
 using nlohmann::json;
 
 namespace {
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary) << bytes;
-}
-
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // A safetensors file made by hand: the 8-byte little-endian length, the header text, the buffer.
 std::string file_with(const std::string& header, const std::string& buffer) {
@@ -100,7 +92,7 @@ TEST_CASE("safetensors: the writer's bytes are the format's, byte by byte, and a
                                std::string("\x00\x00\x80\x3f", 4) +                 // 1.0f
                                std::string("\x00\x00\x00\xc0", 4) +                 // -2.0f
                                std::string("\x00\x00\x00\x00\x00\x00\xe0\x3f", 8);  // 0.5
-  CHECK(read_bytes(path) == expected);
+  CHECK(read_file(path) == expected);
 
   // Another writer's choices: fields in another order, tensors listed against their byte order, whitespace.
   write_bytes(path, file_with(R"({ "y": {"data_offsets": [8, 12], "shape": [], "dtype": "F32"},
@@ -171,7 +163,7 @@ TEST_CASE("safetensors: corrupt files are refused with errors naming the file, t
   // A good file cut short loses the end of its last tensor.
   const std::string good = dir / "good.safetensors";
   save_safetensors(good, {{"first", Tensor::ones({4})}, {"last", Tensor::ones({4})}});
-  std::string bytes = read_bytes(good);
+  std::string bytes = read_file(good);
   write_bytes(good, bytes.substr(0, bytes.size() - 4));
   CHECK(
       contains(error_of([&] { load_safetensors(good); }), "tensor 'last': byte range [16, 32) lies outside"));

@@ -6,11 +6,11 @@
 
 using namespace gg;
 using test::check_near;
+using test::kGpu;
 using test::rtol_of;
 
 namespace {
 
-const Device kGpu = Device::cuda(0);
 const DType kTypes[] = {DType::f64, DType::f32};
 
 // Uniform in [lo, hi) on the CPU, in dtype t, not requiring grad.

@@ -8,10 +8,10 @@
 
 using namespace gg;
 using test::check_near;
+using test::kGpu;
 
 namespace {
 
-const Device kGpu = Device::cuda(0);
 
 // An f64 leaf on the GPU with the values of test::input.
 Tensor gpu_input(const Shape& s, uint64_t seed, double lo = -1, double hi = 1, double gap = 0) {

@@ -15,7 +15,9 @@
 #include "tests/helpers.h"
 
 using namespace gg;
+using gg::test::read_bytes;
 using gg::test::TempDir;
+using gg::test::write_bytes;
 namespace fs = std::filesystem;
 
 namespace {
@@ -31,17 +33,6 @@ Bytes idx_bytes(uint8_t type, const std::vector<uint32_t>& dims, const Bytes& pa
   return b;
 }
 
-void write_file(const std::string& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
-
-Bytes read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), {});
-}
-
 // Writes `bytes` gzip-compressed (zlib's gzwrite: a real gzip member with header and CRC trailer).
 void write_gzip_file(const std::string& path, const Bytes& bytes) {
   gzFile gz = gzopen(path.c_str(), "wb9");
@@ -54,7 +45,7 @@ void write_gzip_file(const std::string& path, const Bytes& bytes) {
 Bytes gzip_bytes(const Bytes& bytes, const TempDir& dir) {
   std::string path = dir / "scratch.gz";
   write_gzip_file(path, bytes);
-  return read_file(path);
+  return read_bytes(path);
 }
 
 Bytes counting_bytes(size_t n) {  // 0, 1, ..., 255, 0, 1, ...
@@ -95,7 +86,7 @@ TEST_CASE("idx: every type code round-trips exactly, raw and gzipped") {
     for (uint32_t d : c.dims) count *= d;
     const Bytes payload = counting_bytes(count * c.element_size);
     const Bytes file = idx_bytes(static_cast<uint8_t>(c.type), c.dims, payload);
-    write_file(dir / "a.idx", file);
+    write_bytes(dir / "a.idx", file);
     write_gzip_file(dir / "a.idx.gz", file);
     for (const std::string& path : {dir / "a.idx", dir / "a.idx.gz"}) {
       CAPTURE(path);
@@ -122,7 +113,7 @@ TEST_CASE("idx: a file of several gzip members (cat a.gz b.gz) reads as their co
 TEST_CASE("idx: read_idx_pair makes (N,1,H,W) pixels / 255 and int32 labels") {
   TempDir dir;
   const Bytes pixels = {0, 255, 128, 1, 2, 3, 254, 17, 64, 99, 200, 100};  // 2 images of 2x3
-  write_file(dir / "images", idx_bytes(0x08, {2, 2, 3}, pixels));
+  write_bytes(dir / "images", idx_bytes(0x08, {2, 2, 3}, pixels));
   write_gzip_file(dir / "labels.gz", idx_bytes(0x08, {2}, {7, 2}));
   Dataset d = read_idx_pair(dir / "images", dir / "labels.gz", "tiny");
   CHECK(d.name == "tiny");
@@ -138,10 +129,10 @@ TEST_CASE("idx: read_idx_pair makes (N,1,H,W) pixels / 255 and int32 labels") {
 
 TEST_CASE("idx: load_idx_folder finds each split under the download names, raw, gzipped or dotted") {
   TempDir dir;
-  write_file(dir / "train-images-idx3-ubyte", idx_bytes(0x08, {3, 2, 2}, counting_bytes(12)));
+  write_bytes(dir / "train-images-idx3-ubyte", idx_bytes(0x08, {3, 2, 2}, counting_bytes(12)));
   write_gzip_file(dir / "train-labels-idx1-ubyte.gz", idx_bytes(0x08, {3}, {0, 1, 2}));
   write_gzip_file(dir / "t10k-images.idx3-ubyte.gz", idx_bytes(0x08, {1, 2, 2}, counting_bytes(4)));
-  write_file(dir / "t10k-labels.idx1-ubyte", idx_bytes(0x08, {1}, {4}));
+  write_bytes(dir / "t10k-labels.idx1-ubyte", idx_bytes(0x08, {1}, {4}));
   Dataset train = load_idx_folder(dir.path.string(), "train");
   Dataset test = load_idx_folder(dir.path.string() + "/", "test");
   CHECK(train.x.shape() == Shape{3, 1, 2, 2});
@@ -165,7 +156,7 @@ TEST_CASE("idx: broken headers are refused with the file and the fault named") {
   TempDir dir;
   auto check_bytes = [&](const Bytes& bytes, std::vector<std::string> parts) {
     const std::string path = dir / "broken-idx3-ubyte";
-    write_file(path, bytes);
+    write_bytes(path, bytes);
     for (const std::string& p : parts) CHECK_IDX_ERROR(read_idx_file(path), path, p);
     const std::string gz = dir / "broken-idx3-ubyte.gz";
     write_gzip_file(gz, bytes);
@@ -188,14 +179,14 @@ TEST_CASE("idx: a payload shorter or longer than the header says is refused, raw
   TempDir dir;
   const std::string raw = dir / "images-idx3-ubyte", gz = dir / "images-idx3-ubyte.gz";
   const Bytes short_file = idx_bytes(0x08, {2, 3, 3}, counting_bytes(10));
-  write_file(raw, short_file);
+  write_bytes(raw, short_file);
   write_gzip_file(gz, short_file);
   CHECK_IDX_ERROR(read_idx_file(raw), raw, "truncated: header says 2x3x3 = 18 bytes of u8 data, file has 10");
   CHECK_IDX_ERROR(read_idx_file(gz), gz,
                   "truncated: header says 2x3x3 = 18 bytes of u8 data, the decompressed file has 10");
 
   const Bytes long_file = idx_bytes(0x0C, {2, 2}, counting_bytes(19));
-  write_file(raw, long_file);
+  write_bytes(raw, long_file);
   write_gzip_file(gz, long_file);
   CHECK_IDX_ERROR(read_idx_file(raw), raw, "trailing bytes: header says 2x2 elements of i32 = 16 bytes",
                   "has 3 more");
@@ -203,7 +194,7 @@ TEST_CASE("idx: a payload shorter or longer than the header says is refused, raw
 
   // A header claiming the 47 MB of Fashion-MNIST over a few bytes of data: refused before allocating it.
   const Bytes liar = gzip_bytes(idx_bytes(0x08, {60000, 28, 28}, counting_bytes(1234)), dir);
-  write_file(gz, liar);
+  write_bytes(gz, liar);
   CHECK_IDX_ERROR(read_idx_file(gz), gz, "truncated: header says 60000x28x28 = 47040000 bytes of u8 data",
                   "more than a gzip file of " + std::to_string(liar.size()) + " bytes can inflate to");
   CHECK_IDX_ERROR(IdxReader{gz}, gz, "more than a gzip file of");
@@ -241,24 +232,24 @@ TEST_CASE("idx: a cut-short, corrupt or padded gzip stream is refused") {
   const std::string gz = dir / "labels-idx1-ubyte.gz";
   const Bytes whole = gzip_bytes(idx_bytes(0x08, {5000}, counting_bytes(5000)), dir);
 
-  write_file(gz, Bytes(whole.begin(), whole.begin() + whole.size() / 2));
+  write_bytes(gz, Bytes(whole.begin(), whole.begin() + whole.size() / 2));
   CHECK_IDX_ERROR(read_idx_file(gz), gz, "truncated gzip stream");
-  write_file(gz, Bytes(whole.begin(), whole.end() - 4));  // the whole payload, but no length in the trailer
+  write_bytes(gz, Bytes(whole.begin(), whole.end() - 4));  // the whole payload, but no length in the trailer
   CHECK_IDX_ERROR(read_idx_file(gz), gz, "truncated gzip stream");
 
   Bytes bad_crc = whole;
   bad_crc[bad_crc.size() - 6] ^= 0xFF;
-  write_file(gz, bad_crc);
+  write_bytes(gz, bad_crc);
   CHECK_IDX_ERROR(read_idx_file(gz), gz, "corrupt gzip data", "incorrect data check");
 
   Bytes bad_header = whole;
   bad_header[2] = 7;  // compression method: only 8 (deflate) exists
-  write_file(gz, bad_header);
+  write_bytes(gz, bad_header);
   CHECK_IDX_ERROR(read_idx_file(gz), gz, "corrupt gzip data");
 
   Bytes padded = whole;
   padded.insert(padded.end(), {0, 0, 0});
-  write_file(gz, padded);
+  write_bytes(gz, padded);
   CHECK_IDX_ERROR(read_idx_file(gz), gz, "trailing bytes after the gzip stream: 3 bytes");
 }
 
@@ -272,19 +263,19 @@ TEST_CASE("idx: missing files and folders are refused by name") {
 TEST_CASE("idx: read_idx_pair refuses files that do not make an image set") {
   TempDir dir;
   const std::string images = dir / "images", labels = dir / "labels";
-  write_file(images, idx_bytes(0x08, {3, 2, 2}, counting_bytes(12)));
+  write_bytes(images, idx_bytes(0x08, {3, 2, 2}, counting_bytes(12)));
 
-  write_file(labels, idx_bytes(0x08, {4}, {0, 1, 2, 3}));
+  write_bytes(labels, idx_bytes(0x08, {4}, {0, 1, 2, 3}));
   CHECK_IDX_ERROR(read_idx_pair(images, labels, "pair"), images, labels, "3 images", "4 labels");
 
-  write_file(labels, idx_bytes(0x08, {3, 1}, {0, 1, 2}));
+  write_bytes(labels, idx_bytes(0x08, {3, 1}, {0, 1, 2}));
   CHECK_IDX_ERROR(read_idx_pair(images, labels, "pair"), labels, "labels must be 1-D", "2-D (3x1)");
 
-  write_file(labels, idx_bytes(0x0C, {3}, counting_bytes(12)));
+  write_bytes(labels, idx_bytes(0x0C, {3}, counting_bytes(12)));
   CHECK_IDX_ERROR(read_idx_pair(images, labels, "pair"), labels, "unsigned bytes", "type i32");
 
-  write_file(labels, idx_bytes(0x08, {3}, {0, 1, 2}));
-  write_file(images, idx_bytes(0x08, {3, 4}, counting_bytes(12)));
+  write_bytes(labels, idx_bytes(0x08, {3}, {0, 1, 2}));
+  write_bytes(images, idx_bytes(0x08, {3, 4}, counting_bytes(12)));
   CHECK_IDX_ERROR(read_idx_pair(images, labels, "pair"), images, "images must be 3-D", "2-D (3x4)");
   CHECK_IDX_ERROR(read_idx_pair(dir / "none", labels, "pair"), "none", "cannot open");
 }

@@ -15,6 +15,8 @@
 #include "tests/models_helpers.h"
 
 using namespace gg;
+using gg::test::read_bytes;
+using gg::test::write_bytes;
 namespace fs = std::filesystem;
 
 namespace {
@@ -48,16 +50,6 @@ std::vector<unsigned char> make_pixels(int width, int height, int channels,
 
 void write_png(const std::string& path, int width, int height, int channels, const std::vector<unsigned char>& pixels) {
   REQUIRE(stbi_write_png(path.c_str(), width, height, channels, pixels.data(), width * channels) != 0);
-}
-
-void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-}
-
-std::vector<unsigned char> read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 // A distinctive RGB pattern: every byte differs along x, y and c.

@@ -21,7 +21,7 @@ using gg::test::error_of;
 namespace {
 
 // A tiny f64 SiLU MLP autoencoder 2 -> 5 -> 2 -> 5 -> 2.
-AutoencoderConfig tiny_config() {
+AutoencoderConfig tiny_ritz_config() {
   AutoencoderConfig c;
   c.input_shape = {2};
   c.code_dim = 2;
@@ -132,7 +132,7 @@ TEST_CASE("Ritz potential solves eq. 4 where the answer is known: v'' = 1 + mu v
 
 TEST_CASE(
     "Ritz estimator: the implicit gradient equals finite differences of L_Pois through a converged solve") {
-  Autoencoder ae(tiny_config());
+  Autoencoder ae(tiny_ritz_config());
   const Tensor x = two_moons(ToyOptions{.n = 12, .noise = 0.1, .seed = 5}).x.to(DType::f64);
   PoissonOptions o;
   o.estimator = "ritz";
@@ -195,7 +195,7 @@ TEST_CASE(
 }
 
 TEST_CASE("Ritz estimator: a divergence skips the step's L_Pois, counts it, and starts theta afresh") {
-  Autoencoder ae(tiny_config());
+  Autoencoder ae(tiny_ritz_config());
   const Tensor x = two_moons(ToyOptions{.n = 16, .noise = 0.1, .seed = 5}).x.to(DType::f64);
   PoissonOptions o;
   o.estimator = "ritz";
@@ -280,7 +280,7 @@ TEST_CASE(
                  }),
                  "regularizer.ritz.weighted"));
   // A training step with it: finite, differentiable, not skipped.
-  Autoencoder ae(tiny_config());
+  Autoencoder ae(tiny_ritz_config());
   const Tensor x = two_moons(ToyOptions{.n = 16, .noise = 0.1, .seed = 5}).x.to(DType::f64);
   PoissonOptions p;
   p.estimator = "ritz";
