@@ -39,4 +39,12 @@ struct LoadOptions {
 // (its label file found beside it), a folder holding an IDX pair per split, or a folder of images.
 Dataset load_dataset(const std::string& name_or_path, const LoadOptions& options = {});
 
+// Two splits of one source, as load_dataset(name, train) and load_dataset(name, test) give them; a source
+// without a split of its own (the npm digits, a folder of images) is read once for both when the two options
+// draw the same split (seed, test_fraction, image_size and channels equal).
+struct TrainTest {
+  Dataset train, test;
+};
+TrainTest load_train_test(const std::string& name_or_path, const LoadOptions& train, const LoadOptions& test);
+
 }  // namespace gg

@@ -33,7 +33,8 @@ void prefer_huge_pages(void* data, size_t bytes) {
 }  // namespace
 
 Dataset read_idx_pair(const std::string& images_path, const std::string& labels_path,
-                      const std::string& name) {
+                      const std::string& name, int64_t limit) {
+  GG_CHECK(limit >= 0, "read_idx_pair: limit must be >= 0, got " + std::to_string(limit));
   // The header of the images and the whole (small) label file first, so that mismatches fail fast.
   IdxReader images(images_path);
   require_u8(images.type(), images_path, "images");
@@ -45,10 +46,11 @@ Dataset read_idx_pair(const std::string& images_path, const std::string& labels_
   if (labels.dims.size() != 1)
     fail(labels_path + ": labels must be 1-D (one per image), file is " + std::to_string(labels.dims.size()) +
          "-D (" + idx_dims_str(labels.dims) + ")");
-  const int64_t n = images.dims()[0], h = images.dims()[1], w = images.dims()[2];
-  if (labels.dims[0] != n)
-    fail("images and labels do not match: " + images_path + " has " + std::to_string(n) + " images, " +
+  const int64_t in_file = images.dims()[0], h = images.dims()[1], w = images.dims()[2];
+  if (labels.dims[0] != in_file)
+    fail("images and labels do not match: " + images_path + " has " + std::to_string(in_file) + " images, " +
          labels_path + " has " + std::to_string(labels.dims[0]) + " labels");
+  const int64_t n = limit > 0 ? std::min(limit, in_file) : in_file;
 
   Dataset set;
   set.name = name;
@@ -60,15 +62,15 @@ Dataset read_idx_pair(const std::string& images_path, const std::string& labels_
   std::array<float, 256> scaled;
   for (int v = 0; v < 256; ++v) scaled[v] = static_cast<float>(v) / 255.0f;
   std::vector<uint8_t> piece(256 << 10);
-  for (uint64_t done = 0, total = images.payload_bytes(); done < total;) {
+  for (uint64_t done = 0, total = static_cast<uint64_t>(set.x.numel()); done < total;) {
     const size_t len = static_cast<size_t>(std::min<uint64_t>(piece.size(), total - done));
     images.read_payload(piece.data(), len);
     for (size_t i = 0; i < len; ++i) x[done + i] = scaled[piece[i]];
     done += len;
   }
-  images.finish();
+  if (n == in_file) images.finish();  // the input must end with the payload; a slice leaves the rest unread
 
-  set.labels.assign(labels.payload.begin(), labels.payload.end());  // u8, so always in [0, 255]
+  set.labels.assign(labels.payload.begin(), labels.payload.begin() + n);  // u8, so always in [0, 255]
   set.num_classes = *std::max_element(set.labels.begin(), set.labels.end()) + 1;
   return set;
 }
@@ -87,7 +89,7 @@ std::vector<std::string> idx_file_names(const std::string& split, bool labels) {
           prefix + "-" + kind + "." + rank + "-ubyte", prefix + "-" + kind + "." + rank + "-ubyte.gz"};
 }
 
-Dataset load_idx_folder(const std::string& dir, const std::string& split) {
+Dataset load_idx_folder(const std::string& dir, const std::string& split, int64_t limit) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) fail("load_idx_folder: " + dir + " is not a folder");
   auto find = [&](bool labels) {
@@ -103,7 +105,7 @@ Dataset load_idx_folder(const std::string& dir, const std::string& split) {
   };
   std::string images = find(false), labels = find(true);
   std::string name = fs::canonical(dir, ec).filename().string();  // "fashion-mnist", also for "." or "dir/"
-  return read_idx_pair(images, labels, name);
+  return read_idx_pair(images, labels, name, limit);
 }
 
 }  // namespace gg

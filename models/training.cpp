@@ -110,8 +110,9 @@ Trainer::Trainer(json user_config, const ExtraLossFactory& extra) {
   const uint64_t seed = config["seed"];
   const json& data = config["data"];
   const std::string name = data["name"];
-  train_ = load_dataset(name, load_options(data, seed, false));
-  test_ = load_dataset(name, load_options(data, seed, true));
+  TrainTest splits = load_train_test(name, load_options(data, seed, false), load_options(data, seed, true));
+  train_ = std::move(splits.train);
+  test_ = std::move(splits.test);
   GG_CHECK(train_.size() > 0 && test_.size() > 0, "data: '" + name + "' gave an empty train or test set");
   normalizer_ = Normalizer::fit(train_, data["normalize"]);
   train_ = normalized(train_, normalizer_);

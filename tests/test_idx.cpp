@@ -127,6 +127,30 @@ TEST_CASE("idx: read_idx_pair makes (N,1,H,W) pixels / 255 and int32 labels") {
   CHECK(d.num_classes == 8);
 }
 
+TEST_CASE("idx: read_idx_pair with a limit keeps the first images and inflates no further than them") {
+  TempDir dir;
+  std::mt19937 rng(3);
+  Bytes pixels(100 * 5 * 10);  // incompressible, so half of the gzip stream holds about half of the images
+  for (auto& p : pixels) p = static_cast<uint8_t>(rng());
+  Bytes labels(100);
+  for (size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<uint8_t>(i % 10);
+  write_bytes(dir / "labels", idx_bytes(0x08, {100}, labels));
+  const Bytes gz = gzip_bytes(idx_bytes(0x08, {100, 5, 10}, pixels), dir);
+  write_bytes(dir / "images.gz", gz);
+  const Dataset whole = read_idx_pair(dir / "images.gz", dir / "labels", "hundred");
+  const Dataset first = read_idx_pair(dir / "images.gz", dir / "labels", "hundred", 10);
+  REQUIRE(first.x.shape() == Shape{10, 1, 5, 10});
+  CHECK(std::equal(first.x.data<float>(), first.x.data<float>() + first.x.numel(), whole.x.data<float>()));
+  CHECK(first.labels == std::vector<int32_t>(whole.labels.begin(), whole.labels.begin() + 10));
+  CHECK(read_idx_pair(dir / "images.gz", dir / "labels", "hundred", 1000).size() == 100);
+  // The slice is read from the front: a stream cut after it still serves it, while the whole set is refused.
+  write_bytes(dir / "images.gz", Bytes(gz.begin(), gz.begin() + gz.size() / 2));
+  CHECK(read_idx_pair(dir / "images.gz", dir / "labels", "hundred", 10).size() == 10);
+  CHECK_IDX_ERROR(read_idx_pair(dir / "images.gz", dir / "labels", "hundred"), "images.gz", "truncated");
+  CHECK_THROWS_WITH_AS(read_idx_pair(dir / "images.gz", dir / "labels", "hundred", -1),
+                       doctest::Contains("limit must be >= 0"), Error);
+}
+
 TEST_CASE("idx: load_idx_folder finds each split under the download names, raw, gzipped or dotted") {
   TempDir dir;
   write_bytes(dir / "train-images-idx3-ubyte", idx_bytes(0x08, {3, 2, 2}, counting_bytes(12)));

