@@ -9,7 +9,7 @@
 
 namespace gg {
 
-// Reads one image file (PNG, JPEG, BMP, GIF (first frame), TGA, PSD, PNM, HDR, PIC: whatever stb_image
+// Reads one image file (PNG, JPEG, BMP, GIF (first frame), TGA, PSD, PNM, HDR: whatever stb_image
 // decodes) as an f32 tensor of shape (channels, size, size) with values in [0, 1].
 //   channels: 1 (grey) or 3 (RGB). Grey -> RGB replicates the grey value; RGB -> grey is the luminance
 //     0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, as stb and PIL compute it). An alpha channel is
