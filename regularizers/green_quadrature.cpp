@@ -6,10 +6,11 @@
 // with N = M = the batch, so on small models these pairs were most of the step.
 //
 // Three levels, each the rule of the one before:
-//   1. green_quadrature_packed: the forward, [N, m + 1] (v, then grad v). Fused on the CPU.
+//   1. green_quadrature_packed: the forward, [N, m + 1] (v, then grad v), or [N, m] when v is not asked
+//      for (training reads grad v only). Fused on the CPU.
 //   2. green_quadrature_backward: its vector-Jacobian product for a cotangent g = (a, c), a [N] on v and
-//      c [N, m] on grad v, also one pass over the pairs (two: one per row i for z, one per column j for the
-//      quadrature codes and sources, so that no thread sums into another's result). With
+//      c [N, m] on grad v, also one pass over the pairs: row i's sum over j is dL/dz_i, and its terms, kept
+//      per j in a partial array of i's block of rows, are i's share of dL/dz_j and dL/ds_j. With
 //      d_ij = z_i - z_j, t_ij = a_i g1 + 2 g2 <c_i, d_ij> (g2 = d g1 / d r2: green_radial.h):
 //          dL/dz_i = (1/M) sum_j s_j (t_ij d_ij + g1 c_i)
 //          dL/dz_j = -(1/M) s_j sum_i (t_ij d_ij + g1 c_i)
@@ -36,25 +37,26 @@ using Column = Eigen::Array<T, Eigen::Dynamic, 1>;
 template <class T>
 using ConstColumn = Eigen::Map<const Column<T>>;
 
-// The three radial profiles of green_radial.h on an array of r2 (the same formulas, vectorized by Eigen).
+// The three radial profiles of green_radial.h on an array of r2 (the same formulas, vectorized by Eigen),
+// from inv = 1 / r2, the one division per pair.
 template <class T>
 struct Radial {
   int64_t k;
   T inv_area;  // 1 / |S^(k-1)|
 
-  // g1 = r2^(-k/2) / |S^(k-1)|: integer powers (times one rsqrt for odd k) up to k = 8, exp/log above;
+  // g1 = r2^(-k/2) / |S^(k-1)|: integer powers of inv (times one rsqrt for odd k) up to k = 8, exp/log above;
   // written into `out` without temporaries.
-  void g1(const Column<T>& r2, Column<T>& out) const {
+  void g1(const Column<T>& r2, const Column<T>& inv, Column<T>& out) const {
     if (k == 1) {
       out = r2.rsqrt() * inv_area;
     } else if (k == 2) {
-      out = r2.inverse() * inv_area;
+      out = inv * inv_area;
     } else if (k <= 8) {
       if (k % 2)
         out = r2.rsqrt() * inv_area;
       else
-        out = r2.inverse() * inv_area;
-      for (int64_t p = k % 2 ? 0 : 1; p < k / 2; ++p) out /= r2;
+        out = inv * inv_area;
+      for (int64_t p = k % 2 ? 0 : 1; p < k / 2; ++p) out *= inv;
     } else {
       out = (r2.log() * static_cast<T>(-0.5 * static_cast<double>(k))).exp() * inv_area;
     }
@@ -69,18 +71,20 @@ struct Radial {
       out = r2 * g1 * static_cast<T>(-1.0 / static_cast<double>(k - 2));  // -r2^((2-k)/2) / ((k-2)|S|)
   }
   // g2 = -(k/2) g1 / r2.
-  void g2(const Column<T>& r2, const Column<T>& g1, Column<T>& out) const {
-    out = g1 / r2 * static_cast<T>(-0.5 * static_cast<double>(k));
+  void g2(const Column<T>& inv, const Column<T>& g1, Column<T>& out) const {
+    out = g1 * inv * static_cast<T>(-0.5 * static_cast<double>(k));
   }
 };
 
-// Rows split across threads by the CPU backend's loop, so that each thread gets at least kPairsPerThread
-// pair-coordinates (about the cost of one vectorised transcendental per element: loops.h's kParallelGrain).
-// Each row is one thread's, so the result does not depend on the thread count.
+// Rows split across threads by the CPU backend's balanced loop, so that each chunk holds at least
+// kPairsPerThread pair-coordinates (about the cost of one vectorised transcendental per element: loops.h's
+// kParallelGrain), and a thread whose core another process holds leaves its chunks to the others. Each row
+// is one thread's, so the result does not depend on the thread count.
 constexpr int64_t kPairsPerThread = 131072;
 template <class F>
 void for_row_blocks(int64_t rows, int64_t pairs_per_row, const F& f) {
-  cpu::parallel_for(rows, f, std::max<int64_t>(1, kPairsPerThread / std::max<int64_t>(pairs_per_row, 1)));
+  cpu::parallel_for_balanced(rows, f,
+                             std::max<int64_t>(1, kPairsPerThread / std::max<int64_t>(pairs_per_row, 1)));
 }
 
 // Column c of a row-major [rows, cols] matrix, for every c: [cols, rows], so that the kernel's inner loops
@@ -99,99 +103,229 @@ struct Sizes {
   double eps2, scale;
 };
 
+// ---- Fixed code widths: the pair loops of training ------------------------------------------------------
+// For code widths up to kMaxFixedWidth, with the width a compile-time constant, each pair's quantities stay in
+// registers and one vectorised loop over j (OpenMP simd, its sums as simd reductions) does what the array
+// expressions do in several passes over the row. They serve what training asks for: grad v without v
+// (forward), and a cotangent with no part on v (backward), so no g0, whose log is the costliest profile.
+// The two toy models' codes (m = 2) spent 0.11 ms of a 0.7 ms Poisson step in the forward alone.
+constexpr int64_t kMaxFixedWidth = 4;
+
+// g1 of green_radial.h for a fixed width K, from inv = 1 / r2.
+template <class T, int K>
+inline T fixed_g1(T inv, T inv_area) {
+  if constexpr (K == 1) return std::sqrt(inv) * inv_area;
+  if constexpr (K == 2) return inv * inv_area;
+  if constexpr (K == 3) return inv * std::sqrt(inv) * inv_area;
+  if constexpr (K == 4) return inv * inv * inv_area;
+}
+
+// grad v(z_i) (without the 1/M) for one row: sum_j g1_ij s_j (z_i - z_j).
+template <class T, int K>
+void fixed_gradient_row(const T* zi, const T* y_cols, const T* s, int64_t m, T eps2, T inv_area, T* out) {
+  T a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+#pragma omp simd reduction(+ : a0, a1, a2, a3)
+  for (int64_t j = 0; j < m; ++j) {
+    T d[K];
+    T r2 = eps2;
+    for (int c = 0; c < K; ++c) {
+      d[c] = zi[c] - y_cols[c * m + j];
+      r2 += d[c] * d[c];
+    }
+    const T w = fixed_g1<T, K>(T(1) / r2, inv_area) * s[j];
+    a0 += w * d[0];
+    if constexpr (K > 1) a1 += w * d[1];
+    if constexpr (K > 2) a2 += w * d[2];
+    if constexpr (K > 3) a3 += w * d[3];
+  }
+  const T sums[kMaxFixedWidth] = {a0, a1, a2, a3};
+  for (int c = 0; c < K; ++c) out[c] = sums[c];
+}
+
+// Backward level 2 for one row when the cotangent has no part on v (a_i = 0, so t_ij = 2 g2 <c_i, d_ij>):
+// writes dL/dz_i (without the 1/M) to dz, and adds row i's terms of dL/dz_j and dL/ds_j to acc ([K + 1, M]).
+template <class T, int K>
+void fixed_backward_row(const T* zi, const T* ci, const T* y_cols, const T* s, int64_t m, T eps2, T inv_area,
+                        T* dz, T* acc) {
+  T b0 = 0, b1 = 0, b2 = 0, b3 = 0, sg1 = 0;
+#pragma omp simd reduction(+ : b0, b1, b2, b3, sg1)
+  for (int64_t j = 0; j < m; ++j) {
+    T d[K];
+    T r2 = eps2, cd = 0;
+    for (int c = 0; c < K; ++c) {
+      d[c] = zi[c] - y_cols[c * m + j];
+      r2 += d[c] * d[c];
+      cd += ci[c] * d[c];
+    }
+    const T inv = T(1) / r2;
+    const T g1 = fixed_g1<T, K>(inv, inv_area);
+    const T t = T(-K) * g1 * inv * cd;  // 2 g2 cd, g2 = -(K/2) g1 / r2
+    const T st = s[j] * t;
+    b0 += st * d[0];
+    if constexpr (K > 1) b1 += st * d[1];
+    if constexpr (K > 2) b2 += st * d[2];
+    if constexpr (K > 3) b3 += st * d[3];
+    sg1 += g1 * s[j];
+    for (int c = 0; c < K; ++c) acc[c * m + j] += t * d[c] + g1 * ci[c];
+    acc[K * m + j] += g1 * cd;
+  }
+  const T sums[kMaxFixedWidth] = {b0, b1, b2, b3};
+  for (int c = 0; c < K; ++c) dz[c] = sums[c] + ci[c] * sg1;
+}
+
+// Calls f(std::integral_constant<int, K>) for k = K <= kMaxFixedWidth.
+template <class F>
+void with_fixed_width(int64_t k, const F& f) {
+  switch (k) {
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    default: fail("green_quadrature: no fixed-width kernel for k = " + std::to_string(k));
+  }
+}
+
+// Level 1's kernel: [N, k + 1] (v, then grad v), or [N, k] (grad v) without `with_value`.
 template <class T>
-void forward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, T* out) {
+void forward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, T* out, bool with_value) {
   const std::vector<T> y_cols = columns_of(y, sz.m, sz.k);
-  const Radial<T> radial{sz.k, static_cast<T>(1.0 / unit_sphere_area(sz.k))};
+  const T inv_area = static_cast<T>(1.0 / unit_sphere_area(sz.k)), scale = static_cast<T>(sz.scale);
+  const int64_t width = sz.k + (with_value ? 1 : 0);
+  if (!with_value && sz.k <= kMaxFixedWidth) {
+    with_fixed_width(sz.k, [&](auto fixed) {
+      constexpr int K = decltype(fixed)::value;
+      for_row_blocks(sz.n, sz.m * sz.k, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          T* row = out + i * width;
+          fixed_gradient_row<T, K>(z + i * K, y_cols.data(), s, sz.m, static_cast<T>(sz.eps2), inv_area, row);
+          for (int c = 0; c < K; ++c) row[c] *= scale;
+        }
+      });
+    });
+    return;
+  }
+  const Radial<T> radial{sz.k, inv_area};
   const ConstColumn<T> src(s, sz.m);
   for_row_blocks(sz.n, sz.m * sz.k, [&](int64_t begin, int64_t end) {
-    Column<T> r2(sz.m), g0(sz.m), g1(sz.m), ws(sz.m);
+    Column<T> r2(sz.m), inv(sz.m), g0(sz.m), g1(sz.m), ws(sz.m);
     for (int64_t i = begin; i < end; ++i) {
       const T* zi = z + i * sz.k;
       r2.setConstant(static_cast<T>(sz.eps2));
       for (int64_t c = 0; c < sz.k; ++c)
         r2 += (zi[c] - ConstColumn<T>(y_cols.data() + c * sz.m, sz.m)).square();
-      radial.g1(r2, g1);
-      radial.g0(r2, g1, g0);
-      T* row = out + i * (sz.k + 1);
-      row[0] = static_cast<T>(sz.scale) * (g0 * src).sum();  // v(z_i)
+      inv = r2.inverse();
+      radial.g1(r2, inv, g1);
+      T* row = out + i * width;
+      if (with_value) {
+        radial.g0(r2, g1, g0);
+        *row++ = scale * (g0 * src).sum();  // v(z_i)
+      }
       ws = g1 * src;
       for (int64_t c = 0; c < sz.k; ++c)  // grad v(z_i), from the differences (no cancellation)
-        row[1 + c] =
-            static_cast<T>(sz.scale) * (ws * (zi[c] - ConstColumn<T>(y_cols.data() + c * sz.m, sz.m))).sum();
+        row[c] = scale * (ws * (zi[c] - ConstColumn<T>(y_cols.data() + c * sz.m, sz.m))).sum();
     }
   });
 }
 
+// The rows of the evaluation codes are cut into blocks of a size that depends on N, M and k only: the
+// backward sums each block's share of the quadrature codes' and sources' gradients into the block's own
+// partial arrays and adds the blocks in order, so its result does not depend on the thread count. At least
+// kPairsPerBlock pair-coordinates per block, at most kMaxBlocks blocks (their partial arrays, kMaxBlocks
+// times M (k + 1) values, are the only memory the backward takes beyond its result).
+constexpr int64_t kPairsPerBlock = 32768;
+constexpr int64_t kMaxBlocks = 64;
+
 // The packed gradient [N*k | M*k | M] of backward level 2; `want_z` and `want_quad` say which parts to fill
-// (the others are left zero).
+// (the others are left zero). One pass over the pairs serves both: row i's sum over j is dL/dz_i, and the
+// terms of that sum, kept per j, are row i's share of dL/dz_j and dL/ds_j.
 template <class T>
 void backward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, const T* g, T* out, bool want_z,
                      bool want_quad) {
   const int64_t n = sz.n, m = sz.m, k = sz.k;
+  if (n == 0 || m == 0) return;
   const Radial<T> radial{k, static_cast<T>(1.0 / unit_sphere_area(k))};
   const T scale = static_cast<T>(sz.scale), eps2 = static_cast<T>(sz.eps2);
-  if (want_z) {  // one row i per step: sum over the quadrature codes j
-    const std::vector<T> y_cols = columns_of(y, m, k);
-    const ConstColumn<T> src(s, m);
-    T* dz = out;
-    for_row_blocks(n, m * k, [&](int64_t begin, int64_t end) {
-      Column<T> r2(m), g1(m), g2(m), cd(m), t(m);
-      for (int64_t i = begin; i < end; ++i) {
-        const T* zi = z + i * k;
-        const T a = g[i * (k + 1)];
-        const T* ci = g + i * (k + 1) + 1;
-        r2.setConstant(eps2);
-        cd.setZero();
-        for (int64_t col = 0; col < k; ++col) {
-          const auto d = zi[col] - ConstColumn<T>(y_cols.data() + col * m, m);
-          r2 += d.square();
-          cd += ci[col] * d;
-        }
-        radial.g1(r2, g1);
-        radial.g2(r2, g1, g2);
-        t = (a * g1 + T(2) * g2 * cd) * src;  // s_j t_ij
+  const std::vector<T> y_cols = columns_of(y, m, k);
+  const ConstColumn<T> src(s, m);
+  bool v_used = false;  // training: L_Pois reads grad v only, so g0 is not needed
+  for (int64_t i = 0; i < n && !v_used; ++i) v_used = g[i * (k + 1)] != T(0);
+  const int64_t rows_per_block =
+      std::max({int64_t{1}, kPairsPerBlock / (m * k), (n + kMaxBlocks - 1) / kMaxBlocks});
+  const int64_t blocks = (n + rows_per_block - 1) / rows_per_block;
+  const int64_t per_block = m * (k + 1);  // a block's partial sums: [k + 1, M], dL/dz_j's k columns, then dL/ds_j
+  std::vector<T> partial(want_quad ? static_cast<size_t>(blocks * per_block) : 0);
+  std::vector<T> scratch(!want_quad && !v_used && k <= kMaxFixedWidth ? static_cast<size_t>(blocks * per_block) : 0);
+  auto fixed_block = [&](int64_t b) {  // the same sums in one vectorised loop per row (see fixed_backward_row)
+    T* acc = (want_quad ? partial.data() : scratch.data()) + b * per_block;
+    std::fill(acc, acc + per_block, T(0));
+    std::vector<T> dz(static_cast<size_t>(k));
+    with_fixed_width(k, [&](auto fixed) {
+      constexpr int K = decltype(fixed)::value;
+      for (int64_t i = b * rows_per_block; i < std::min(n, (b + 1) * rows_per_block); ++i) {
+        fixed_backward_row<T, K>(z + i * K, g + i * (K + 1) + 1, y_cols.data(), s, m, eps2, radial.inv_area,
+                                 dz.data(), acc);
+        if (want_z)
+          for (int c = 0; c < K; ++c) out[i * K + c] = scale * dz[c];
+      }
+    });
+  };
+  auto block = [&](int64_t b) {
+    if (!v_used && k <= kMaxFixedWidth) return fixed_block(b);
+    Column<T> r2(m), inv(m), g0(m), g1(m), g2(m), cd(m), t(m);
+    Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic> d(m, k);  // z_i - z_j, one column per coordinate
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, Eigen::Dynamic>> acc(
+        want_quad ? partial.data() + b * per_block : nullptr, m, want_quad ? k + 1 : 0);
+    acc.setZero();
+    for (int64_t i = b * rows_per_block; i < std::min(n, (b + 1) * rows_per_block); ++i) {
+      const T* zi = z + i * k;
+      const T a = g[i * (k + 1)];
+      const T* ci = g + i * (k + 1) + 1;
+      r2.setConstant(eps2);
+      cd.setZero();
+      for (int64_t col = 0; col < k; ++col) {
+        d.col(col) = zi[col] - ConstColumn<T>(y_cols.data() + col * m, m);
+        r2 += d.col(col).square();
+        cd += ci[col] * d.col(col);
+      }
+      inv = r2.inverse();
+      radial.g1(r2, inv, g1);
+      radial.g2(inv, g1, g2);
+      t = a * g1 + T(2) * g2 * cd;  // t_ij
+      if (want_z) {  // dL/dz_i = (1/M) sum_j s_j (t_ij d_ij + g1 c_i)
         const T sg1 = (g1 * src).sum();
         for (int64_t col = 0; col < k; ++col)
-          dz[i * k + col] =
-              scale * ((t * (zi[col] - ConstColumn<T>(y_cols.data() + col * m, m))).sum() + ci[col] * sg1);
+          out[i * k + col] = scale * ((t * src * d.col(col)).sum() + ci[col] * sg1);
       }
-    });
-  }
-  if (want_quad) {  // one quadrature code j per step: sum over the evaluation codes i
-    const std::vector<T> z_cols = columns_of(z, n, k);
-    const std::vector<T> c_cols = columns_of(g, n, k, 1, k + 1);
-    const Column<T> a_dense =
-        Eigen::Map<const Column<T>, 0, Eigen::InnerStride<>>(g, n, Eigen::InnerStride<>(k + 1));
-    const bool v_used = (a_dense != T(0)).any();  // training: L_Pois reads grad v only, so g0 is not needed
-    T* dy = out + n * k;
-    T* ds = out + n * k + m * k;
-    for_row_blocks(m, n * k, [&](int64_t begin, int64_t end) {
-      Column<T> r2(n), g0(n), g1(n), g2(n), cd(n), t(n);
-      for (int64_t j = begin; j < end; ++j) {
-        const T* yj = y + j * k;
-        r2.setConstant(eps2);
-        cd.setZero();
-        for (int64_t col = 0; col < k; ++col) {
-          const auto d = ConstColumn<T>(z_cols.data() + col * n, n) - yj[col];  // z_i - z_j
-          r2 += d.square();
-          cd += ConstColumn<T>(c_cols.data() + col * n, n) * d;
-        }
-        radial.g1(r2, g1);
-        radial.g2(r2, g1, g2);
-        t = a_dense * g1 + T(2) * g2 * cd;
-        for (int64_t col = 0; col < k; ++col)
-          dy[j * k + col] = -scale * s[j] *
-                            ((t * (ConstColumn<T>(z_cols.data() + col * n, n) - yj[col])).sum() +
-                             (g1 * ConstColumn<T>(c_cols.data() + col * n, n)).sum());
-        T from_v = 0;
+      if (want_quad) {  // row i's terms of dL/dz_j (before -s_j / M) and of dL/ds_j (before 1 / M)
+        for (int64_t col = 0; col < k; ++col) acc.col(col) += t * d.col(col) + g1 * ci[col];
         if (v_used) {
           radial.g0(r2, g1, g0);
-          from_v = (a_dense * g0).sum();
+          acc.col(k) += a * g0 + g1 * cd;
+        } else {
+          acc.col(k) += g1 * cd;
         }
-        ds[j] = scale * (from_v + (g1 * cd).sum());
       }
-    });
+    }
+  };
+  const int64_t grain = std::max<int64_t>(1, kPairsPerThread / (rows_per_block * m * k));
+  cpu::parallel_for_balanced(
+      blocks,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) block(b);
+      },
+      grain);
+  if (!want_quad) return;
+  T* dy = out + n * k;
+  T* ds = out + n * k + m * k;
+  for (int64_t j = 0; j < m; ++j) {
+    for (int64_t col = 0; col <= k; ++col) {
+      T total = 0;
+      for (int64_t b = 0; b < blocks; ++b) total += partial[static_cast<size_t>(b * per_block + col * m + j)];
+      if (col < k)
+        dy[j * k + col] = -scale * s[j] * total;
+      else
+        ds[j] = scale * total;
+    }
   }
 }
 
@@ -261,22 +395,28 @@ Tensor green_quadrature_backward(const Tensor& z, const Tensor& y, const Tensor&
                 {z, y, s, g});
 }
 
-// Level 1: fused on the CPU, its rule level 2.
-Tensor green_quadrature_packed(const Tensor& z, const Tensor& y, const Tensor& s, double eps) {
+// Level 1: fused on the CPU, its rule level 2. [N, k + 1] (v, then grad v), or [N, k] (grad v) without
+// `with_value`, whose cotangent level 2 receives with a zero part on v.
+Tensor green_quadrature_packed(const Tensor& z, const Tensor& y, const Tensor& s, double eps, bool with_value) {
   const Sizes sz = sizes_of(z, y, eps);
-  Tensor out = Tensor::empty({sz.n, sz.k + 1}, z.dtype(), z.device());
+  Tensor out = Tensor::empty({sz.n, sz.k + (with_value ? 1 : 0)}, z.dtype(), z.device());
   if (z.dtype() == DType::f32)
-    forward_kernel<float>(sz, z.data<float>(), y.data<float>(), s.data<float>(), out.data<float>());
+    forward_kernel<float>(sz, z.data<float>(), y.data<float>(), s.data<float>(), out.data<float>(), with_value);
   else
-    forward_kernel<double>(sz, z.data<double>(), y.data<double>(), s.data<double>(), out.data<double>());
+    forward_kernel<double>(sz, z.data<double>(), y.data<double>(), s.data<double>(), out.data<double>(),
+                           with_value);
   return record("green_quadrature", out, {z, y, s},
-                [eps](BackwardContext& ctx, const Tensor& g) {
+                [eps, with_value](BackwardContext& ctx, const Tensor& g_out) {
                   const Tensor z = ctx.saved(0), y = ctx.saved(1), s = ctx.saved(2);
                   const int64_t n = z.size(0), m = y.size(0), k = z.size(1);
                   const bool want_z = ctx.needs(0), want_quad = ctx.needs(1) || ctx.needs(2);
                   // A batch of cotangents (leading axes: a batched vjp) runs level 2 once per cotangent.
-                  const Shape lead_shape(g.shape().begin(), g.shape().begin() + ctx.lead);
+                  const Shape lead_shape(g_out.shape().begin(), g_out.shape().begin() + ctx.lead);
                   const int64_t lead = shape_numel(lead_shape);
+                  const Tensor g = with_value ? g_out
+                                              : concat({Tensor::zeros({lead, n, 1}, g_out.dtype(), g_out.device()),
+                                                        reshape(g_out, {lead, n, k})},
+                                                       2);
                   const Tensor each = reshape(g, {lead, n, k + 1});
                   std::vector<Tensor> packed;
                   for (int64_t l = 0; l < lead; ++l)
@@ -299,8 +439,8 @@ Tensor green_quadrature_packed(const Tensor& z, const Tensor& y, const Tensor& s
 
 }  // namespace
 
-GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, const Tensor& s_quad,
-                                 double eps) {
+GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, const Tensor& s_quad, double eps,
+                                 bool with_value) {
   green::check_codes(z_eval, z_quad, "green_quadrature");
   GG_CHECK(s_quad.defined() && s_quad.dim() == 1 && s_quad.size(0) == z_quad.size(0),
            "green_quadrature: expected sources [" + std::to_string(z_quad.size(0)) + "], got " +
@@ -311,7 +451,11 @@ GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, con
   const int64_t n = z_eval.size(0), m = z_quad.size(0), k = z_eval.size(1);
   GreenQuadrature out;
   if (fused_here(z_eval)) {
-    const Tensor packed = green_quadrature_packed(z_eval, z_quad, s_quad, eps);  // [N, k + 1]
+    const Tensor packed = green_quadrature_packed(z_eval, z_quad, s_quad, eps, with_value);  // [N, k (+ 1)]
+    if (!with_value) {
+      out.grad = packed;
+      return out;
+    }
     out.v = reshape(slice(packed, 1, 0, 1), {n});
     out.grad = slice(packed, 1, 1, k + 1);
     return out;
@@ -319,7 +463,7 @@ GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, con
   // The composite: eq. 10 in ordinary ops, differentiated by the engine.
   const double inv_m = 1.0 / static_cast<double>(m);
   const Tensor r2 = green::pairwise_r2(z_eval, z_quad, eps);  // [N, M]
-  out.v = reshape(matmul(green::g0_of_r2(r2, k), reshape(s_quad, {m, 1})), {n}) * inv_m;
+  if (with_value) out.v = reshape(matmul(green::g0_of_r2(r2, k), reshape(s_quad, {m, 1})), {n}) * inv_m;
   // (1/M) sum_j (z_i - z_j) g1_ij s_j = (1/M) (z_i sum_j g1_ij s_j - sum_j g1_ij s_j z_j).
   const Tensor ks = green::g1_of_r2(r2, k) * reshape(s_quad, {1, m});  // [N, M]
   out.grad = (z_eval * sum(ks, {1}, true) - matmul(ks, z_quad)) * inv_m;

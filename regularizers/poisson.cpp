@@ -282,7 +282,7 @@ PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, con
   go.create_graph = create;
   go.retain_graph = true;
   p.grad_x = grad(std::vector<Tensor>{p.z}, std::vector<Tensor>{p.x}, std::vector<Tensor>{g.grad}, go)[0];
-  p.v = create ? g.v : g.v.detach();
+  p.v = create || !g.v.defined() ? g.v : g.v.detach();
   p.grad_z = create ? g.grad : g.grad.detach();
   if (!create) p.z = p.z.detach();
   return p;
@@ -303,7 +303,7 @@ std::pair<PoissonPotential, PoissonPotential> poisson_potentials(Autoencoder& mo
     PoissonPotential p;
     p.x = slice(both.x, 0, lo, hi);
     p.z = slice(both.z, 0, lo, hi);
-    p.v = slice(both.v, 0, lo, hi);
+    if (both.v.defined()) p.v = slice(both.v, 0, lo, hi);
     p.grad_z = slice(both.grad_z, 0, lo, hi);
     p.grad_x = slice(both.grad_x, 0, lo, hi);
     return p;
@@ -344,7 +344,7 @@ Tensor score_coupling(const Tensor& score, const Tensor& grad_v) {
 }
 
 PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const PoissonOptions& options,
-                                 Generator& gen, const ScoreFn& score, RitzPotential* ritz) {
+                                 Generator& gen, const ScoreFn& score, RitzPotential* ritz, bool values) {
   validate(options);
   GG_CHECK(x.defined() && x.dim() >= 2 && x.size(0) >= 1, "poisson_regularizer: expected a non-empty batch [B, ...]");
   const Tensor data = x.detach();
@@ -376,7 +376,8 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
     std::tie(t.clean, t.corrupted) = poisson_potentials(model, data, c.x, fitted, create);
   } else {
     const CodePotential eq10 = [&](const Tensor& z) {
-      const GreenQuadrature g = green_quadrature(z, t.quadrature.z, t.quadrature.weighted_s(), options.eps);
+      const GreenQuadrature g =
+          green_quadrature(z, t.quadrature.z, t.quadrature.weighted_s(), options.eps, values);
       return std::make_pair(g.v, g.grad);
     };
     std::tie(t.clean, t.corrupted) = poisson_potentials(model, data, c.x, eq10, create);
@@ -428,7 +429,7 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
 PoissonObjective poisson_objective(Autoencoder& model, const Tensor& x, const PoissonOptions& options,
                                    Generator& gen, const ScoreFn& score, RitzPotential* ritz) {
   PoissonObjective o;
-  o.terms = poisson_regularizer(model, x, options, gen, score, ritz);
+  o.terms = poisson_regularizer(model, x, options, gen, score, ritz, /*values=*/false);
   // eq. 2. The regularizer has encoded the input already: its codes carry the graph when create_graph.
   const PoissonPotential& encoded = options.reconstruction == "corrupted" ? o.terms.corrupted : o.terms.clean;
   const Tensor reconstruction =

@@ -121,13 +121,16 @@ double density_bandwidth(const Tensor& z, double bandwidth);
 
 // ---- Monte-Carlo quadrature of the Green representation (eq. 10) --------------------------------------
 struct GreenQuadrature {
-  Tensor v;     // v(z_i) ~ (1/M) sum_j G_eps(z_i, z_j) s_j:           [N]
+  Tensor v;     // v(z_i) ~ (1/M) sum_j G_eps(z_i, z_j) s_j:           [N] (undefined without with_value)
   Tensor grad;  // grad_z v(z_i) ~ (1/M) sum_j grad G_eps(z_i, z_j) s_j: [N, m]
 };
 // Eq. 10 for evaluation codes z_eval [N, m], quadrature codes z_quad [M, m] and sources s_quad [M];
 // differentiable in all three, to every order. On the CPU one fused pass over the pairs, with a fused backward
-// (green_quadrature.cpp), keeping no [N, M] intermediate; elsewhere composed of ordinary ops.
-GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, const Tensor& s_quad, double eps);
+// (green_quadrature.cpp), keeping no [N, M] intermediate; elsewhere composed of ordinary ops. Without
+// `with_value`, v is left undefined and not computed (training reads grad v only; for m = 2, v's logarithm
+// was the costliest part of the pass).
+GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, const Tensor& s_quad, double eps,
+                                 bool with_value = true);
 
 // The M quadrature points of eq. 10: rows of a batch, their codes and their sources.
 struct PoissonQuadrature {
@@ -149,7 +152,7 @@ PoissonQuadrature poisson_quadrature(Autoencoder& model, const Tensor& batch, co
 struct PoissonPotential {
   Tensor x;       // the evaluation samples, as the leaf the input gradient is taken against
   Tensor z;       // f(x): [N, m]
-  Tensor v;       // v(f(x)) (eq. 10): [N]
+  Tensor v;       // v(f(x)) (eq. 10): [N]; undefined where the regularizer computed no values
   Tensor grad_z;  // grad_z v at f(x) (eq. 10): [N, m]
   Tensor grad_x;  // grad_x v(f(x)) = J_f(x)^T grad_z v: x's shape
 };
@@ -193,9 +196,11 @@ struct PoissonTerms {
 // options.score when given. The result is differentiable with respect to every encoder parameter, through
 // the codes, the chain-rule Jacobian and the source s_phi (unless options.source.create_graph is false).
 // Estimator "ritz" fits `ritz` (warm-started; a fresh potential when none is given) and counts a divergence
-// in it.
+// in it. Without `values`, eq. 10's v is not computed (clean.v and corrupted.v are undefined): L_Pois reads
+// grad v only, so training asks for none.
 PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const PoissonOptions& options,
-                                 Generator& gen, const ScoreFn& score = {}, RitzPotential* ritz = nullptr);
+                                 Generator& gen, const ScoreFn& score = {}, RitzPotential* ritz = nullptr,
+                                 bool values = true);
 
 struct PoissonObjective {
   Tensor total;           // L_rec + lambda L_Pois (eq. 8)
@@ -203,7 +208,8 @@ struct PoissonObjective {
   Tensor regularizer;     // lambda L_Pois
   PoissonTerms terms;
 };
-// The full objective (eq. 8) for one batch; the reconstruction reuses the regularizer's corrupted batch.
+// The full objective (eq. 8) for one batch; the reconstruction reuses the regularizer's corrupted batch. A
+// training objective: its terms carry no v (poisson_regularizer without values).
 PoissonObjective poisson_objective(Autoencoder& model, const Tensor& x, const PoissonOptions& options,
                                    Generator& gen, const ScoreFn& score = {}, RitzPotential* ritz = nullptr);
 

@@ -24,7 +24,7 @@ ExtraLoss poisson_loss(const json& section) {
   // Its state goes into checkpoints (ExtraLoss::save_state), so a resumed run continues from the same theta.
   const auto ritz = std::make_shared<RitzPotential>(options.ritz);
   ExtraLoss term = [options, ritz](Autoencoder& model, const Tensor& x, Generator& gen) {
-    const PoissonTerms terms = poisson_regularizer(model, x, options, gen, {}, ritz.get());
+    const PoissonTerms terms = poisson_regularizer(model, x, options, gen, {}, ritz.get(), /*values=*/false);
     if (terms.ritz.diverged) {  // the step goes on without L_Pois: said here, counted in metrics.json
       std::fprintf(stderr,
                    "poisson (ritz): %s diverged; this step's L_Pois is skipped (%lld of %lld steps so far)\n",

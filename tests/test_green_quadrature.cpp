@@ -105,6 +105,48 @@ TEST_CASE("green_quadrature: a batch of cotangents gives each cotangent's vector
     }
 }
 
+TEST_CASE("green_quadrature: grad v alone (no v) equals the full pass, and its backward the written-out one") {
+  // Without v, widths up to 4 take the fixed-width loops of the forward and of the backward (whose cotangent
+  // then has no part on v); k = 5 and 10 keep the array passes.
+  for (int64_t k : {1, 2, 3, 4, 5, 10}) {
+    CAPTURE(k);
+    const Tensor z = test::input({9, k}, 15, -1, 1);
+    const Tensor y = test::input({7, k}, 16, -1, 1);
+    const Tensor s = test::input({7}, 17, 0.1, 2);
+    for (double eps : {0.3, 1e-2}) {
+      CAPTURE(eps);
+      const GreenQuadrature alone = green_quadrature(z, y, s, eps, /*with_value=*/false);
+      CHECK(!alone.v.defined());
+      const Tensor full = written_out(z, y, s, eps);
+      const Tensor b = slice(full, 1, 1, k + 1);
+      CHECK(test::max_abs_diff(alone.grad, b) < 1e-12 * max(abs(b)).item());
+      const Tensor w = test::input({9, k}, 18).detach();
+      const std::vector<Tensor> ga = grad({sum(alone.grad * w)}, {z, y, s});
+      const std::vector<Tensor> gb = grad({sum(b * w)}, {z, y, s});
+      for (size_t i = 0; i < 3; ++i) {
+        CAPTURE(i);
+        CHECK(test::max_abs_diff(ga[i], gb[i]) < 1e-11 * std::max(1.0, max(abs(gb[i])).item()));
+      }
+    }
+  }
+}
+
+TEST_CASE("green_quadrature: gradcheck and gradgradcheck in f64 of grad v alone") {
+  for (int64_t k : {1, 2, 3, 4, 5}) {
+    CAPTURE(k);
+    const Tensor z = test::input({4, k}, 24, -1, 1);
+    const Tensor y = test::input({3, k}, 25, -1, 1);
+    const Tensor s = test::input({3}, 26, 0.1, 2);
+    const Function f = [](const std::vector<Tensor>& in) {
+      return green_quadrature(in[0], in[1], in[2], 0.2, /*with_value=*/false).grad;
+    };
+    const auto first = gradcheck(f, {z, y, s});
+    CHECK_MESSAGE(first.ok, first.message);
+    const auto second = gradgradcheck(f, {z, y, s});
+    CHECK_MESSAGE(second.ok, second.message);
+  }
+}
+
 TEST_CASE("green_quadrature: the same numbers on one thread and on several, in f32") {
   Generator gen(5);
   const Tensor z = Tensor::randn({300, 2}, gen).requires_grad_();  // large enough for a parallel region
@@ -116,6 +158,9 @@ TEST_CASE("green_quadrature: the same numbers on one thread and on several, in f
     set_num_threads(threads);
     const Tensor out = fused(z, y, s, 1e-2);
     std::vector<Tensor> all = grad({sum(out * w)}, {z, y, s});
+    const Tensor alone = green_quadrature(z, y, s, 1e-2, /*with_value=*/false).grad;  // the fixed-width loops
+    for (const Tensor& g : grad({sum(alone * slice(w, 1, 1, 3))}, {z, y, s})) all.push_back(g);
+    all.push_back(alone);
     all.push_back(out);
     return all;
   };

@@ -137,6 +137,15 @@ TEST_CASE("Poisson regularizer: terms, L_Pois = flux - coupling, and the eq. 8 o
   CHECK(t.grad_norm_corrupted.shape() == Shape{8});
   CHECK(t.loss.item() == doctest::Approx(t.flux.item() - t.coupling.item()).epsilon(1e-12));
   CHECK(t.source_mean.item() == doctest::Approx(mean(t.quadrature.s).item()).epsilon(1e-12));
+  {  // Training asks for no values: the same loss and the same gradient, no v.
+    Generator again(3);
+    const PoissonTerms tn = poisson_regularizer(ae, x, o, again, {}, nullptr, /*values=*/false);
+    CHECK((!tn.clean.v.defined() && !tn.corrupted.v.defined()));
+    CHECK(tn.loss.item() == doctest::Approx(t.loss.item()).epsilon(1e-12));
+    const std::vector<Tensor> ga = grad({t.loss}, ae.parameters(), {}, {.retain_graph = true});
+    const std::vector<Tensor> gb = grad({tn.loss}, ae.parameters());
+    for (size_t i = 0; i < ga.size(); ++i) CHECK(test::max_abs_diff(ga[i], gb[i]) < 1e-12);
+  }
   // flux and coupling are the sample means of eq. 7 and eq. 13.
   CHECK(t.flux.item() == doctest::Approx(mean(sum(t.corrupted.grad_x * t.normal, {1})).item()).epsilon(1e-12));
   CHECK(t.coupling.item() == doctest::Approx(mean(sum(t.clean.grad_x * t.score, {1})).item()).epsilon(1e-12));
