@@ -231,7 +231,7 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
        fmt("%.2f", machine["busy_cores_before"].get<double>()) + " of them busy before the run (sampled over 0.5 s); " +
        std::to_string(machine["rounds"].get<int>()) + " rounds, ours then the peer's, repeats pooled; OMP_WAIT_POLICY=" +
        machine["omp_wait_policy"].get<std::string>() + ", GOMP_SPINCOUNT=" + machine["gomp_spincount"].get<std::string>() +
-       "\n";
+       ", GLIBC_TUNABLES=" + machine.value("glibc_tunables", "(unset)") + "\n";
   if (machine["busy"].get<bool>())
     t += "--busy: a spinning process held core " + std::to_string(machine["spin_core"].get<int>()) +
          " for the whole run, ours and the peer's\n";
@@ -261,9 +261,11 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
   const int threads = num_threads();
   const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
   const char* spin_count = std::getenv("GOMP_SPINCOUNT");
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
   json machine = {{"cores", bench::online_cores()}, {"busy_cores_before", bench::busy_cores(0.5)},
                   {"rounds", o.rounds}, {"busy", o.busy}, {"omp_wait_policy", wait_policy ? wait_policy : "(unset)"},
-                  {"gomp_spincount", spin_count ? spin_count : "(unset)"}};
+                  {"gomp_spincount", spin_count ? spin_count : "(unset)"},
+                  {"glibc_tunables", tunables ? tunables : "(unset)"}};
   const std::vector<JacobianCase> cases = jacobian_cases(groups, o.quick, repeats, warmup, o.device);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::fprintf(stderr, "bench jacobian: %d threads, OPENBLAS_CORETYPE=%s%s\n", threads, coretype ? coretype : "(unset)",

@@ -114,11 +114,14 @@ inline void ensure_best_blas_kernels() {
 }
 
 // The environment prefix for the PyTorch peer: the same thread count, jemalloc with purging off (freed
-// pages stay mapped, as our caching allocator's do) where it is installed, and OpenMP's wait policy as the
-// user left it (the gradgrad command sets a short spin for itself: cli/main.cpp).
+// pages stay mapped, as our caching allocator's do) where it is installed, and OpenMP's wait policy and
+// glibc's tunables as the user left them (the gradgrad command sets a short spin and a larger malloc cache
+// for itself: cli/main.cpp).
 inline std::string peer_environment(int threads) {
   std::string env =
       std::getenv("GG_SET_GOMP_SPINCOUNT") ? "env -u GOMP_SPINCOUNT -u GG_SET_GOMP_SPINCOUNT " : "";
+  if (std::getenv("GG_SET_GLIBC_TUNABLES"))
+    env += (env.empty() ? "env " : "") + std::string("-u GLIBC_TUNABLES -u GG_SET_GLIBC_TUNABLES ");
   env += "OMP_NUM_THREADS=" + std::to_string(threads) + " ";
   const std::string jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
   if (access(jemalloc.c_str(), R_OK) == 0)

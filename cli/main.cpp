@@ -31,25 +31,39 @@ void print_overview(const CLI::App& app) {
   print_registries();
 }
 
-// OpenMP's threads wait for the next parallel region by spinning (libgomp: 300,000 polls) before they
-// sleep. On a machine where another process holds a core, a spinning waiter takes the time slice that the
-// thread it waits for needs, and a step of many small regions runs many times slower; on a quiet one, a
-// waiter spinning on the other hyperthread of a core slows the thread working there. A short spin (1,000
-// polls, libgomp's own figure for an oversubscribed machine) measured best on both (docs/jacobian_cost.md),
-// so the command runs with it unless the user chose a policy. libgomp reads the variables only when it
-// loads, hence the one re-exec of this same program. The benchmark's cases inherit it; its peers get the
-// user's environment back (bench/timing.h, peer_environment), since PyTorch runs with its own default.
-void spin_briefly_before_sleeping(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
-  setenv("GOMP_SPINCOUNT", "1000", 1);
-  setenv("GG_SET_GOMP_SPINCOUNT", "1", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: then run on with the default
+// Two runtime settings that the libraries read only when they load, hence the one re-exec of this same
+// program, and only where the user has not chosen them:
+// - OpenMP's threads wait for the next parallel region by spinning (libgomp: 300,000 polls) before they
+//   sleep. On a machine where another process holds a core, a spinning waiter takes the time slice that the
+//   thread it waits for needs, and a step of many small regions runs many times slower; on a quiet one, a
+//   waiter spinning on the other hyperthread of a core slows the thread working there. A short spin (1,000
+//   polls, libgomp's own figure for an oversubscribed machine) measured best on both (docs/jacobian_cost.md).
+// - glibc's malloc keeps 7 freed blocks of each small size per thread (its tcache). A step records hundreds
+//   of small objects (graph nodes, shapes, closures) and frees them together, so most frees overflowed into
+//   the arena's slower lists: malloc and free were an eighth of the toy Poisson step's profile. With 256
+//   per size, `bench jacobian --cases toy` gave that step 0.420-0.453 ms against 0.484-0.504 (three
+//   alternations) and the plain step 0.046-0.048 ms either way.
+// The benchmark's cases inherit both; its peers get the user's environment back (bench/timing.h,
+// peer_environment), since PyTorch runs with its own defaults (and jemalloc).
+void set_runtime_defaults(char** argv) {
+  bool changed = false;
+  if (!std::getenv("OMP_WAIT_POLICY") && !std::getenv("GOMP_SPINCOUNT")) {
+    setenv("GOMP_SPINCOUNT", "1000", 1);
+    setenv("GG_SET_GOMP_SPINCOUNT", "1", 1);
+    changed = true;
+  }
+  if (!std::getenv("GLIBC_TUNABLES")) {
+    setenv("GLIBC_TUNABLES", "glibc.malloc.tcache_count=256", 1);
+    setenv("GG_SET_GLIBC_TUNABLES", "1", 1);
+    changed = true;
+  }
+  if (changed) execv("/proc/self/exe", argv);  // returns only on failure: then run on with the defaults
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  spin_briefly_before_sleeping(argv);
+  set_runtime_defaults(argv);
   CLI::App app("gradgrad: autoencoders, Jacobian penalties and latent dynamics on a double-backward engine",
                "gradgrad");
   app.require_subcommand(0, 1);
