@@ -205,7 +205,7 @@ ContractiveSource contractive_source(Autoencoder& model, const Tensor& x, const 
   }
   out.y = of == JacobianOf::encoder ? out.z : reshape(model.decode(out.z), {x.size(0), -1});
   pair.y = out.y;
-  out.s = jacobian_sq(pair, plan, options, &gen);  // eq. 3 (for the encoder)
+  out.s = jacobian_sq(pair, plan, options, &gen, &out.jacobian_rows);  // eq. 3 (for the encoder)
   return out;
 }
 

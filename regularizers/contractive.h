@@ -92,6 +92,8 @@ struct ContractiveSource {
   Tensor s;  // ||J(x_b)||_F^2 per sample (s_phi of eq. 3 for the encoder): [B], differentiable with respect to
              // the parameters
   ContractivePlan plan;  // the method and route used
+  Tensor jacobian_rows;  // J(x_b)^T e_c for every output unit c, [k, B, input_shape...], where the route
+                         // computed them (exact by reverse); undefined otherwise
 };
 
 // Encodes x [B, input_shape...] and returns the per-sample source (eq. 3 for the encoder). `gen` draws the

@@ -115,7 +115,9 @@ Tensor random_probes(const Tensor& y, int64_t k, const std::string& kind, Genera
   return lt(Tensor::rand(s, gen, y.dtype(), y.device()), scalar_like(0.5, y)) * 2.0 - 1.0;
 }
 
-Tensor jacobian_sq(const JacobianPair& pair, const JacobianPlan& plan, const PenaltyOptions& options, Generator* gen) {
+Tensor jacobian_sq(const JacobianPair& pair, const JacobianPlan& plan, const PenaltyOptions& options, Generator* gen,
+                   Tensor* rows) {
+  if (rows) *rows = Tensor();
   const bool gram_route = plan.route == "gram";
   const Tensor& in = gram_route ? pair.h : pair.x;  // the gram route needs h, not x
   GG_CHECK(pair.y.defined() && in.defined() && pair.y.dim() >= 1 && in.dim() >= 1 && pair.y.size(0) == in.size(0),
@@ -137,7 +139,11 @@ Tensor jacobian_sq(const JacobianPair& pair, const JacobianPlan& plan, const Pen
   }
   GG_CHECK(plan.method == "exact", "jacobian_sq: method '" + plan.method + "' is not \"exact\" or \"hutchinson\"");
   const std::string route = plan.route == "auto" ? (d < m ? "forward" : "reverse") : plan.route;
-  if (route == "reverse") return reverse_sq(y, x, one_hot_cotangents(y), cg);
+  if (route == "reverse") {
+    const Tensor jacobian_rows = batched_vjp(y, x, one_hot_cotangents(y), cg);  // [m, B, ...x]
+    if (rows) *rows = jacobian_rows;
+    return per_sample_sq(jacobian_rows);
+  }
   if (route == "gram") return gram_sq(y, pair.h, pair.weight, one_hot_cotangents(y), cg);
   if (route == "forward") return forward_sq(y, x, cg);
   if (route == "loop") return loop_sq(y, x, cg);

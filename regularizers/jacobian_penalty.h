@@ -68,9 +68,12 @@ struct JacobianPlan {
 };
 
 // s_b for every sample [B], by `plan`; options supply probes, probe_kind and create_graph, and `gen` draws
-// the Hutchinson probes (required for that method only).
+// the Hutchinson probes (required for that method only). Where the route computes the Jacobian's rows
+// themselves (exact by reverse: J_b^T e_c for every code unit c, [m, B, ...x]) and `rows` is given, they are
+// returned there, for a caller that needs J^T u for some other u as well (the Poisson regularizer); else
+// *rows is left undefined.
 Tensor jacobian_sq(const JacobianPair& pair, const JacobianPlan& plan = {}, const PenaltyOptions& options = {},
-                   Generator* gen = nullptr);
+                   Generator* gen = nullptr, Tensor* rows = nullptr);
 
 // k random cotangents [k, B, m] for y [B, m] with E[u u^T] = I: "rademacher" (+-1) or "gaussian".
 Tensor random_probes(const Tensor& y, int64_t k, const std::string& kind, Generator& gen);

@@ -253,6 +253,8 @@ PoissonQuadrature poisson_quadrature(Autoencoder& model, const Tensor& batch, co
   const ContractiveSource src = contractive_source(model, q.x, options.source, gen);  // eq. 3
   q.z = src.z;
   q.s = src.s;
+  q.x_leaf = src.x;
+  q.jacobian_rows = src.jacobian_rows;
   if (options.estimator == "importance" || (options.estimator == "ritz" && options.ritz.weighted))
     q.weight = inverse_density_weights(q.z, options.density_bandwidth);
   return q;
@@ -311,6 +313,24 @@ std::pair<PoissonPotential, PoissonPotential> poisson_potentials(Autoencoder& mo
   return {part(0, na), part(na, n)};
 }
 
+// v and grad v at the quadrature points themselves, from the Jacobian rows their source kept:
+// grad_x v = J^T grad_z v = sum_c (grad_z v)_c J^T e_c, with no encoding or vector-Jacobian product of its own.
+PoissonPotential potential_from_jacobian_rows(const PoissonQuadrature& q, const CodePotential& potential,
+                                              bool create) {
+  PoissonPotential p;
+  p.x = q.x_leaf;
+  p.z = q.z;
+  std::tie(p.v, p.grad_z) = potential(p.z);
+  const int64_t m = q.jacobian_rows.size(0), n = q.jacobian_rows.size(1);
+  const Tensor rows = reshape(q.jacobian_rows, {m, n, -1});
+  p.grad_x = reshape(sum(rows * reshape(transpose(p.grad_z), {m, n, 1}), {0}), p.x.shape());
+  if (!create) {
+    p.z = p.z.detach(), p.grad_z = p.grad_z.detach(), p.grad_x = p.grad_x.detach();
+    if (p.v.defined()) p.v = p.v.detach();
+  }
+  return p;
+}
+
 }  // namespace
 
 // ---- Terms of L_Pois ----------------------------------------------------------------------------------
@@ -356,8 +376,20 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
   // Quadrature points z_j = f(x_j) and sources s_phi(x_j) (eq. 3, 10).
   t.quadrature = poisson_quadrature(model, options.quadrature == "corrupted" ? c.x : data, options, gen);
   t.source_mean = mean(t.quadrature.s);
-  // v and grad v at the clean and the corrupted batch (eq. 10 or v_theta, and the chain rule).
+  // v and grad v at the clean and the corrupted batch (eq. 10 or v_theta, and the chain rule). When the
+  // quadrature points are the whole corrupted batch and their source kept the Jacobian's rows, grad_x v there
+  // is J^T grad_z v from those rows, and only the clean batch is encoded and differentiated again.
   const bool create = options.source.create_graph;
+  const bool reuse_rows = t.quadrature.jacobian_rows.defined() && options.quadrature == "corrupted" &&
+                          static_cast<int64_t>(t.quadrature.rows.size()) == data.size(0);
+  auto evaluate = [&](const CodePotential& potential) {
+    if (!reuse_rows) {
+      std::tie(t.clean, t.corrupted) = poisson_potentials(model, data, c.x, potential, create);
+      return;
+    }
+    t.clean = poisson_potential(model, data, potential, create);
+    t.corrupted = potential_from_jacobian_rows(t.quadrature, potential, create);
+  };
   std::unique_ptr<RitzPotential> own_potential;
   RitzProblem problem;
   if (options.estimator == "ritz") {
@@ -373,14 +405,14 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
     t.ritz = ritz->fit(problem.detached());  // theta*, warm-started
     if (t.ritz.diverged) ritz->count_skip();
     const CodePotential fitted = [&](const Tensor& z) { return ritz->value_and_gradient(z, create); };
-    std::tie(t.clean, t.corrupted) = poisson_potentials(model, data, c.x, fitted, create);
+    evaluate(fitted);
   } else {
     const CodePotential eq10 = [&](const Tensor& z) {
       const GreenQuadrature g =
           green_quadrature(z, t.quadrature.z, t.quadrature.weighted_s(), options.eps, values);
       return std::make_pair(g.v, g.grad);
     };
-    std::tie(t.clean, t.corrupted) = poisson_potentials(model, data, c.x, eq10, create);
+    evaluate(eq10);
   }
   const bool code_space = options.gradient == "code";
   if (code_space) {

@@ -142,6 +142,9 @@ struct PoissonQuadrature {
                               // "importance" (inverse_density_weights, differentiable like z); for "ritz" the
                               // energy's w_j (undefined unless ritz.weighted)
   Tensor weighted_s() const { return weight.defined() ? s * weight : s; }
+  Tensor x_leaf;         // x as the leaf the source's Jacobian was taken against
+  Tensor jacobian_rows;  // J_f(x_j)^T e_c for every code unit c, [m, M, ...x], where the source computed them
+                         // (exact by reverse: contractive.h); undefined otherwise
 };
 // Draws min(M, B) rows of `batch` with `gen` and computes their codes and sources with contractive_source,
 // and their weights when options.estimator is "importance".
