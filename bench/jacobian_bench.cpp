@@ -231,7 +231,10 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
        fmt("%.2f", machine["busy_cores_before"].get<double>()) + " of them busy before the run (sampled over 0.5 s); " +
        std::to_string(machine["rounds"].get<int>()) + " rounds, ours then the peer's, repeats pooled; OMP_WAIT_POLICY=" +
        machine["omp_wait_policy"].get<std::string>() + ", GOMP_SPINCOUNT=" + machine["gomp_spincount"].get<std::string>() +
-       ", GLIBC_TUNABLES=" + machine.value("glibc_tunables", "(unset)") + "\n";
+       ", GLIBC_TUNABLES=" + machine.value("glibc_tunables", "(unset)") + "; our threads " +
+       (machine.value("adaptive_threads", false) ? "follow the load (engine/threads.h)"
+                                                 : "do not follow the load (GG_ADAPTIVE_THREADS=0)") +
+       "\n";
   if (machine["busy"].get<bool>())
     t += "--busy: a spinning process held core " + std::to_string(machine["spin_core"].get<int>()) +
          " for the whole run, ours and the peer's\n";
@@ -265,7 +268,7 @@ JacobianBenchResult run_jacobian_bench(const JacobianBenchOptions& o, const std:
   json machine = {{"cores", bench::online_cores()}, {"busy_cores_before", bench::busy_cores(0.5)},
                   {"rounds", o.rounds}, {"busy", o.busy}, {"omp_wait_policy", wait_policy ? wait_policy : "(unset)"},
                   {"gomp_spincount", spin_count ? spin_count : "(unset)"},
-                  {"glibc_tunables", tunables ? tunables : "(unset)"}};
+                  {"glibc_tunables", tunables ? tunables : "(unset)"}, {"adaptive_threads", adaptive_threads()}};
   const std::vector<JacobianCase> cases = jacobian_cases(groups, o.quick, repeats, warmup, o.device);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::fprintf(stderr, "bench jacobian: %d threads, OPENBLAS_CORETYPE=%s%s\n", threads, coretype ? coretype : "(unset)",

@@ -6,36 +6,20 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
-#include <string>
 #include <thread>
 
 #include "engine/core.h"
+#include "engine/threads.h"
 
 namespace gg::bench {
 
-namespace {
-
-// The aggregate "cpu" line of /proc/stat: total and idle (idle + iowait) jiffies; false where unreadable.
-bool cpu_jiffies(long long& total, long long& idle) {
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  long long user, nice, system, idle_time, iowait, irq, softirq, steal;
-  if (!(in >> cpu >> user >> nice >> system >> idle_time >> iowait >> irq >> softirq >> steal) || cpu != "cpu")
-    return false;
-  idle = idle_time + iowait;
-  total = user + nice + system + idle + irq + softirq + steal;
-  return true;
-}
-
-}  // namespace
-
 double busy_cores(double seconds) {
-  long long t0, i0, t1, i1;
-  if (!cpu_jiffies(t0, i0)) return -1;
+  double busy0, all0, busy1, all1;
+  int cores;
+  if (!busy_cpu_seconds(busy0, all0, cores)) return -1;
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  if (!cpu_jiffies(t1, i1) || t1 <= t0) return -1;
-  return double((t1 - t0) - (i1 - i0)) / double(t1 - t0) * online_cores();
+  if (!busy_cpu_seconds(busy1, all1, cores) || all1 <= all0) return -1;
+  return (busy1 - busy0) / (all1 - all0) * cores;
 }
 
 int online_cores() {

@@ -165,7 +165,11 @@ void from_side_by_side(const T* side, T* per_sample, int64_t s, int64_t rows, in
 
 // ---- Fused convolutions ---------------------------------------------------------------------------------
 // The columns of one chunk take about kChunkBytes (L2-sized), and there are at least kChunksPerThread chunks
-// per thread over the whole batch, so that the threads balance under the dynamic schedule.
+// per thread over the whole batch, so that the threads balance under the dynamic schedule. "Per thread" is
+// per thread that work is cut for (omp_get_max_threads()), not per thread that runs it (parallel_threads):
+// a chunk's samples are one matrix product whose width changes its rounding, and the weight's gradient sums
+// the chunks' products, so fewer threads under load run the same chunks and get the same bits
+// (tests/test_thread_invariance.cpp).
 constexpr int64_t kChunkBytes = int64_t{1} << 20;
 constexpr int64_t kChunksPerThread = 2;
 
@@ -193,11 +197,12 @@ Chunking chunking(const ConvBatch& b, size_t elem) {
 template <class F>
 void for_each_chunk(int64_t entries, int64_t chunks, F&& f) {
   const int64_t tasks = entries * chunks;
-  if (tasks == 1 || omp_get_max_threads() == 1 || omp_in_parallel()) {
+  const int threads = tasks == 1 || omp_in_parallel() ? 1 : int(std::min<int64_t>(parallel_threads(), tasks));
+  if (threads == 1) {
     for (int64_t t = 0; t < tasks; ++t) f(t / chunks, t % chunks, 0);
     return;
   }
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int64_t t = 0; t < tasks; ++t) f(t / chunks, t % chunks, int64_t(omp_get_thread_num()));
 }
 
@@ -272,7 +277,7 @@ bool conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
   const ConvGeometry& g = b.g;
   const int64_t o = b.out_channels, r = g.channels * g.kernel_h * g.kernel_w, p = g.out_h() * g.out_w();
   const int64_t hw = g.height * g.width, chw = g.channels * hw, kk = g.kernel_h * g.kernel_w;
-  const int64_t threads = omp_get_max_threads();
+  const int64_t threads = omp_get_max_threads();  // that work is cut for (kChunksPerThread)
   if (b.lead == 1 && r * g.batch * p * int64_t(sizeof(T)) <= kWholeBatchColumnBytes) {
     const int64_t np = g.batch * p;
     Scratch scratch(be, size_t((r + o) * np) * sizeof(T));
@@ -294,7 +299,7 @@ bool conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
   const Chunked<T> k(be, b);
   if (!k.ok) return false;
   // Chunks are summed in a fixed order within each of `groups` runs per entry, and the runs' partial sums
-  // in run order after: the same numbers whichever thread takes which run.
+  // in run order after: the same numbers whichever thread takes which run, and however many run them.
   const int64_t per_entry = k.ch.per_entry;
   const int64_t groups = std::min(per_entry, std::max<int64_t>(1, (threads * kChunksPerThread) / b.lead));
   Scratch partial(be, groups > 1 ? size_t(b.lead * groups * o * r) * sizeof(T) : 0);

@@ -11,6 +11,7 @@
 
 #include "engine/backend/dispatch.h"
 #include "engine/core.h"
+#include "engine/threads.h"
 
 namespace gg::cpu {
 
@@ -29,35 +30,54 @@ using ConstArrayMap = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 constexpr int64_t kParallelGrain = 131072;
 constexpr int64_t kMemoryBoundGrain = 262144;
 
-// Calls f(begin, end) over [0, n), split across the OpenMP threads when n is large. The split depends on
-// the thread count only, so results are the same run to run.
-template <class F>
-void parallel_for(int64_t n, F&& f, int64_t grain = kParallelGrain) {
-  const int64_t chunks = std::min<int64_t>(omp_get_max_threads(), (n + grain - 1) / std::max<int64_t>(grain, 1));
-  if (chunks <= 1 || omp_in_parallel()) {  // a region for one chunk only wakes idle threads for nothing
-    if (n > 0) f(int64_t{0}, n);
-    return;
-  }
-#pragma omp parallel for num_threads(chunks) schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) {
-    int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
-    if (b < e) f(b, e);
-  }
+// The blocks parallel_for cuts [0, n) into: `count` blocks of `step` elements (the last may be shorter),
+// fixed by n and the grain alone. A block holds about a kBlocksPerGrain-th of a grain, so that threads taking
+// blocks as they finish come out even, and at most kMaxBlocks of them; a block of many elements is a whole
+// number of kBlockAlign elements, so that every block but the last is vector body with no scalar tail.
+constexpr int64_t kBlocksPerGrain = 8;
+constexpr int64_t kMaxBlocks = 64;
+constexpr int64_t kBlockAlign = 64;
+struct Blocks {
+  int64_t count, step;
+};
+inline Blocks fixed_blocks(int64_t n, int64_t grain) {
+  if (n <= std::max<int64_t>(grain, 1)) return {1, n};
+  const int64_t target = std::max<int64_t>(1, grain / kBlocksPerGrain);
+  const int64_t count = std::min(kMaxBlocks, (n + target - 1) / target);
+  int64_t step = (n + count - 1) / count;
+  if (step >= 4 * kBlockAlign) step = (step + kBlockAlign - 1) / kBlockAlign * kBlockAlign;
+  return {(n + step - 1) / step, step};
 }
 
-// Like parallel_for, but in up to kBalancedChunksPerThread chunks per thread that the threads take as they
-// finish (OpenMP's dynamic schedule), so that when another process holds a core, the thread on the free core
-// takes more of the work rather than waiting for a static share that runs at half speed. Only for loops in
-// which no element's result depends on where a chunk starts: copies, whole rows, whole image planes. A flat
-// vectorised loop is not one (the elements of a chunk's scalar tail round differently from its vector body),
-// so those keep parallel_for's one chunk per thread, whose edges depend on the thread count alone.
+// Calls f(begin, end) over [0, n), block by block (fixed_blocks) when n is above the grain, the blocks
+// shared among the OpenMP threads as they finish. The blocks do not depend on the thread count: a
+// vectorised loop rounds the elements of its scalar tail, and those before its first aligned element,
+// differently from its vector body, so where a block starts can change an element's bits. One thread runs
+// the same blocks one after another and gets the same numbers as several (tests/test_thread_invariance.cpp).
+template <class F>
+void parallel_for(int64_t n, F&& f, int64_t grain = kParallelGrain) {
+  if (n <= 0) return;
+  const Blocks blocks = fixed_blocks(n, grain);
+  if (blocks.count == 1) {
+    f(int64_t{0}, n);
+    return;
+  }
+  // Nested, a region would run on one thread anyway; otherwise as many as the load leaves cores for.
+  const int threads = omp_in_parallel() ? 1 : int(std::min<int64_t>(parallel_threads(), blocks.count));
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
+  for (int64_t c = 0; c < blocks.count; ++c) f(c * blocks.step, std::min(n, (c + 1) * blocks.step));
+}
+
+// Like parallel_for, but in up to kBalancedChunksPerThread chunks per thread, whose number does depend on
+// the thread count. Only for loops in which no element's result depends on where a chunk starts: copies,
+// whole rows, whole image planes.
 constexpr int64_t kBalancedChunksPerThread = 4;
 template <class F>
 void parallel_for_balanced(int64_t n, F&& f, int64_t grain) {
-  const int64_t threads = omp_get_max_threads();
-  const int64_t chunks =
-      std::min<int64_t>(threads * kBalancedChunksPerThread, (n + grain - 1) / std::max<int64_t>(grain, 1));
-  if (chunks <= 1 || threads <= 1 || omp_in_parallel()) {
+  const int64_t by_grain = (n + grain - 1) / std::max<int64_t>(grain, 1);
+  const int64_t threads = by_grain <= 1 || omp_in_parallel() ? 1 : parallel_threads();
+  const int64_t chunks = std::min<int64_t>(threads * kBalancedChunksPerThread, by_grain);
+  if (chunks <= 1 || threads <= 1) {
     if (n > 0) f(int64_t{0}, n);
     return;
   }

@@ -19,10 +19,16 @@ using MatrixR = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor
 
 // ---- Matrix multiply ----------------------------------------------------------------------------------
 #ifdef EIGEN_USE_BLAS
-// One row-major cblas_?gemm, C = op(A) op(B) + beta C, on whatever thread calls it.
+// One row-major cblas_?gemm, C = op(A) op(B) + beta C, on the thread that calls it alone. OpenBLAS's OpenMP
+// build would otherwise split a call made outside a parallel region across omp_get_max_threads() threads,
+// and where it cuts C changes the rounding (a product cut in four along its rows differs from the uncut one
+// in about 3% of its f32 entries), so the result would depend on the thread count. Our own pieces
+// (gemm_pieces) are what runs in parallel.
 template <class T>
 void blas_gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta, bool tb, int64_t lda,
                int64_t ldb, int64_t ldc, T beta = 0) {
+  const int team = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (team > 1) omp_set_num_threads(1);  // this thread's setting for the call, restored below
   const CBLAS_TRANSPOSE op_a = ta ? CblasTrans : CblasNoTrans, op_b = tb ? CblasTrans : CblasNoTrans;
   if constexpr (std::is_same_v<T, float>)
     cblas_sgemm(CblasRowMajor, op_a, op_b, blasint(m), blasint(n), blasint(k), 1.0f, a, blasint(lda), b,
@@ -30,30 +36,33 @@ void blas_gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bo
   else
     cblas_dgemm(CblasRowMajor, op_a, op_b, blasint(m), blasint(n), blasint(k), 1.0, a, blasint(lda), b,
                 blasint(ldb), beta, c, blasint(ldc));
+  if (team > 1) omp_set_num_threads(team);
 }
 
 // How many pieces a large product is cut into, handed to the threads first come first served (1: none).
 //
-// Why: OpenBLAS splits a product across its threads in equal static shares, so when another process holds
-// one core, the whole product waits for the share on that core: with one core held by a spinning process,
-// products of the conv net's shapes took 2-8x their quiet time, where pieces take 1.7-1.9x (a thread that
-// wakes late finds the pieces taken). Each piece is one single-threaded BLAS call (OpenBLAS's OpenMP build
-// runs single-threaded inside a parallel region), cut along the longer of C's two sides, so what every piece
-// packs again is the smaller operand. Two pieces per thread, each at least kGemmPieceSide rows or columns
-// and kGemmPieceFlops of work, cost nothing measurable on a quiet machine; four per thread, whose pieces
-// were narrower, cost up to 1.4x on some shapes. The count is a multiple of the threads, so a quiet machine
-// splits evenly, and depends on the sizes and the thread count only, so results are the same run to run.
-constexpr int64_t kGemmPieceSide = 256;
+// Why pieces: OpenBLAS splits a product across its threads in equal static shares, so when another process
+// holds one core, the whole product waits for the share on that core: with one core held by a spinning
+// process, products of the conv net's shapes took 2-8x their quiet time, where pieces take 1.7-1.9x (a
+// thread that wakes late finds the pieces taken). Each piece is one single-threaded BLAS call, cut along the
+// longer of C's two sides, so what every piece packs again is the smaller operand.
+//
+// The count depends on the sizes and the thread count work is cut for (omp_get_max_threads(), which --threads
+// sets), never on how many threads run the pieces (parallel_threads), because where C is cut changes its
+// rounding: fewer threads under load run the same pieces and get the same bits. Two pieces per thread, each
+// at least kGemmPieceSide rows or columns and kGemmPieceFlops of work, cost nothing measurable on a quiet
+// machine; four per thread, whose pieces were narrower, cost up to 1.4x on some shapes. The count is a
+// multiple of the threads where it reaches them, so a quiet machine splits evenly.
+constexpr int64_t kGemmPieceSide = 128;
 constexpr double kGemmPieceFlops = 4e6;
 constexpr int64_t kGemmPiecesPerThread = 2;
 
 int64_t gemm_pieces(int64_t m, int64_t n, int64_t k) {
   const int64_t threads = omp_get_max_threads();
-  if (threads <= 1 || omp_in_parallel()) return 1;
   const double flops = 2.0 * double(m) * double(n) * double(k);
   const int64_t by_side = std::max(m, n) / kGemmPieceSide, by_work = int64_t(flops / kGemmPieceFlops);
-  const int64_t pieces = std::min({threads * kGemmPiecesPerThread, by_side, by_work});
-  return pieces >= threads ? pieces - pieces % threads : 1;  // fewer than the threads: OpenBLAS's split
+  const int64_t pieces = std::max<int64_t>(1, std::min({threads * kGemmPiecesPerThread, by_side, by_work}));
+  return pieces >= threads ? pieces - pieces % threads : pieces;
 }
 #endif
 
@@ -74,7 +83,8 @@ void gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta
     }
     const bool by_rows = m >= n;  // rows of C (and of op(A)), else columns of C (and of op(B))
     const int64_t side = by_rows ? m : n;
-#pragma omp parallel for schedule(dynamic, 1)
+    const int threads = omp_in_parallel() ? 1 : int(std::min<int64_t>(parallel_threads(), pieces));
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
     for (int64_t p = 0; p < pieces; ++p) {
       const int64_t lo = side * p / pieces, count = side * (p + 1) / pieces - lo;
       if (by_rows)  // op(A)'s rows lo.. start at row lo of A, or at its column lo when A is stored transposed

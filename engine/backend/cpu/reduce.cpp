@@ -1,4 +1,5 @@
 // The CPU's reductions (sum, max) over any set of axes, with fast paths for the common layouts.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -40,21 +41,22 @@ void reduce_kernel(ReduceOp op, const Shape& shape_in, const std::vector<bool>& 
     std::memcpy(out, x, sizeof(T) * out_n);
     return;
   }
-  if (shape.size() == 1) {  // [R]: everything to one number, per-thread partials combined in order
+  if (shape.size() == 1) {  // [R]: everything to one number, partial sums combined in order
     const int64_t n = shape[0];
-    // The partition into partials is what fixes the rounding, so it keeps the split it has always had (one
-    // partial per thread from 32,768 elements, the grain all loops had then); whether the partials run in
-    // parallel is a matter of speed alone, decided by the memory-bound grain.
-    constexpr int64_t kPartialsFrom = 32768;
-    const int64_t threads = n >= kPartialsFrom ? omp_get_max_threads() : 1;
-    std::vector<T> part(threads, init);
+    // The partials are what fixes the rounding, so their number depends on n alone, never on the thread
+    // count: from kPartialElements elements on, two and one more per kPartialElements (at most
+    // kMaxPartials), so that below 65,536 elements they are the two halves that two threads summed before.
+    // Whether they run in parallel is a matter of speed alone, decided by the memory-bound grain.
+    constexpr int64_t kPartialElements = 32768, kMaxPartials = 64;
+    const int64_t parts = n < kPartialElements ? 1 : std::min(kMaxPartials, n / kPartialElements + 1);
+    std::vector<T> part(parts, init);
     auto partial = [&](int64_t tb, int64_t te) {
-      for (int64_t t = tb; t < te; ++t) part[t] = row(x + n * t / threads, n * (t + 1) / threads - n * t / threads);
+      for (int64_t t = tb; t < te; ++t) part[t] = row(x + n * t / parts, n * (t + 1) / parts - n * t / parts);
     };
     if (n >= kMemoryBoundGrain)
-      parallel_for(threads, partial, 1);
+      parallel_for(parts, partial, 1);
     else
-      partial(0, threads);
+      partial(0, parts);
     T acc = init;
     for (T p : part) acc = combine(acc, p);
     out[0] = acc;
