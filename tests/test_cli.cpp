@@ -64,7 +64,7 @@ TEST_CASE("usage mistakes exit non-zero naming the option, with a hint to --help
   CHECK(gradgrad("no-such-command").status != 0);
 }
 
-TEST_CASE("--threads (on any command) and GG_NUM_THREADS set the engine's threads, bad values are refused") {
+TEST_CASE("--threads and GG_NUM_THREADS and GG_ADAPTIVE_THREADS set the engine's threads or are refused") {
   TempDir tmp;
   const Outcome one = gradgrad("datasets --threads 1 --n 16 --out " + tmp / "ds");
   CHECK(one.status == 0);
@@ -75,6 +75,10 @@ TEST_CASE("--threads (on any command) and GG_NUM_THREADS set the engine's thread
   const Outcome env = gradgrad("datasets --n 16 --out " + tmp / "ds", "GG_NUM_THREADS=many ");
   CHECK(env.status == 1);
   CHECK(contains(env.output, "GG_NUM_THREADS: expected a positive integer, got 'many'"));
+  CHECK(gradgrad("datasets --n 16 --out " + tmp / "ds", "GG_ADAPTIVE_THREADS=0 ").status == 0);
+  const Outcome adaptive = gradgrad("datasets --n 16 --out " + tmp / "ds", "GG_ADAPTIVE_THREADS=yes ");
+  CHECK(adaptive.status == 1);
+  CHECK(contains(adaptive.output, "GG_ADAPTIVE_THREADS: expected 0 or 1, got 'yes'"));
 }
 
 TEST_CASE("a runtime error prints the error alone, not the usage") {
