@@ -240,11 +240,28 @@ SweepPlan read_sweep_plan(const std::string& out) {
   return plan_from_config(read_json_file(path), out, path);
 }
 
+json SweepPlan::point_measure(size_t i) const {
+  const SweepSettings& s = settings;
+  json m = {{"starts", s.starts},
+            {"max_iters", s.max_iters},
+            {"tol", s.tol},
+            {"init_samples", s.init_samples},
+            {"rank_fraction", s.rank_fraction},
+            {"trajectory_fpr", s.trajectory_fpr},
+            {"seed", point_seed(i)}};
+  if (point_k(i) == 2 && s.field_box > 0) m["field"] = {{"box", s.field_box}, {"grid", s.field_grid}};
+  return m;
+}
+
 bool sweep_point_finished(const SweepPlan& plan, size_t i) {
   const std::string path = point_file(plan, i);
   if (!fs::exists(path)) return false;
   const json record = read_json_file(path);
-  return record.contains("config") && record["config"] == plan.point_config(i) && record.contains("point");
+  if (!record.contains("config") || record["config"] != plan.point_config(i) || !record.contains("point"))
+    return false;
+  if (record.contains("measure")) return record["measure"] == plan.point_measure(i);
+  // A record from before "measure" was kept says only how many starts it drew.
+  return record["point"].value("starts_train", int64_t{-1}) == plan.settings.starts;
 }
 
 std::vector<size_t> unfinished_points(const SweepPlan& plan) {
@@ -262,6 +279,13 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
     return read_json_file(point_file(plan, i))["point"];
   }
   const json config = plan.point_config(i);
+  // The same model measured before with other settings (more starts, say): its training time stays the one
+  // recorded then, as the checkpoint is resumed and not trained again.
+  json measured_before;
+  if (fs::exists(point_file(plan, i))) {
+    const json record = read_json_file(point_file(plan, i));
+    if (record.value("config", json()) == config) measured_before = record["point"];
+  }
   const std::string dir = plan.point_dir(i);
   MemorizationReportOptions mo = measure_options(plan, i);
   Trainer trainer(config, make_regularizer_loss);
@@ -283,7 +307,11 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
   const int64_t first = trainer.epochs_done();
   train_to_end(trainer, name);
   if (trainer.epochs_done() > first || !fs::exists(checkpoint)) trainer.save_checkpoint(checkpoint);
-  const double train_seconds = seconds_since(t0);
+  double train_seconds = seconds_since(t0);
+  if (trainer.epochs_done() == first && measured_before.contains("train_seconds")) {
+    train_seconds = measured_before["train_seconds"].get<double>();
+    std::fprintf(stderr, "%s: trained before, measured again with this sweep's settings\n", name.c_str());
+  }
 
   // The dynamics of the trained model (Figures 2, 3c-d, 12).
   const auto t1 = std::chrono::steady_clock::now();
@@ -326,7 +354,8 @@ json run_sweep_point(const SweepPlan& plan, size_t i) {
                name.c_str(), point["test_mse"].get<double>(), r.memorization.mean, r.memorization.std,
                (long long)r.train.distinct, (long long)r.test.distinct, (long long)r.noise.distinct,
                r.chamfer_noise_train, (long long)r.attractor_rank, ratio, train_seconds, dynamics_seconds);
-  write_json(point_file(plan, i), {{"config", config}, {"point", point}});  // last: the point is finished
+  write_json(point_file(plan, i),
+             {{"config", config}, {"measure", plan.point_measure(i)}, {"point", point}});  // last: finished
   return point;
 }
 

@@ -89,6 +89,9 @@ struct SweepPlan {
   std::string point_dir(size_t i) const;            // DIR/<point_name>
   // The training config of point i: code_dim = k, data.limit (and with same_steps its epochs), seed.
   nlohmann::json point_config(size_t i) const;
+  // How point i's dynamics are measured (starts, tolerance, seed...): a finished point measured otherwise is
+  // measured again, from its checkpoint, without training again.
+  nlohmann::json point_measure(size_t i) const;
 
  private:
   size_t seeds_per_size() const { return std::max<size_t>(1, settings.seeds.size()); }
@@ -103,8 +106,9 @@ SweepPlan read_sweep_plan(const std::string& out_dir);
 bool sweep_point_finished(const SweepPlan& plan, size_t i);
 std::vector<size_t> unfinished_points(const SweepPlan& plan);
 
-// Trains (or resumes) and measures point i, ending with its sweep_point.json; a finished point is read back,
-// not run again. Returns the point: memorization_record (records.h) and k, test_mse, train_seconds, ...
+// Trains (or resumes) and measures point i, ending with its sweep_point.json; a finished point (same config,
+// same point_measure) is read back, not run again. Returns the point: memorization_record (records.h) and k,
+// test_mse, train_seconds, ...
 nlohmann::json run_sweep_point(const SweepPlan& plan, size_t i);
 
 struct SweepResult {

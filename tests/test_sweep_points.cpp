@@ -68,6 +68,19 @@ TEST_CASE("a sweep run point by point, in reverse, collects to the same numbers 
   SweepOptions longer = o;
   longer.sets.push_back("training.epochs=3");
   CHECK(unfinished_points(plan_sweep(longer, tmp / "split")).size() == 3);
+  // More starts measure the same models again from their checkpoints: nothing is trained again, and the
+  // training time stays the one measured when it was trained.
+  SweepOptions more = o;
+  more.starts = 24;
+  const SweepPlan remeasure = plan_sweep(more, tmp / "split");
+  CHECK(unfinished_points(remeasure).size() == 3);
+  const nlohmann::json again = run_sweep_point(remeasure, 1);
+  CHECK(again["starts_train"] == 24);
+  CHECK(again["test_mse"] == split.points[1]["test_mse"]);
+  CHECK(again["train_seconds"] == split.points[1]["train_seconds"]);
+  CHECK(fs::last_write_time(tmp / "split/k_2/checkpoint.safetensors") == written);
+  CHECK(unfinished_points(remeasure) == std::vector<size_t>{0, 2});
+  CHECK(unfinished_points(plan_sweep(o, tmp / "split")) == std::vector<size_t>{1});  // and back again
   CHECK(contains(error_of([&] { read_sweep_plan(tmp / "nothing"); }), "sweep_config.json is missing"));
 }
 
