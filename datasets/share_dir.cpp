@@ -29,12 +29,6 @@ std::string listed(const std::vector<fs::path>& places, const std::string& relat
 
 }  // namespace
 
-std::string executable_dir() {
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  return ec ? fs::current_path().string() : exe.parent_path().string();
-}
-
 std::string share_dir() {
   const std::vector<fs::path> places = share_candidates();
   for (const fs::path& p : places) {

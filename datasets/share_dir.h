@@ -8,10 +8,9 @@
 
 #include <string>
 
-namespace gg {
+#include "engine/core.h"  // executable_dir()
 
-// The folder of the running executable (/proc/self/exe's parent).
-std::string executable_dir();
+namespace gg {
 
 // The first of the places above that exists; fails naming all three when none does.
 std::string share_dir();

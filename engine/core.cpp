@@ -1,5 +1,6 @@
 #include "engine/core.h"
 
+#include <filesystem>
 #include <sstream>
 
 namespace gg {
@@ -77,5 +78,11 @@ int64_t normalize_axis(int64_t axis, int64_t rank, const char* op) {
 }
 
 void fail(const std::string& msg) { throw Error(msg); }
+
+std::string executable_dir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::filesystem::current_path().string() : exe.parent_path().string();
+}
 
 }  // namespace gg

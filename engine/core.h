@@ -51,6 +51,9 @@ struct Error : std::runtime_error {
 std::string joined_names(const std::vector<std::string>& names);
 // A number as an error message shows it: what a stream writes (0.1, 1e-30, inf).
 std::string number_text(double v);
+// The folder of the running executable (/proc/self/exe's parent), where a build tree keeps what the binary
+// finds at run time (the CUDA backend's plugin, the share folder).
+std::string executable_dir();
 #define GG_CHECK(cond, msg)          \
   do {                               \
     if (!(cond)) ::gg::fail(msg);    \

@@ -29,4 +29,12 @@ cd "$prefix"
 env -u GRADGRAD_HOME "$prefix/usr/bin/gradgrad" train --config "$prefix/usr/share/gradgrad/configs/two_moons/main.json" \
   --out "$prefix/run" --set training.epochs=1 --set data.n=128 --set data.test_n=64 >/dev/null
 [[ -f $prefix/run/report.html && -f $prefix/run/loss_curves.png ]] || { echo "FAIL: the installed command drew no figures"; exit 1; }
+# A build with the CUDA backend installs its plugin, and the installed command finds it there: it answers for
+# itself (a GPU, or the runtime's reason for none) rather than not being found.
+if [[ -e $build/libgg_cuda.so ]]; then
+  [[ -e $prefix/usr/libexec/gradgrad/libgg_cuda.so ]] || { echo "FAIL: the install has no CUDA plugin"; exit 1; }
+  answer=$("$prefix/usr/bin/gradgrad" bench jacobian --device cuda --quick --cases toy --no-peer --repeats 1 \
+    --out "$prefix/bench" 2>&1 || true)
+  if grep -q "plugin was not loaded" <<<"$answer"; then echo "FAIL: $answer"; exit 1; fi
+fi
 echo "installed into $prefix/usr; examples/ built against it with find_package alone and ran; the installed gradgrad drew its figures"

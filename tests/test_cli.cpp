@@ -1,6 +1,8 @@
 // The `gradgrad` command line (cli/, CLI11): every subcommand answers --help with its usage and exit status 0,
 // `gradgrad help` lists them all, and mistakes are refused with a message that names them.
+#include <dlfcn.h>
 #include <sys/wait.h>
+#include <zlib.h>
 
 #include <array>
 #include <cstdio>
@@ -80,6 +82,40 @@ TEST_CASE("--threads and GG_NUM_THREADS and GG_ADAPTIVE_THREADS set the engine's
   CHECK(adaptive.status == 1);
   CHECK(contains(adaptive.output, "GG_ADAPTIVE_THREADS: expected 0 or 1, got 'yes'"));
 }
+
+TEST_CASE("a CPU run does not load the CUDA runtime or cuBLAS") {
+  // The loader lists each library it opens; the CUDA backend's plugin is opened only when a GPU is asked for.
+  TempDir tmp;
+  const Outcome o =
+      gradgrad("bench jacobian --quick --cases toy --no-peer --repeats 1 --out " + (tmp / "b"),
+               "LD_DEBUG=files ");
+  CHECK(o.status == 0);
+  CHECK(contains(o.output, "file=libgomp"));  // what the loader lists, so the absences below mean something
+  CHECK_FALSE(contains(o.output, "libcublas"));
+  CHECK_FALSE(contains(o.output, "libcudart"));
+  CHECK_FALSE(contains(o.output, "libgg_cuda"));
+}
+
+#ifdef GG_WITH_CUDA
+TEST_CASE("a CUDA plugin that is missing or not gradgrad's is refused by name when a GPU is asked for") {
+  const std::string args =
+      "bench jacobian --device cuda --quick --cases toy --no-peer --out /nonexistent/out";
+  const Outcome missing = gradgrad(args, "GG_CUDA_PLUGIN=/nonexistent/libgg_cuda.so ");
+  CHECK(missing.status == 1);
+  CHECK(contains(missing.output,
+                 "device cuda:0: the CUDA backend's plugin was not loaded "
+                 "(/nonexistent/libgg_cuda.so: no such file)"));
+  Dl_info zlib;  // a shared library that is surely on this machine, and surely not the plugin
+  REQUIRE(dladdr(reinterpret_cast<void*>(&zlibVersion), &zlib) != 0);
+  const Outcome foreign = gradgrad(args, std::string("GG_CUDA_PLUGIN=") + zlib.dli_fname + " ");
+  CHECK(foreign.status == 1);
+  CHECK(contains(foreign.output, std::string(zlib.dli_fname) + ": not gradgrad "));
+  CHECK(contains(foreign.output, "'s CUDA plugin"));
+  // The plugin built beside the command is found and answers for itself: a GPU, or the runtime's reason.
+  const Outcome own = gradgrad(args);
+  CHECK_FALSE(contains(own.output, "plugin was not loaded"));
+}
+#endif
 
 TEST_CASE("a runtime error prints the error alone, not the usage") {
   const Outcome o = gradgrad("field --run /nonexistent/run");

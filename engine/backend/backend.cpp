@@ -1,16 +1,80 @@
-// Device selection: which backend serves a device, and the printable names of the primitive ops.
+// Device selection: which backend serves a device, and the loading of the CUDA backend's plugin.
 #include "engine/backend/backend.h"
 
 #include "engine/backend/cpu/cpu_backend.h"
+
 #ifdef GG_WITH_CUDA
-#include "engine/backend/cuda/cuda_backend.h"
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <vector>
 #endif
 
 namespace gg {
 
+#ifdef GG_WITH_CUDA
+namespace {
+
+// The CUDA backend is a plugin, libgg_cuda.so (engine/backend/cuda/plugin.cpp), loaded here on the first
+// question about a GPU. It is looked for at $GG_CUDA_PLUGIN when set, else beside the running binary (a build
+// tree), in <prefix>/libexec/gradgrad (an installed binary) and on the library path.
+struct CudaPlugin {
+  bool (*available)(std::string*) = nullptr;
+  Backend* (*backend)() = nullptr;
+  std::string why_not;  // when it was not loaded: where it was looked for, and what was wrong
+};
+
+CudaPlugin load_cuda_plugin() {
+  std::vector<std::string> places;
+  if (const char* path = std::getenv("GG_CUDA_PLUGIN"); path && *path) {
+    places.push_back(path);
+  } else {
+    const std::string bin = executable_dir();
+    places = {bin + "/libgg_cuda.so", bin + "/../libexec/gradgrad/libgg_cuda.so", "libgg_cuda.so"};
+  }
+  std::string tried;
+  for (const std::string& place : places) {
+    const bool on_library_path = place.find('/') == std::string::npos;
+    std::error_code ec;
+    if (!on_library_path && !std::filesystem::exists(place, ec)) {
+      tried += (tried.empty() ? "" : "; ") + place + ": no such file";
+      continue;
+    }
+    void* handle = dlopen(place.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      tried +=
+          (tried.empty() ? "" : "; ") + (on_library_path ? place + " on the library path: " : "") + dlerror();
+      continue;
+    }
+    const auto version = reinterpret_cast<const char* (*)()>(dlsym(handle, "gg_cuda_plugin_version"));
+    CudaPlugin p;
+    p.available = reinterpret_cast<bool (*)(std::string*)>(dlsym(handle, "gg_cuda_available"));
+    p.backend = reinterpret_cast<Backend* (*)()>(dlsym(handle, "gg_cuda_backend"));
+    if (version && p.available && p.backend && std::string(version()) == GG_PLUGIN_VERSION) return p;
+    tried += (tried.empty() ? "" : "; ") + place + ": not gradgrad " + GG_PLUGIN_VERSION + "'s CUDA plugin" +
+             (version ? std::string(" (it is ") + version() + "'s)" : std::string());
+    dlclose(handle);
+  }
+  CudaPlugin none;
+  none.why_not = "the CUDA backend's plugin was not loaded (" + tried + ")";
+  return none;
+}
+
+const CudaPlugin& cuda_plugin() {
+  static const CudaPlugin plugin = load_cuda_plugin();  // once per process, on first use
+  return plugin;
+}
+
+}  // namespace
+#endif
+
 bool cuda_available(std::string* why) {
 #ifdef GG_WITH_CUDA
-  return cuda::available(why);
+  const CudaPlugin& plugin = cuda_plugin();
+  if (plugin.available) return plugin.available(why);
+  if (why) *why = plugin.why_not;
+  return false;
 #else
   if (why) *why = "gradgrad was built without its CUDA backend";
   return false;
@@ -27,19 +91,12 @@ Backend& backend_for(Device d) {
 #ifdef GG_WITH_CUDA
   // One GPU is served: its backend owns one stream and one allocator, which are per device.
   GG_CHECK(d.index == 0, "device " + d.str() + ": the CUDA backend serves cuda:0 only");
-  return cuda::backend();
+  const CudaPlugin& plugin = cuda_plugin();
+  GG_CHECK(plugin.backend, "device " + d.str() + ": " + plugin.why_not);
+  return *plugin.backend();
 #else
   fail("device " + d.str() + ": gradgrad was built without its CUDA backend");
 #endif
 }
-
-// The enums count up from 0 in list order, so each list's names index by the enum's value.
-#define GG_NAME(name) #name,
-constexpr const char* kUnaryNames[] = {GG_UNARY_OPS(GG_NAME)};
-constexpr const char* kBinaryNames[] = {GG_BINARY_OPS(GG_NAME)};
-#undef GG_NAME
-
-const char* op_name(UnaryOp op) { return kUnaryNames[static_cast<size_t>(op)]; }
-const char* op_name(BinaryOp op) { return kBinaryNames[static_cast<size_t>(op)]; }
 
 }  // namespace gg

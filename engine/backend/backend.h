@@ -29,8 +29,13 @@ enum class BinaryOp : uint8_t { GG_BINARY_OPS(GG_ENUM_ENTRY) };
 enum class ReduceOp : uint8_t { sum, max };
 enum class RandomKind : uint8_t { uniform, normal };
 
-const char* op_name(UnaryOp op);
-const char* op_name(BinaryOp op);
+// Inline, so that the CUDA backend's plugin (engine/backend/cuda/plugin.cpp) names ops without the engine.
+#define GG_NAME(name) #name,
+inline constexpr const char* kUnaryOpNames[] = {GG_UNARY_OPS(GG_NAME)};
+inline constexpr const char* kBinaryOpNames[] = {GG_BINARY_OPS(GG_NAME)};
+#undef GG_NAME
+inline const char* op_name(UnaryOp op) { return kUnaryOpNames[static_cast<size_t>(op)]; }
+inline const char* op_name(BinaryOp op) { return kBinaryOpNames[static_cast<size_t>(op)]; }
 inline bool is_comparison(BinaryOp op) { return op >= BinaryOp::eq; }
 
 // C[b] = op(A[b]) @ op(B[b]) over a broadcast batch; A, B, C row-major; C contiguous.
