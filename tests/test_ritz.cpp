@@ -341,3 +341,63 @@ TEST_CASE(
                  }),
                  "ritz: the saved state has no tensor"));
 }
+
+TEST_CASE("Ritz estimator: its gradient is the implicit derivative only once the inner solve has converged") {
+  // docs/poisson.md quotes the MESSAGE. With every layer of v_theta fitted (the default) the energy has flat
+  // directions, and the gradient after the default solve (200 annealed Adam steps, CG to 1e-4) moves by more
+  // than its own size when the solve runs longer. With the output layer alone fitted and Newton steps, the
+  // minimizer is unique and the gradient does not depend on how many Adam steps came first.
+  Autoencoder ae(tiny_ritz_config());
+  const Tensor x = two_moons(ToyOptions{.n = 12, .noise = 0.1, .seed = 5}).x.to(DType::f64);
+  auto gradient = [&](const PoissonOptions& o) {
+    RitzPotential potential(o.ritz);
+    Generator gen(3);
+    const PoissonTerms t = poisson_regularizer(ae, x, o, gen, {}, &potential);
+    REQUIRE_FALSE(t.ritz.diverged);
+    std::vector<double> g;
+    for (const Tensor& p : grad({t.loss}, ae.parameters()))
+      for (double v : p.to_vector()) g.push_back(v);
+    return g;
+  };
+  auto norm = [](const std::vector<double>& a) {
+    double s = 0;
+    for (double v : a) s += v * v;
+    return std::sqrt(s);
+  };
+  auto relative_difference = [&](const std::vector<double>& a, const std::vector<double>& b) {
+    std::vector<double> d(a.size());
+    for (size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];
+    return norm(d) / norm(b);
+  };
+  PoissonOptions o;  // the problem of the finite-difference case above, with the default inner solve
+  o.estimator = "ritz";
+  o.quadrature_points = 12;
+  o.source.method = "exact";
+  o.kde_bandwidth = 0.3;
+  o.density_bandwidth = 0.5;
+  o.ritz.hidden = 8;
+  o.ritz.mu = 1;
+  o.ritz.dirichlet = 1;
+  auto with_steps = [&](PoissonOptions p, int64_t first_steps) {
+    p.ritz.first_steps = first_steps;
+    p.ritz.cg_iterations = 500;
+    p.ritz.cg_tolerance = 1e-10;
+    return p;
+  };
+  const std::vector<double> by_default = gradient(o), longer = gradient(with_steps(o, 4000)),
+                            longest = gradient(with_steps(o, 12000));
+  MESSAGE("every layer fitted: |g| = "
+          << norm(by_default) << " after the default solve, " << norm(longer) << " after 4000 steps, "
+          << norm(longest)
+          << " after 12000; |g_200 - g_4000| / |g_4000| = " << relative_difference(by_default, longer)
+          << ", |g_4000 - g_12000| / |g_12000| = " << relative_difference(longer, longest));
+  for (double v : by_default) CHECK(std::isfinite(v));
+  o.ritz.fit_layers = "last";
+  o.ritz.newton_steps = 2;
+  o.ritz.damping = 0;
+  const std::vector<double> newton_short = gradient(with_steps(o, 1)),
+                            newton_long = gradient(with_steps(o, 200));
+  MESSAGE(
+      "output layer by Newton: |g_1 - g_200| / |g_200| = " << relative_difference(newton_short, newton_long));
+  CHECK(relative_difference(newton_short, newton_long) < 1e-5);
+}
