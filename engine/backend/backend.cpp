@@ -33,18 +33,18 @@ CudaPlugin load_cuda_plugin() {
     const std::string bin = executable_dir();
     places = {bin + "/libgg_cuda.so", bin + "/../libexec/gradgrad/libgg_cuda.so", "libgg_cuda.so"};
   }
-  std::string tried;
+  std::string tried;  // each place that failed, and why
+  auto failed = [&tried](const std::string& why) { tried += (tried.empty() ? "" : "; ") + why; };
   for (const std::string& place : places) {
     const bool on_library_path = place.find('/') == std::string::npos;
     std::error_code ec;
     if (!on_library_path && !std::filesystem::exists(place, ec)) {
-      tried += (tried.empty() ? "" : "; ") + place + ": no such file";
+      failed(place + ": no such file");
       continue;
     }
     void* handle = dlopen(place.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
-      tried +=
-          (tried.empty() ? "" : "; ") + (on_library_path ? place + " on the library path: " : "") + dlerror();
+      failed((on_library_path ? place + " on the library path: " : std::string()) + dlerror());
       continue;
     }
     const auto version = reinterpret_cast<const char* (*)()>(dlsym(handle, "gg_cuda_plugin_version"));
@@ -52,8 +52,8 @@ CudaPlugin load_cuda_plugin() {
     p.available = reinterpret_cast<bool (*)(std::string*)>(dlsym(handle, "gg_cuda_available"));
     p.backend = reinterpret_cast<Backend* (*)()>(dlsym(handle, "gg_cuda_backend"));
     if (version && p.available && p.backend && std::string(version()) == GG_PLUGIN_VERSION) return p;
-    tried += (tried.empty() ? "" : "; ") + place + ": not gradgrad " + GG_PLUGIN_VERSION + "'s CUDA plugin" +
-             (version ? std::string(" (it is ") + version() + "'s)" : std::string());
+    failed(place + ": not gradgrad " + GG_PLUGIN_VERSION + "'s CUDA plugin" +
+           (version ? std::string(" (it is ") + version() + "'s)" : std::string()));
     dlclose(handle);
   }
   CudaPlugin none;

@@ -197,7 +197,7 @@ Chunking chunking(const ConvBatch& b, size_t elem) {
 template <class F>
 void for_each_chunk(int64_t entries, int64_t chunks, F&& f) {
   const int64_t tasks = entries * chunks;
-  const int threads = tasks == 1 || omp_in_parallel() ? 1 : int(std::min<int64_t>(parallel_threads(), tasks));
+  const int threads = region_threads(tasks);
   if (threads == 1) {
     for (int64_t t = 0; t < tasks; ++t) f(t / chunks, t % chunks, 0);
     return;

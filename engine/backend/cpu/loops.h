@@ -49,6 +49,13 @@ inline Blocks fixed_blocks(int64_t n, int64_t grain) {
   return {(n + step - 1) / step, step};
 }
 
+// The threads a parallel region over `tasks` pieces of work starts: one where it has one piece or would be
+// nested (OpenMP runs a nested region on one thread anyway), else as many as the load leaves cores for
+// (parallel_threads), and no more than the pieces.
+inline int region_threads(int64_t tasks) {
+  return tasks <= 1 || omp_in_parallel() ? 1 : int(std::min<int64_t>(parallel_threads(), tasks));
+}
+
 // Calls f(begin, end) over [0, n), block by block (fixed_blocks) when n is above the grain, the blocks
 // shared among the OpenMP threads as they finish. The blocks do not depend on the thread count: a
 // vectorised loop rounds the elements of its scalar tail, and those before its first aligned element,
@@ -62,8 +69,7 @@ void parallel_for(int64_t n, F&& f, int64_t grain = kParallelGrain) {
     f(int64_t{0}, n);
     return;
   }
-  // Nested, a region would run on one thread anyway; otherwise as many as the load leaves cores for.
-  const int threads = omp_in_parallel() ? 1 : int(std::min<int64_t>(parallel_threads(), blocks.count));
+  const int threads = region_threads(blocks.count);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
   for (int64_t c = 0; c < blocks.count; ++c) f(c * blocks.step, std::min(n, (c + 1) * blocks.step));
 }
@@ -75,13 +81,13 @@ constexpr int64_t kBalancedChunksPerThread = 4;
 template <class F>
 void parallel_for_balanced(int64_t n, F&& f, int64_t grain) {
   const int64_t by_grain = (n + grain - 1) / std::max<int64_t>(grain, 1);
-  const int64_t threads = by_grain <= 1 || omp_in_parallel() ? 1 : parallel_threads();
+  const int64_t threads = region_threads(by_grain);
   const int64_t chunks = std::min<int64_t>(threads * kBalancedChunksPerThread, by_grain);
-  if (chunks <= 1 || threads <= 1) {
+  if (threads <= 1) {
     if (n > 0) f(int64_t{0}, n);
     return;
   }
-#pragma omp parallel for num_threads(std::min(threads, chunks)) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (int64_t c = 0; c < chunks; ++c) {
     int64_t b = n * c / chunks, e = n * (c + 1) / chunks;
     if (b < e) f(b, e);

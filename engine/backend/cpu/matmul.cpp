@@ -83,7 +83,7 @@ void gemm(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, bool ta
     }
     const bool by_rows = m >= n;  // rows of C (and of op(A)), else columns of C (and of op(B))
     const int64_t side = by_rows ? m : n;
-    const int threads = omp_in_parallel() ? 1 : int(std::min<int64_t>(parallel_threads(), pieces));
+    const int threads = region_threads(pieces);
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (threads > 1)
     for (int64_t p = 0; p < pieces; ++p) {
       const int64_t lo = side * p / pieces, count = side * (p + 1) / pieces - lo;
