@@ -85,22 +85,29 @@ TrajectoryScores trajectory_distance_scores(const LatentMap& f, const Tensor& z0
            "trajectory_distance_scores: expected codes [N, k] and training attractors [A >= 1, k]");
   const NearestInSet nn(to_matrix(train_attractors, "trajectory_distance_scores", "train_attractors"));
   const size_t n = static_cast<size_t>(z0.size(0));
-  std::vector<double> sum(n, 0.0), count(n, 0.0), d;
+  TrajectoryScores s;
+  s.path_distance.resize(n);
+  std::vector<double> d;
   std::vector<int64_t> idx;
-  // Section 4.2: score(z) = mean over the path of d(z_i, Z*_train), accumulated a batch-step at a time.
-  const VisitFn visit = [&](const std::vector<int64_t>& samples, int64_t, const std::vector<double>& z) {
+  // d(z_t, Z*_train) for the samples at step t, a batch-step at a time.
+  const VisitFn visit = [&](const std::vector<int64_t>& samples, int64_t t, const std::vector<double>& z) {
     const int64_t m = static_cast<int64_t>(samples.size());
     d.resize(size_t(m));
     idx.resize(size_t(m));
     nn.query(z.data(), m, d.data(), idx.data());
     for (int64_t j = 0; j < m; ++j) {
-      sum[size_t(samples[size_t(j)])] += d[size_t(j)];
-      count[size_t(samples[size_t(j)])] += 1;
+      std::vector<double>& path = s.path_distance[size_t(samples[size_t(j)])];
+      if (path.size() <= size_t(t)) path.resize(size_t(t) + 1);
+      path[size_t(t)] = d[size_t(j)];
     }
   };
   const Trajectories t = iterate(f, z0, options, visit);
-  TrajectoryScores s;
-  for (size_t i = 0; i < n; ++i) s.score.push_back(sum[i] / count[i]);
+  // Section 4.2: score(z) = mean over the path of d(z_i, Z*_train).
+  for (const std::vector<double>& path : s.path_distance) {
+    double sum = 0;
+    for (double v : path) sum += v;
+    s.score.push_back(sum / double(path.size()));
+  }
   const SetDistances fin = distance_to_set(t.final, train_attractors);
   s.final_distance = fin.distance;
   s.nearest_attractor = fin.nearest;
@@ -116,6 +123,40 @@ TrajectoryScores trajectory_distance_scores(Autoencoder& model, const Tensor& z0
   const DType t = model.config().dtype;
   return trajectory_distance_scores(latent_map_of(model), z0.dtype() == t ? z0 : z0.to(t), train_attractors,
                                     options, trajectories);
+}
+
+PathDistanceProfile path_distance_profile(const TrajectoryScores& scores) {
+  const std::vector<std::vector<double>>& paths = scores.path_distance;
+  GG_CHECK(!paths.empty(), "path_distance_profile: no paths");
+  size_t steps = 0;
+  for (const auto& p : paths) {
+    GG_CHECK(!p.empty(), "path_distance_profile: a path without points");
+    steps = std::max(steps, p.size());
+  }
+  // The q-quantile of sorted values, linear between order statistics (numpy's default).
+  const auto quantile = [](const std::vector<double>& sorted, double q) {
+    const double pos = q * double(sorted.size() - 1);
+    const size_t lo = static_cast<size_t>(pos), hi = std::min(lo + 1, sorted.size() - 1);
+    return sorted[lo] + (pos - double(lo)) * (sorted[hi] - sorted[lo]);
+  };
+  PathDistanceProfile out;
+  std::vector<double> at(paths.size());
+  for (size_t t = 0; t < steps; ++t) {
+    int64_t moving = 0;
+    double sum = 0;
+    for (size_t i = 0; i < paths.size(); ++i) {
+      at[i] = paths[i][std::min(t, paths[i].size() - 1)];
+      moving += paths[i].size() > t + 1;
+      sum += at[i];
+    }
+    std::sort(at.begin(), at.end());
+    out.q25.push_back(quantile(at, 0.25));
+    out.median.push_back(quantile(at, 0.5));
+    out.q75.push_back(quantile(at, 0.75));
+    out.mean.push_back(sum / double(at.size()));
+    out.moving.push_back(moving);
+  }
+  return out;
 }
 
 std::vector<double> knn_scores(const Tensor& queries, const Tensor& reference, int64_t k_neighbors) {

@@ -30,9 +30,11 @@ struct SetDistances {
 SetDistances distance_to_set(const Tensor& points, const Tensor& set);
 
 // The trajectory-distance score of section 4.2 for every row of z0 [N, k], against train_attractors [A, k].
-// The default iteration is appendix D's for section 4.2 (tol 1e-5, 500 iterations). Paths are not stored.
+// The default iteration is appendix D's for section 4.2 (tol 1e-5, 500 iterations). The paths themselves are
+// not stored, only each point's distance to Z*_train.
 struct TrajectoryScores {
   std::vector<double> score;               // mean of d(z_t, Z*_train) over the path (section 4.2)
+  std::vector<std::vector<double>> path_distance;  // d(z_t, Z*_train) for t = 0 .. its stop, per sample
   std::vector<double> final_distance;      // d(z_T, Z*_train): 0 when the sample ends in a training attractor
   std::vector<int64_t> nearest_attractor;  // the training attractor nearest to z_T
   std::vector<int64_t> iterations;         // applications of f
@@ -47,6 +49,16 @@ TrajectoryScores trajectory_distance_scores(Autoencoder& model, const Tensor& z0
                                             const Tensor& train_attractors,
                                             const IterateOptions& options = IterateOptions::foundation(),
                                             Trajectories* trajectories = nullptr);
+
+// Where along its path a set's score comes from, one entry per step t = 0 .. the longest path: quantiles of
+// d(z_t, Z*_train) over every sample of the set, a sample whose path has stopped counting with its last
+// distance (so each curve describes the whole set at every t), and how many paths go on past t. Two sets
+// with the same score can differ here: one falls near an attractor at once, the other creeps towards one.
+struct PathDistanceProfile {
+  std::vector<double> q25, median, q75, mean;
+  std::vector<int64_t> moving;  // samples whose path has a point after t
+};
+PathDistanceProfile path_distance_profile(const TrajectoryScores& scores);
 
 // The k-NN baseline of section 4.2: for each row of queries [M, d], the mean Euclidean distance to its
 // min(k_neighbors, N) nearest rows of reference [N, d] (N >= 1). The paper does not name the space; passing

@@ -168,6 +168,7 @@ OodResult ood_experiment(const OodOptions& o, const std::string& out) {
   std::ostringstream csv;
   csv << ood_csv_header() << ",knn_input_score\n";
   std::vector<std::array<std::vector<double>, 3>> scores(sets.size());
+  CsvWriter profile("set,step,moving,q25,median,q75,mean");  // d(z_t, Z*_train) along the paths, per set
   json per_set = json::object();
   for (size_t s = 0; s < sets.size(); ++s) {
     const EvalSet& set = sets[s];
@@ -180,6 +181,10 @@ OodResult ood_experiment(const OodOptions& o, const std::string& out) {
     const std::vector<int64_t> basin = match_attractors(tr.final, z_star_train);
     scores[s] = {ts.score, knn_scores(z0, train_codes, o.knn), knn_scores(set.x, train.x, o.knn)};
     const std::vector<OodSampleRow> rows = ood_rows(set.name, set.in_distribution, ts, scores[s][1]);
+    const PathDistanceProfile p = path_distance_profile(ts);
+    for (size_t t = 0; t < p.median.size(); ++t)
+      profile << set.name << "," << t << "," << p.moving[t] << "," << p.q25[t] << "," << p.median[t] << ","
+              << p.q75[t] << "," << p.mean[t] << "\n";
     int64_t conv = 0, iters = 0, in_basin = 0;
     for (size_t i = 0; i < rows.size(); ++i) {
       csv << ood_csv_line(rows[i]) << "," << fmt("%.17g", scores[s][2][i]) << "\n";
@@ -245,6 +250,7 @@ OodResult ood_experiment(const OodOptions& o, const std::string& out) {
   write_run_info(out, "ood", o.command);
   write_run_file(out + "/scores.csv", csv.str());
   roc.write(out + "/roc.csv");
+  profile.write(out + "/trajectory_profile.csv");
   write_json(out + "/metrics.json", metrics);
   res.table = format_table(sets[0].name, sets[0].x.size(0), res.sets, o.knn);
   write_run_file(out + "/table.txt", res.table);

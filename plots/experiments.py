@@ -1,7 +1,8 @@
 """Figures of the paper-002 experiment commands, from the files each writes:
 
     plot_ood(run)    gradgrad ood:   score histograms, ID vs each OOD set, the ROC curves the C++ side
-                                     computed (roc.csv; Figure 5 right), and the table as bars
+                                     computed (roc.csv; Figure 5 right), the table as bars, and where along
+                                     the paths each set's score comes from (trajectory_profile.csv)
     plot_probe(run)  gradgrad probe: reconstruction error vs number of OMP atoms (Figure 4), labelled grids
     plot_sweep(run)  gradgrad sweep: every measure against the bottleneck size k (Figures 2, 6, 12, 3c-d), or
                      against the training-set size where the sweep lists train_sizes (Figure 13), the mean
@@ -84,6 +85,38 @@ def plot_ood(run):
     fig.tight_layout(rect=(0, 0.07, 1, 1))
     fig.savefig(os.path.join(run, "ood_table.png"), dpi=90)
     plt.close(fig)
+    if exists(run, "trajectory_profile.csv"):
+        plot_trajectory_profile(run, metrics, id_name, [id_name] + sets)
+
+
+def plot_trajectory_profile(run, metrics, id_name, sets):
+    """The score of section 4.2 is the mean of d(z_t, Z*_train) over a path: per set, that distance against the
+    step t (median and quartiles over the set, a stopped path holding its last distance), and how many paths
+    are still moving."""
+    rows = read_rows(os.path.join(run, "trajectory_profile.csv"))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, s in enumerate(sets):
+        part = [r for r in rows if r["set"] == s]
+        if not part:
+            continue
+        step = np.array(column(part, "step")) + 1  # t + 1 on a log axis, so that z_0 shows
+        colour = colours[i % len(colours)]
+        name = f"{s} (ID)" if s == id_name else s
+        axes[0].plot(step, column(part, "median"), color=colour, label=name)
+        axes[0].fill_between(step, column(part, "q25"), column(part, "q75"), color=colour, alpha=0.2)
+        axes[1].plot(step, 100 * np.array(column(part, "moving")) / metrics[s]["n"], color=colour, label=name)
+    axes[0].set_ylabel("d(z_t, Z*_train), latent units\n(median, band 25-75% of the set)")
+    axes[0].set_title("distance to the nearest training attractor along the path", fontsize=10)
+    axes[1].set_ylabel("paths still moving after t (% of the set)")
+    axes[1].set_title("how long the paths are", fontsize=10)
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("iteration t + 1 (log)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Where the trajectory score comes from: a sample's score is the mean over its path of the distance on the left")
+    save(fig, run, "trajectory_profile.png", dpi=90)
 
 
 # ---- gradgrad probe --------------------------------------------------------------------------------------------

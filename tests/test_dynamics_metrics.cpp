@@ -63,6 +63,7 @@ TEST_CASE("Trajectory-distance score (section 4.2) and the k-NN baseline on a 1-
   CHECK(s.iterations[0] == 3);
   CHECK(s.outcome[0] == IterOutcome::converged);
   CHECK(s.score[0] == doctest::Approx((4 + 2 + 1 + 0.5) / 4.0));  // path 4, 2, 1, 0.5 to the attractor 0
+  CHECK(s.path_distance[0] == std::vector<double>{4, 2, 1, 0.5});
   CHECK(s.final_distance[0] == doctest::Approx(0.5));
   CHECK(s.nearest_attractor[0] == 0);
   // Against {-1, 3}: distances 1, 1, 2, 1.5.
@@ -70,6 +71,22 @@ TEST_CASE("Trajectory-distance score (section 4.2) and the k-NN baseline on a 1-
       trajectory_distance_scores(half, z0, Tensor::from_data({-1, 3}, {2, 1}, DType::f64), o);
   CHECK(t.score[0] == doctest::Approx((1 + 1 + 2 + 1.5) / 4.0));
   CHECK(t.nearest_attractor[0] == 0);
+
+  // Two paths of different lengths: from 4 (4, 2, 1, 0.5) and from 1 (1, 0.5: one map, whose step 0.5
+  // squared is under 0.3). At t >= 2 the short path holds its last distance, 0.5.
+  const TrajectoryScores two =
+      trajectory_distance_scores(half, Tensor::from_data({4, 1}, {2, 1}, DType::f64),
+                                 Tensor::from_data({0, 10}, {2, 1}, DType::f64), o);
+  CHECK(two.path_distance[1] == std::vector<double>{1, 0.5});
+  const PathDistanceProfile p = path_distance_profile(two);
+  CHECK(p.median == std::vector<double>{2.5, 1.25, 0.75, 0.5});
+  CHECK(p.mean == p.median);  // two samples: the median is their mean
+  CHECK(p.q25 == std::vector<double>{1.75, 0.875, 0.625, 0.5});  // a quarter of the way between them
+  CHECK(p.q75 == std::vector<double>{3.25, 1.625, 0.875, 0.5});
+  CHECK(p.moving == std::vector<int64_t>{2, 1, 1, 0});
+  // The score is the mean of the sample's own path, not of the profile.
+  CHECK(two.score[1] == doctest::Approx(0.75));
+  CHECK_THROWS_AS(path_distance_profile(TrajectoryScores{}), Error);
 
   const SetDistances d = distance_to_set(Tensor::from_data({0, 0, 3, 4}, {2, 2}, DType::f64),
                                          Tensor::from_data({3, 0, 100, 100}, {2, 2}, DType::f64));

@@ -60,6 +60,19 @@ TEST_CASE("ood_experiment: the sets of a points run, their metrics and ROC curve
   CHECK(r.metrics["ood_sets"].size() == 2);
   CHECK(read_csv(tmp / "ood/scores.csv").size() == 150);  // 50 samples in each of three sets
   CHECK(r.table.find("d(attractors)") != std::string::npos);
+  // trajectory_profile.csv: per set and step, quartiles of d(z_t, Z*_train) in order and the paths still
+  // moving, which never grow; at t = 0 the mean is the mean distance of the codes themselves.
+  std::map<std::string, int64_t> last_moving, profile_steps;
+  for (const auto& row : read_csv(tmp / "ood/trajectory_profile.csv")) {
+    CHECK(num(row, "q25") <= num(row, "median"));
+    CHECK(num(row, "median") <= num(row, "q75"));
+    const int64_t moving = int64_t(num(row, "moving")), step = int64_t(num(row, "step"));
+    CHECK(step == profile_steps[row.at("set")]++);
+    if (step > 0) CHECK(moving <= last_moving[row.at("set")]);
+    last_moving[row.at("set")] = moving;
+  }
+  CHECK(profile_steps.size() == 3);
+  for (const auto& [set, moving] : last_moving) CHECK(moving == 0);  // every path has stopped by the last step
 
   // roc.csv: per OOD set and method a curve whose trapezoid area is that method's AUROC.
   std::map<std::string, std::vector<std::pair<double, double>>> curves;
