@@ -21,20 +21,28 @@ RowMatrix to_matrix(const Tensor& t, const char* op, const char* what) {
 
 // Nearest rows of a fixed set, by one matrix product per block of queries: ||p - s||^2 = |p|^2 + |s|^2 - 2
 // p.s picks the nearest, whose distance is then recomputed exactly (no cancellation near an attractor).
+// The blocks are small and their product goes into one buffer kept between calls: the set of training
+// endpoints has thousands of rows, and a fresh [1024, A] matrix per step of an iteration cost a page fault
+// per 4 KB, which was most of the time spent scoring the paths.
 class NearestInSet {
  public:
   explicit NearestInSet(RowMatrix set) : set_(std::move(set)), sq_(set_.rowwise().squaredNorm()) {}
   int64_t dim() const { return set_.cols(); }
-  // For m points p (row-major, m x k): distances and indices of the nearest set rows.
-  void query(const double* p, int64_t m, double* distance, int64_t* nearest) const {
+  // For m points p (row-major, m x k): distances and indices of the nearest set rows (the first on a tie).
+  void query(const double* p, int64_t m, double* distance, int64_t* nearest) {
+    constexpr int64_t kBlock = 64;
     const Eigen::Map<const RowMatrix> pts(p, m, set_.cols());
-    for (int64_t a = 0; a < m; a += 1024) {
-      const int64_t b = std::min<int64_t>(m, a + 1024);
-      const Eigen::MatrixXd d2 =
-          (-2.0 * (pts.middleRows(a, b - a) * set_.transpose())).rowwise() + sq_.transpose();
+    const int64_t n = set_.rows();
+    for (int64_t a = 0; a < m; a += kBlock) {
+      const int64_t b = std::min<int64_t>(m, a + kBlock);
+      product_.resize(b - a, n);
+      product_.noalias() = -2.0 * (pts.middleRows(a, b - a) * set_.transpose());
       for (int64_t i = a; i < b; ++i) {
-        Eigen::Index j;
-        d2.row(i - a).minCoeff(&j);
+        const double* row = product_.data() + (i - a) * n;  // ||p - s||^2 - |p|^2 = -2 p.s + |s|^2
+        int64_t j = 0;
+        double best = row[0] + sq_[0];
+        for (int64_t c = 1; c < n; ++c)
+          if (row[c] + sq_[c] < best) best = row[c] + sq_[c], j = c;
         nearest[i] = j;
         distance[i] = (pts.row(i) - set_.row(j)).norm();
       }
@@ -44,6 +52,7 @@ class NearestInSet {
  private:
   RowMatrix set_;
   Eigen::VectorXd sq_;
+  RowMatrix product_;  // -2 p.s for one block of queries
 };
 
 void check_scores(const std::vector<double>& id, const std::vector<double>& ood, const char* op) {
@@ -68,7 +77,7 @@ SetDistances distance_to_set(const Tensor& points, const Tensor& set) {
            "distance_to_set: expected points [N, k] and a non-empty set [A, k], got " +
                (points.defined() ? points.str() : std::string("undefined")) + " and " +
                (set.defined() ? set.str() : std::string("undefined")));
-  const NearestInSet nn(to_matrix(set, "distance_to_set", "set"));
+  NearestInSet nn(to_matrix(set, "distance_to_set", "set"));
   const std::vector<double> p = points.to_vector();
   SetDistances out;
   out.distance.resize(static_cast<size_t>(points.size(0)));
@@ -83,7 +92,7 @@ TrajectoryScores trajectory_distance_scores(const LatentMap& f, const Tensor& z0
   GG_CHECK(z0.defined() && z0.dim() == 2 && train_attractors.defined() && train_attractors.dim() == 2 &&
                train_attractors.size(0) >= 1 && train_attractors.size(1) == z0.size(1),
            "trajectory_distance_scores: expected codes [N, k] and training attractors [A >= 1, k]");
-  const NearestInSet nn(to_matrix(train_attractors, "trajectory_distance_scores", "train_attractors"));
+  NearestInSet nn(to_matrix(train_attractors, "trajectory_distance_scores", "train_attractors"));
   const size_t n = static_cast<size_t>(z0.size(0));
   TrajectoryScores s;
   s.path_distance.resize(n);
