@@ -178,12 +178,14 @@ std::vector<double> knn_scores(const Tensor& queries, const Tensor& reference, i
   const int64_t kk = std::min<int64_t>(k_neighbors, r.rows());
   const Eigen::VectorXd rq = r.rowwise().squaredNorm();
   std::vector<double> out(static_cast<size_t>(q.rows())), row(static_cast<size_t>(r.rows()));
-  for (int64_t a = 0; a < q.rows(); a += 256) {
-    const int64_t b = std::min<int64_t>(q.rows(), a + 256);
-    const Eigen::MatrixXd d2 = (-2.0 * (q.middleRows(a, b - a) * r.transpose())).rowwise() + rq.transpose();
+  RowMatrix product;  // -2 q.r for a block of queries, read along its rows (as NearestInSet does)
+  for (int64_t a = 0; a < q.rows(); a += 64) {
+    const int64_t b = std::min<int64_t>(q.rows(), a + 64);
+    product.noalias() = -2.0 * (q.middleRows(a, b - a) * r.transpose());
     for (int64_t i = a; i < b; ++i) {
       const double qq = q.row(i).squaredNorm();
-      for (int64_t j = 0; j < r.rows(); ++j) row[size_t(j)] = std::sqrt(std::max(0.0, d2(i - a, j) + qq));
+      const double* p = product.data() + (i - a) * r.rows();
+      for (int64_t j = 0; j < r.rows(); ++j) row[size_t(j)] = std::sqrt(std::max(0.0, p[j] + rq[j] + qq));
       std::nth_element(row.begin(), row.begin() + (kk - 1), row.end());
       double s = 0;
       for (int64_t j = 0; j < kk; ++j) s += row[size_t(j)];
