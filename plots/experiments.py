@@ -167,10 +167,13 @@ def _sweep_panel(ax, key, k, col):
     if key == "memorization":
         ax.errorbar(k, col("memorization_mean"), yerr=col("memorization_std"), fmt="o-", color="#1f77b4", capsize=3)
     elif key in ("distinct", "converged"):
-        starts = col("starts")
         for name, colour in (("train", "#1f77b4"), ("test", "#d62728"), ("noise", "#bcbd22")):
             values = col(key + "_" + name)
-            if key == "converged":
+            if key == "converged":  # of each source's own starts: the test set may hold fewer than asked for
+                try:
+                    starts = col("starts_" + name)
+                except KeyError:  # a sweep.csv written before the per-source columns
+                    starts = col("starts")
                 values = [c / s if s else math.nan for c, s in zip(values, starts)]
             ax.plot(k, values, "o-", color=colour, label=f"from {name} codes")
         if key == "converged":

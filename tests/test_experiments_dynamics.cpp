@@ -137,6 +137,9 @@ TEST_CASE("sweep_experiment: one model per k, sweep.csv from the same points - a
   REQUIRE(rows.size() == 2);
   CHECK(num(rows[1], "test_mse") == doctest::Approx(r.points[1]["test_mse"].get<double>()).epsilon(1e-8));
   CHECK(num(rows[0], "starts") == 32);
+  // Each source's own starts: a test set smaller than `starts` gives fewer.
+  CHECK(num(rows[0], "starts_test") == r.points[0]["starts_test"].get<double>());
+  CHECK(num(rows[0], "starts_noise") == 32);
   const nlohmann::json k2 = read_json_file(tmp / "sweep/k_2/metrics.json");
   CHECK(k2["sweep_point"] == r.points[1]);
   CHECK(k2["epochs"].size() == 2);
