@@ -74,13 +74,13 @@ TEST_CASE("Trajectory-distance score (section 4.2) and the k-NN baseline on a 1-
 
   // Two paths of different lengths: from 4 (4, 2, 1, 0.5) and from 1 (1, 0.5: one map, whose step 0.5
   // squared is under 0.3). At t >= 2 the short path holds its last distance, 0.5.
-  const TrajectoryScores two =
-      trajectory_distance_scores(half, Tensor::from_data({4, 1}, {2, 1}, DType::f64),
-                                 Tensor::from_data({0, 10}, {2, 1}, DType::f64), o);
+  const TrajectoryScores two = trajectory_distance_scores(half, Tensor::from_data({4, 1}, {2, 1}, DType::f64),
+                                                          Tensor::from_data({0, 10}, {2, 1}, DType::f64), o);
   CHECK(two.path_distance[1] == std::vector<double>{1, 0.5});
   const PathDistanceProfile p = path_distance_profile(two);
   CHECK(p.median == std::vector<double>{2.5, 1.25, 0.75, 0.5});
-  CHECK(p.mean == p.median);  // two samples: the median is their mean
+  // Two samples: the median is their mean.
+  CHECK(p.mean == p.median);
   CHECK(p.q25 == std::vector<double>{1.75, 0.875, 0.625, 0.5});  // a quarter of the way between them
   CHECK(p.q75 == std::vector<double>{3.25, 1.625, 0.875, 0.5});
   CHECK(p.moving == std::vector<int64_t>{2, 1, 1, 0});

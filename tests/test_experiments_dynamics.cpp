@@ -72,7 +72,8 @@ TEST_CASE("ood_experiment: the sets of a points run, their metrics and ROC curve
     last_moving[row.at("set")] = moving;
   }
   CHECK(profile_steps.size() == 3);
-  for (const auto& [set, moving] : last_moving) CHECK(moving == 0);  // every path has stopped by the last step
+  for (const auto& [set, moving] : last_moving)
+    CHECK(moving == 0);  // every path has stopped by the last step
 
   // roc.csv: per OOD set and method a curve whose trapezoid area is that method's AUROC.
   std::map<std::string, std::vector<std::pair<double, double>>> curves;
