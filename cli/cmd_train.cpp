@@ -20,6 +20,10 @@ Action add_train(CLI::App& app, const std::string& command) {
                   "paper 002's figure 3: measure the latent dynamics every N epochs (0: off)")
       ->check(at_least(0))
       ->type_name("N");
+  sub->add_option("--track-starts", o->track.starts,
+                  "with --track-dynamics: codes iterated per snapshot from each of train, test and N(0, I_k)")
+      ->check(at_least(1))
+      ->capture_default_str();
   return [o, out, &command] {
     if (o->config_path.empty() && !o->resume) throw UsageError("train: --config is required (or --resume a run)");
     o->command = command;

@@ -59,6 +59,9 @@ TEST_CASE("usage mistakes exit non-zero naming the option, with a hint to --help
   const Outcome tol = gradgrad("ood --run /nonexistent --tol -1");
   CHECK(tol.status != 0);
   CHECK(contains(tol.output, "--tol"));
+  const Outcome starts = gradgrad("train --out /nonexistent --track-dynamics 5 --track-starts 0");
+  CHECK(starts.status != 0);
+  CHECK(contains(starts.output, "--track-starts"));
   const Outcome missing = gradgrad("train --out /nonexistent");
   CHECK(missing.status != 0);
   CHECK(contains(missing.output, "--config"));
