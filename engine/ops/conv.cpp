@@ -288,7 +288,7 @@ Tensor weight_grad(const Tensor& y, const Tensor& x, int64_t kh, int64_t kw, int
       },
       [&] { return detail::conv2d_weight_grad_by_columns(y, x, kh, kw, stride, padding); });
   return record("conv2d_weight_grad", out, {y, x},
-                [kh, kw, stride, padding](BackwardContext& ctx, const Tensor& gw) {
+                [stride, padding](BackwardContext& ctx, const Tensor& gw) {
                   const Tensor &y = ctx.saved(0), &x = ctx.saved(1);
                   std::vector<Tensor> r(2);
                   if (ctx.needs(0)) r[0] = conv(x, gw, stride, padding);
