@@ -6,6 +6,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -134,4 +135,19 @@ TEST_CASE("bench jacobian --device refuses a device that cannot run before any c
   CHECK(o.status == 1);
   CHECK(contains(o.output, "bench jacobian: device cuda:1"));
   CHECK_FALSE(contains(o.output, "ours "));  // no case ran
+}
+
+TEST_CASE("gradgrad ood on a trained run leaves its table and its figures and where the scores come from") {
+  TempDir tmp;
+  const std::string config = std::string(GG_SOURCE_DIR) + "/configs/two_moons/plain.json";
+  const Outcome train = gradgrad("train --config " + config + " --out " + tmp / "run" + " --set training.epochs=3");
+  INFO(train.output);
+  REQUIRE(train.status == 0);
+  const Outcome ood =
+      gradgrad("ood --run " + tmp / "run" + " --samples 40 --train-samples 64 --knn 5 --out " + tmp / "ood");
+  INFO(ood.output);
+  REQUIRE(ood.status == 0);
+  for (const char* file : {"table.txt", "scores.csv", "roc.csv", "trajectory_profile.csv", "ood_scores.png",
+                           "ood_table.png", "trajectory_profile.png", "report.html"})
+    CHECK_MESSAGE(std::filesystem::exists(tmp / ("ood/" + std::string(file))), file);
 }
