@@ -140,7 +140,8 @@ TEST_CASE("bench jacobian --device refuses a device that cannot run before any c
 TEST_CASE("gradgrad ood on a trained run leaves its table and its figures and where the scores come from") {
   TempDir tmp;
   const std::string config = std::string(GG_SOURCE_DIR) + "/configs/two_moons/plain.json";
-  const Outcome train = gradgrad("train --config " + config + " --out " + tmp / "run" + " --set training.epochs=3");
+  const Outcome train =
+      gradgrad("train --config " + config + " --out " + tmp / "run" + " --set training.epochs=3");
   INFO(train.output);
   REQUIRE(train.status == 0);
   const Outcome ood =
