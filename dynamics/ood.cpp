@@ -19,40 +19,44 @@ RowMatrix to_matrix(const Tensor& t, const char* op, const char* what) {
   return Eigen::Map<const RowMatrix>(v.data(), n, d);
 }
 
-// Nearest rows of a fixed set, by one matrix product per block of queries: ||p - s||^2 = |p|^2 + |s|^2 - 2
-// p.s picks the nearest, whose distance is then recomputed exactly (no cancellation near an attractor).
-// The blocks are small and their product goes into one buffer kept between calls: the set of training
-// endpoints has thousands of rows, and a fresh [1024, A] matrix per step of an iteration cost a page fault
-// per 4 KB, which was most of the time spent scoring the paths.
+// -2 p.s for every query row p against every row s of `set`, handed to f(i, row) one query at a time as a
+// contiguous row over the set. The products are taken 64 queries at a time into `buffer`, kept between
+// calls, and read along their rows: a fresh [1024, A] column-major matrix per call, read across its columns
+// and faulted in each time, made the nearest-attractor search 4-55x slower.
+template <class Queries, class F>
+void for_each_product_row(const Queries& queries, const RowMatrix& set, RowMatrix& buffer, F&& f) {
+  constexpr int64_t kBlock = 64;
+  for (int64_t a = 0; a < queries.rows(); a += kBlock) {
+    const int64_t b = std::min<int64_t>(queries.rows(), a + kBlock);
+    buffer.noalias() = -2.0 * (queries.middleRows(a, b - a) * set.transpose());
+    for (int64_t i = a; i < b; ++i) f(i, buffer.data() + (i - a) * set.rows());
+  }
+}
+
+// Nearest rows of a fixed set: ||p - s||^2 = |p|^2 + |s|^2 - 2 p.s picks the nearest, whose distance is then
+// recomputed exactly (no cancellation near an attractor).
 class NearestInSet {
  public:
   explicit NearestInSet(RowMatrix set) : set_(std::move(set)), sq_(set_.rowwise().squaredNorm()) {}
   int64_t dim() const { return set_.cols(); }
   // For m points p (row-major, m x k): distances and indices of the nearest set rows (the first on a tie).
   void query(const double* p, int64_t m, double* distance, int64_t* nearest) {
-    constexpr int64_t kBlock = 64;
     const Eigen::Map<const RowMatrix> pts(p, m, set_.cols());
     const int64_t n = set_.rows();
-    for (int64_t a = 0; a < m; a += kBlock) {
-      const int64_t b = std::min<int64_t>(m, a + kBlock);
-      product_.resize(b - a, n);
-      product_.noalias() = -2.0 * (pts.middleRows(a, b - a) * set_.transpose());
-      for (int64_t i = a; i < b; ++i) {
-        const double* row = product_.data() + (i - a) * n;  // ||p - s||^2 - |p|^2 = -2 p.s + |s|^2
-        int64_t j = 0;
-        double best = row[0] + sq_[0];
-        for (int64_t c = 1; c < n; ++c)
-          if (row[c] + sq_[c] < best) best = row[c] + sq_[c], j = c;
-        nearest[i] = j;
-        distance[i] = (pts.row(i) - set_.row(j)).norm();
-      }
-    }
+    for_each_product_row(pts, set_, product_, [&](int64_t i, const double* row) {
+      int64_t j = 0;  // the smallest ||p - s||^2 - |p|^2 = -2 p.s + |s|^2
+      double best = row[0] + sq_[0];
+      for (int64_t c = 1; c < n; ++c)
+        if (row[c] + sq_[c] < best) best = row[c] + sq_[c], j = c;
+      nearest[i] = j;
+      distance[i] = (pts.row(i) - set_.row(j)).norm();
+    });
   }
 
  private:
   RowMatrix set_;
   Eigen::VectorXd sq_;
-  RowMatrix product_;  // -2 p.s for one block of queries
+  RowMatrix product_;  // for_each_product_row's buffer
 };
 
 void check_scores(const std::vector<double>& id, const std::vector<double>& ood, const char* op) {
@@ -178,20 +182,15 @@ std::vector<double> knn_scores(const Tensor& queries, const Tensor& reference, i
   const int64_t kk = std::min<int64_t>(k_neighbors, r.rows());
   const Eigen::VectorXd rq = r.rowwise().squaredNorm();
   std::vector<double> out(static_cast<size_t>(q.rows())), row(static_cast<size_t>(r.rows()));
-  RowMatrix product;  // -2 q.r for a block of queries, read along its rows (as NearestInSet does)
-  for (int64_t a = 0; a < q.rows(); a += 64) {
-    const int64_t b = std::min<int64_t>(q.rows(), a + 64);
-    product.noalias() = -2.0 * (q.middleRows(a, b - a) * r.transpose());
-    for (int64_t i = a; i < b; ++i) {
-      const double qq = q.row(i).squaredNorm();
-      const double* p = product.data() + (i - a) * r.rows();
-      for (int64_t j = 0; j < r.rows(); ++j) row[size_t(j)] = std::sqrt(std::max(0.0, p[j] + rq[j] + qq));
-      std::nth_element(row.begin(), row.begin() + (kk - 1), row.end());
-      double s = 0;
-      for (int64_t j = 0; j < kk; ++j) s += row[size_t(j)];
-      out[size_t(i)] = s / double(kk);
-    }
-  }
+  RowMatrix product;
+  for_each_product_row(q, r, product, [&](int64_t i, const double* p) {
+    const double qq = q.row(i).squaredNorm();
+    for (int64_t j = 0; j < r.rows(); ++j) row[size_t(j)] = std::sqrt(std::max(0.0, p[j] + rq[j] + qq));
+    std::nth_element(row.begin(), row.begin() + (kk - 1), row.end());
+    double s = 0;
+    for (int64_t j = 0; j < kk; ++j) s += row[size_t(j)];
+    out[size_t(i)] = s / double(kk);
+  });
   return out;
 }
 
