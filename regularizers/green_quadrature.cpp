@@ -101,6 +101,8 @@ std::vector<T> columns_of(const T* x, int64_t rows, int64_t cols, int64_t first 
 struct Sizes {
   int64_t n, m, k;  // evaluation codes, quadrature codes, code width
   double eps2, scale;
+  const int64_t* self_pair = nullptr;  // [N]: the quadrature point that is row i's own sample, or -1 (poisson.h)
+  int64_t self_of(int64_t i) const { return self_pair ? self_pair[i] : -1; }
 };
 
 // ---- Fixed code widths: the pair loops of training ------------------------------------------------------
@@ -122,7 +124,8 @@ inline T fixed_g1(T inv, T inv_area) {
 
 // grad v(z_i) (without the 1/M) for one row: sum_j g1_ij s_j (z_i - z_j).
 template <class T, int K>
-void fixed_gradient_row(const T* zi, const T* y_cols, const T* s, int64_t m, T eps2, T inv_area, T* out) {
+void fixed_gradient_row(const T* zi, const T* y_cols, const T* s, int64_t m, int64_t self, T eps2, T inv_area,
+                        T* out) {
   T a0 = 0, a1 = 0, a2 = 0, a3 = 0;
 #pragma omp simd reduction(+ : a0, a1, a2, a3)
   for (int64_t j = 0; j < m; ++j) {
@@ -132,7 +135,7 @@ void fixed_gradient_row(const T* zi, const T* y_cols, const T* s, int64_t m, T e
       d[c] = zi[c] - y_cols[c * m + j];
       r2 += d[c] * d[c];
     }
-    const T w = fixed_g1<T, K>(T(1) / r2, inv_area) * s[j];
+    const T w = j == self ? T(0) : fixed_g1<T, K>(T(1) / r2, inv_area) * s[j];  // a self pair's term is 0
     a0 += w * d[0];
     if constexpr (K > 1) a1 += w * d[1];
     if constexpr (K > 2) a2 += w * d[2];
@@ -145,8 +148,8 @@ void fixed_gradient_row(const T* zi, const T* y_cols, const T* s, int64_t m, T e
 // Backward level 2 for one row when the cotangent has no part on v (a_i = 0, so t_ij = 2 g2 <c_i, d_ij>):
 // writes dL/dz_i (without the 1/M) to dz, and adds row i's terms of dL/dz_j and dL/ds_j to acc ([K + 1, M]).
 template <class T, int K>
-void fixed_backward_row(const T* zi, const T* ci, const T* y_cols, const T* s, int64_t m, T eps2, T inv_area,
-                        T* dz, T* acc) {
+void fixed_backward_row(const T* zi, const T* ci, const T* y_cols, const T* s, int64_t m, int64_t self, T eps2,
+                        T inv_area, T* dz, T* acc) {
   T b0 = 0, b1 = 0, b2 = 0, b3 = 0, sg1 = 0;
 #pragma omp simd reduction(+ : b0, b1, b2, b3, sg1)
   for (int64_t j = 0; j < m; ++j) {
@@ -158,7 +161,7 @@ void fixed_backward_row(const T* zi, const T* ci, const T* y_cols, const T* s, i
       cd += ci[c] * d[c];
     }
     const T inv = T(1) / r2;
-    const T g1 = fixed_g1<T, K>(inv, inv_area);
+    const T g1 = j == self ? T(0) : fixed_g1<T, K>(inv, inv_area);
     const T t = T(-K) * g1 * inv * cd;  // 2 g2 cd, g2 = -(K/2) g1 / r2
     const T st = s[j] * t;
     b0 += st * d[0];
@@ -197,7 +200,8 @@ void forward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, T* out,
       for_row_blocks(sz.n, sz.m * sz.k, [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i) {
           T* row = out + i * width;
-          fixed_gradient_row<T, K>(z + i * K, y_cols.data(), s, sz.m, static_cast<T>(sz.eps2), inv_area, row);
+          fixed_gradient_row<T, K>(z + i * K, y_cols.data(), s, sz.m, sz.self_of(i), static_cast<T>(sz.eps2),
+                                   inv_area, row);
           for (int c = 0; c < K; ++c) row[c] *= scale;
         }
       });
@@ -213,6 +217,8 @@ void forward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, T* out,
       r2.setConstant(static_cast<T>(sz.eps2));
       for (int64_t c = 0; c < sz.k; ++c)
         r2 += (zi[c] - ConstColumn<T>(y_cols.data() + c * sz.m, sz.m)).square();
+      const int64_t self = sz.self_of(i);
+      if (self >= 0) r2[self] = static_cast<T>(sz.eps2);  // one sample: r = 0
       inv = r2.inverse();
       radial.g1(r2, inv, g1);
       T* row = out + i * width;
@@ -220,6 +226,7 @@ void forward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, T* out,
         radial.g0(r2, g1, g0);
         *row++ = scale * (g0 * src).sum();  // v(z_i)
       }
+      if (self >= 0) g1[self] = 0;  // a self pair's term of grad v is 0
       ws = g1 * src;
       for (int64_t c = 0; c < sz.k; ++c)  // grad v(z_i), from the differences (no cancellation)
         row[c] = scale * (ws * (zi[c] - ConstColumn<T>(y_cols.data() + c * sz.m, sz.m))).sum();
@@ -262,8 +269,8 @@ void backward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, const 
     with_fixed_width(k, [&](auto fixed) {
       constexpr int K = decltype(fixed)::value;
       for (int64_t i = b * rows_per_block; i < std::min(n, (b + 1) * rows_per_block); ++i) {
-        fixed_backward_row<T, K>(z + i * K, g + i * (K + 1) + 1, y_cols.data(), s, m, eps2, radial.inv_area,
-                                 dz.data(), acc);
+        fixed_backward_row<T, K>(z + i * K, g + i * (K + 1) + 1, y_cols.data(), s, m, sz.self_of(i), eps2,
+                                 radial.inv_area, dz.data(), acc);
         if (want_z)
           for (int c = 0; c < K; ++c) out[i * K + c] = scale * dz[c];
       }
@@ -287,8 +294,12 @@ void backward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, const 
         r2 += d.col(col).square();
         cd += ci[col] * d.col(col);
       }
+      const int64_t self = sz.self_of(i);
+      if (self >= 0) r2[self] = eps2;  // one sample: r = 0
       inv = r2.inverse();
       radial.g1(r2, inv, g1);
+      if (v_used) radial.g0(r2, g1, g0);
+      if (self >= 0) g1[self] = 0;  // only v's G_eps(0) s_j / M stays, whose derivative is in s_j alone
       radial.g2(inv, g1, g2);
       t = a * g1 + T(2) * g2 * cd;  // t_ij
       if (want_z) {  // dL/dz_i = (1/M) sum_j s_j (t_ij d_ij + g1 c_i)
@@ -299,7 +310,6 @@ void backward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, const 
       if (want_quad) {  // row i's terms of dL/dz_j (before -s_j / M) and of dL/ds_j (before 1 / M)
         for (int64_t col = 0; col < k; ++col) acc.col(col) += t * d.col(col) + g1 * ci[col];
         if (v_used) {
-          radial.g0(r2, g1, g0);
           acc.col(k) += a * g0 + g1 * cd;
         } else {
           acc.col(k) += g1 * cd;
@@ -333,17 +343,43 @@ void backward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, const 
 
 bool fused_here(const Tensor& t) { return t.device().kind == Device::Kind::cpu; }
 
-Sizes sizes_of(const Tensor& z, const Tensor& y, double eps) {
-  return {z.size(0), y.size(0), z.size(1), eps * eps, 1.0 / static_cast<double>(y.size(0))};
+Sizes sizes_of(const Tensor& z, const Tensor& y, double eps, const std::vector<int64_t>& self_pair) {
+  return {z.size(0), y.size(0),      z.size(1), eps * eps, 1.0 / static_cast<double>(y.size(0)),
+          self_pair.empty() ? nullptr : self_pair.data()};
+}
+
+// The self pairs as a [N, M] 0/1 tensor like z (undefined when there are none), for the composite paths.
+Tensor self_pair_mask(const std::vector<int64_t>& self_pair, const Tensor& z, int64_t m) {
+  if (self_pair.empty()) return {};
+  const int64_t n = z.size(0);
+  std::vector<double> mask(static_cast<size_t>(n * m), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    if (self_pair[static_cast<size_t>(i)] >= 0) mask[static_cast<size_t>(i * m + self_pair[static_cast<size_t>(i)])] = 1;
+  return Tensor::from_data(mask, {n, m}, z.dtype(), z.device());
+}
+
+// r2 with the self pairs' entries eps^2 (one sample: r = 0), constant there, for G.
+Tensor r2_of_self_pairs(const Tensor& r2, const Tensor& self_mask, double eps) {
+  return self_mask.defined() ? where(self_mask, scalar_like(eps * eps, r2), r2) : r2;
+}
+
+// g1 of green_radial.h with the self pairs' entries 0. Their r2 is replaced by 1 first, so that no infinite
+// g1(eps^2) enters the graph (its derivative would be 0 times infinity).
+Tensor g1_without_self_pairs(const Tensor& r2, int64_t k, const Tensor& self_mask) {
+  if (!self_mask.defined()) return green::g1_of_r2(r2, k);
+  const Tensor g1 = green::g1_of_r2(where(self_mask, ones_like(r2), r2), k);
+  return where(self_mask, zeros_like(g1), g1);
 }
 
 // Level 3: the vector-Jacobian product of level 1 in ordinary ops, packed like level 2's output.
-Tensor backward_composite(const Tensor& z, const Tensor& y, const Tensor& s, const Tensor& g, double eps) {
+Tensor backward_composite(const Tensor& z, const Tensor& y, const Tensor& s, const Tensor& g, double eps,
+                          const std::vector<int64_t>& self_pair) {
   const int64_t n = z.size(0), m = y.size(0), k = z.size(1);
   const double scale = 1.0 / static_cast<double>(m);
   const Tensor d = reshape(z, {n, 1, k}) - reshape(y, {1, m, k});  // [N, M, k]
-  const Tensor r2 = sum(square(d), {2}) + eps * eps;               // [N, M]
-  const Tensor g1 = green::g1_of_r2(r2, k);
+  const Tensor self_mask = self_pair_mask(self_pair, z, m);
+  const Tensor r2 = r2_of_self_pairs(sum(square(d), {2}) + eps * eps, self_mask, eps);  // [N, M]
+  const Tensor g1 = g1_without_self_pairs(r2, k, self_mask);
   const Tensor g2 = green::g2_of_g1(g1, r2, k);
   const Tensor a = slice(g, 1, 0, 1);                     // [N, 1]
   const Tensor c = slice(g, 1, 1, k + 1);                 // [N, k]
@@ -360,8 +396,8 @@ Tensor backward_composite(const Tensor& z, const Tensor& y, const Tensor& s, con
 
 // Level 2: fused on the CPU, its rule level 3.
 Tensor green_quadrature_backward(const Tensor& z, const Tensor& y, const Tensor& s, const Tensor& g,
-                                 double eps, bool want_z, bool want_quad) {
-  const Sizes sz = sizes_of(z, y, eps);
+                                 double eps, const std::vector<int64_t>& self_pair, bool want_z, bool want_quad) {
+  const Sizes sz = sizes_of(z, y, eps, self_pair);
   Tensor out = Tensor::zeros({sz.n * sz.k + sz.m * sz.k + sz.m}, z.dtype(), z.device());
   if (z.dtype() == DType::f32)
     backward_kernel<float>(sz, z.data<float>(), y.data<float>(), s.data<float>(), g.data<float>(),
@@ -370,7 +406,7 @@ Tensor green_quadrature_backward(const Tensor& z, const Tensor& y, const Tensor&
     backward_kernel<double>(sz, z.data<double>(), y.data<double>(), s.data<double>(), g.data<double>(),
                             out.data<double>(), want_z, want_quad);
   return record("green_quadrature_backward", out, {z, y, s, g},
-                [eps](BackwardContext& ctx, const Tensor& h) {
+                [eps, self_pair](BackwardContext& ctx, const Tensor& h) {
                   // Differentiate backward_composite at fresh copies of the inputs: a copy is a node of its
                   // own, so the engine stops there and returns the partial derivative in each input, even
                   // where one input's history runs through another's (the sources s_phi are computed from the
@@ -386,7 +422,7 @@ Tensor green_quadrature_backward(const Tensor& z, const Tensor& y, const Tensor&
                   o.create_graph = create;
                   o.batch_axes = ctx.lead;
                   const std::vector<Tensor> partial =
-                      grad({backward_composite(at[0], at[1], at[2], at[3], eps)}, wrt, {h}, o);
+                      grad({backward_composite(at[0], at[1], at[2], at[3], eps, self_pair)}, wrt, {h}, o);
                   std::vector<Tensor> out(4);
                   for (size_t i = 0, w = 0; i < 4; ++i)
                     if (ctx.needs(i)) out[i] = partial[w++];
@@ -397,8 +433,9 @@ Tensor green_quadrature_backward(const Tensor& z, const Tensor& y, const Tensor&
 
 // Level 1: fused on the CPU, its rule level 2. [N, k + 1] (v, then grad v), or [N, k] (grad v) without
 // `with_value`, whose cotangent level 2 receives with a zero part on v.
-Tensor green_quadrature_packed(const Tensor& z, const Tensor& y, const Tensor& s, double eps, bool with_value) {
-  const Sizes sz = sizes_of(z, y, eps);
+Tensor green_quadrature_packed(const Tensor& z, const Tensor& y, const Tensor& s, double eps, bool with_value,
+                               const std::vector<int64_t>& self_pair) {
+  const Sizes sz = sizes_of(z, y, eps, self_pair);
   Tensor out = Tensor::empty({sz.n, sz.k + (with_value ? 1 : 0)}, z.dtype(), z.device());
   if (z.dtype() == DType::f32)
     forward_kernel<float>(sz, z.data<float>(), y.data<float>(), s.data<float>(), out.data<float>(), with_value);
@@ -406,7 +443,7 @@ Tensor green_quadrature_packed(const Tensor& z, const Tensor& y, const Tensor& s
     forward_kernel<double>(sz, z.data<double>(), y.data<double>(), s.data<double>(), out.data<double>(),
                            with_value);
   return record("green_quadrature", out, {z, y, s},
-                [eps, with_value](BackwardContext& ctx, const Tensor& g_out) {
+                [eps, with_value, self_pair](BackwardContext& ctx, const Tensor& g_out) {
                   const Tensor z = ctx.saved(0), y = ctx.saved(1), s = ctx.saved(2);
                   const int64_t n = z.size(0), m = y.size(0), k = z.size(1);
                   const bool want_z = ctx.needs(0), want_quad = ctx.needs(1) || ctx.needs(2);
@@ -422,7 +459,7 @@ Tensor green_quadrature_packed(const Tensor& z, const Tensor& y, const Tensor& s
                   for (int64_t l = 0; l < lead; ++l)
                     packed.push_back(reshape(
                         green_quadrature_backward(z, y, s, reshape(slice(each, 0, l, l + 1), {n, k + 1}), eps,
-                                                  want_z, want_quad),
+                                                  self_pair, want_z, want_quad),
                         {1, -1}));
                   const Tensor all = lead == 1 ? packed[0] : concat(packed, 0);  // [lead, N*k + M*k + M]
                   auto part = [&](int64_t begin, int64_t count, const Shape& shape) {
@@ -440,7 +477,7 @@ Tensor green_quadrature_packed(const Tensor& z, const Tensor& y, const Tensor& s
 }  // namespace
 
 GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, const Tensor& s_quad, double eps,
-                                 bool with_value) {
+                                 bool with_value, const std::vector<int64_t>& self_pair) {
   green::check_codes(z_eval, z_quad, "green_quadrature");
   GG_CHECK(s_quad.defined() && s_quad.dim() == 1 && s_quad.size(0) == z_quad.size(0),
            "green_quadrature: expected sources [" + std::to_string(z_quad.size(0)) + "], got " +
@@ -449,9 +486,15 @@ GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, con
            "green_quadrature: sources " + s_quad.str() + " and codes " + z_quad.str() + " differ in dtype");
   GG_CHECK(eps >= 0, "green_quadrature: eps must be >= 0");
   const int64_t n = z_eval.size(0), m = z_quad.size(0), k = z_eval.size(1);
+  GG_CHECK(self_pair.empty() || static_cast<int64_t>(self_pair.size()) == n,
+           "green_quadrature: expected one self pair per evaluation code (" + std::to_string(n) + "), got " +
+               std::to_string(self_pair.size()));
+  for (const int64_t j : self_pair)
+    GG_CHECK(j >= -1 && j < m, "green_quadrature: self pair " + std::to_string(j) + " is not a quadrature point (0.." +
+                                   std::to_string(m - 1) + ") or -1");
   GreenQuadrature out;
   if (fused_here(z_eval)) {
-    const Tensor packed = green_quadrature_packed(z_eval, z_quad, s_quad, eps, with_value);  // [N, k (+ 1)]
+    const Tensor packed = green_quadrature_packed(z_eval, z_quad, s_quad, eps, with_value, self_pair);  // [N, k (+ 1)]
     if (!with_value) {
       out.grad = packed;
       return out;
@@ -462,10 +505,11 @@ GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, con
   }
   // The composite: eq. 10 in ordinary ops, differentiated by the engine.
   const double inv_m = 1.0 / static_cast<double>(m);
-  const Tensor r2 = green::pairwise_r2(z_eval, z_quad, eps);  // [N, M]
+  const Tensor self_mask = self_pair_mask(self_pair, z_eval, m);
+  const Tensor r2 = r2_of_self_pairs(green::pairwise_r2(z_eval, z_quad, eps), self_mask, eps);  // [N, M]
   if (with_value) out.v = reshape(matmul(green::g0_of_r2(r2, k), reshape(s_quad, {m, 1})), {n}) * inv_m;
   // (1/M) sum_j (z_i - z_j) g1_ij s_j = (1/M) (z_i sum_j g1_ij s_j - sum_j g1_ij s_j z_j).
-  const Tensor ks = green::g1_of_r2(r2, k) * reshape(s_quad, {1, m});  // [N, M]
+  const Tensor ks = g1_without_self_pairs(r2, k, self_mask) * reshape(s_quad, {1, m});  // [N, M]
   out.grad = (z_eval * sum(ks, {1}, true) - matmul(ks, z_quad)) * inv_m;
   return out;
 }

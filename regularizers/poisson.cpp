@@ -260,24 +260,35 @@ PoissonQuadrature poisson_quadrature(Autoencoder& model, const Tensor& batch, co
   return q;
 }
 
+std::vector<int64_t> self_pairs(const PoissonQuadrature& quadrature, int64_t batch_rows) {
+  std::vector<int64_t> self(static_cast<size_t>(batch_rows), -1);
+  for (size_t j = 0; j < quadrature.rows.size(); ++j) {
+    GG_CHECK(quadrature.rows[j] >= 0 && quadrature.rows[j] < batch_rows,
+             "self_pairs: quadrature row " + std::to_string(quadrature.rows[j]) + " is not in a batch of " +
+                 std::to_string(batch_rows));
+    self[static_cast<size_t>(quadrature.rows[j])] = static_cast<int64_t>(j);
+  }
+  return self;
+}
+
 PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const PoissonQuadrature& quadrature,
-                                   const PoissonOptions& options) {
-  const CodePotential eq10 = [&](const Tensor& z) {
+                                   const PoissonOptions& options, const std::vector<int64_t>& self_pair) {
+  const CodePotential eq10 = [&](const Tensor& z, const std::vector<int64_t>& self) {
     const GreenQuadrature g =
-        green_quadrature(z, quadrature.z, quadrature.weighted_s(), options.eps);  // eq. 10
+        green_quadrature(z, quadrature.z, quadrature.weighted_s(), options.eps, true, self);  // eq. 10
     return std::make_pair(g.v, g.grad);
   };
-  return poisson_potential(model, x_eval, eq10, options.source.create_graph);
+  return poisson_potential(model, x_eval, eq10, options.source.create_graph, self_pair);
 }
 
 PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const CodePotential& potential,
-                                   bool create) {
+                                   bool create, const std::vector<int64_t>& self_pair) {
   PoissonPotential p;
   p.x = x_eval.detach().requires_grad_();
   p.z = model.encode(p.x);
   GG_CHECK(p.z.dim() == 2, "poisson_potential: the encoder must give codes [N, m], got " + shape_str(p.z.shape()));
   GreenQuadrature g;
-  std::tie(g.v, g.grad) = potential(p.z);
+  std::tie(g.v, g.grad) = potential(p.z, self_pair);
   // Chain rule: grad_x v(f(x)) = J_f(x)^T grad_z v, one vector-Jacobian product (row b of z depends on row b
   // of x only, so row b of the product is J_f(x_b)^T grad_z v(z_b)).
   GradOptions go;
@@ -296,11 +307,22 @@ namespace {
 // chain rule's backward pass run once and the results are split. Every row is independent of the others
 // (the encoder has no batch statistics and eq. 10 sums over the quadrature points only), so the numbers
 // are the two calls'; a toy-sized step records half the ops for them.
+// `self_a` and `self_b` are each batch's self pairs (empty: none).
 std::pair<PoissonPotential, PoissonPotential> poisson_potentials(Autoencoder& model, const Tensor& a,
                                                                  const Tensor& b, const CodePotential& potential,
-                                                                 bool create) {
-  const PoissonPotential both = poisson_potential(model, concat({a.detach(), b.detach()}, 0), potential, create);
+                                                                 bool create, const std::vector<int64_t>& self_a,
+                                                                 const std::vector<int64_t>& self_b) {
   const int64_t na = a.size(0), n = na + b.size(0);
+  std::vector<int64_t> self;
+  if (!self_a.empty() || !self_b.empty()) {
+    self = self_a.empty() ? std::vector<int64_t>(static_cast<size_t>(na), -1) : self_a;
+    if (self_b.empty())
+      self.resize(static_cast<size_t>(n), -1);
+    else
+      self.insert(self.end(), self_b.begin(), self_b.end());
+  }
+  const PoissonPotential both =
+      poisson_potential(model, concat({a.detach(), b.detach()}, 0), potential, create, self);
   auto part = [&](int64_t lo, int64_t hi) {
     PoissonPotential p;
     p.x = slice(both.x, 0, lo, hi);
@@ -320,7 +342,9 @@ PoissonPotential potential_from_jacobian_rows(const PoissonQuadrature& q, const 
   PoissonPotential p;
   p.x = q.x_leaf;
   p.z = q.z;
-  std::tie(p.v, p.grad_z) = potential(p.z);
+  std::vector<int64_t> self(q.rows.size());
+  std::iota(self.begin(), self.end(), int64_t{0});  // every point is its own self pair
+  std::tie(p.v, p.grad_z) = potential(p.z, self);
   const int64_t m = q.jacobian_rows.size(0), n = q.jacobian_rows.size(1);
   const Tensor rows = reshape(q.jacobian_rows, {m, n, -1});
   p.grad_x = reshape(sum(rows * reshape(transpose(p.grad_z), {m, n, 1}), {0}), p.x.shape());
@@ -382,9 +406,14 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
   const bool create = options.source.create_graph;
   const bool reuse_rows = t.quadrature.jacobian_rows.defined() && options.quadrature == "corrupted" &&
                           static_cast<int64_t>(t.quadrature.rows.size()) == data.size(0);
+  // The evaluation samples that are quadrature points: their self pairs' terms of grad v are 0 (poisson.h).
+  const std::vector<int64_t> self = self_pairs(t.quadrature, data.size(0));
+  const bool on_corrupted = options.quadrature == "corrupted";
   auto evaluate = [&](const CodePotential& potential) {
     if (!reuse_rows) {
-      std::tie(t.clean, t.corrupted) = poisson_potentials(model, data, c.x, potential, create);
+      std::tie(t.clean, t.corrupted) = poisson_potentials(model, data, c.x, potential, create,
+                                                          on_corrupted ? std::vector<int64_t>{} : self,
+                                                          on_corrupted ? self : std::vector<int64_t>{});
       return;
     }
     t.clean = poisson_potential(model, data, potential, create);
@@ -404,12 +433,14 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
     }
     t.ritz = ritz->fit(problem.detached());  // theta*, warm-started
     if (t.ritz.diverged) ritz->count_skip();
-    const CodePotential fitted = [&](const Tensor& z) { return ritz->value_and_gradient(z, create); };
+    const CodePotential fitted = [&](const Tensor& z, const std::vector<int64_t>&) {
+      return ritz->value_and_gradient(z, create);
+    };
     evaluate(fitted);
   } else {
-    const CodePotential eq10 = [&](const Tensor& z) {
+    const CodePotential eq10 = [&](const Tensor& z, const std::vector<int64_t>& self_pair) {
       const GreenQuadrature g =
-          green_quadrature(z, t.quadrature.z, t.quadrature.weighted_s(), options.eps, values);
+          green_quadrature(z, t.quadrature.z, t.quadrature.weighted_s(), options.eps, values, self_pair);
       return std::make_pair(g.v, g.grad);
     };
     evaluate(eq10);

@@ -129,8 +129,17 @@ struct GreenQuadrature {
 // (green_quadrature.cpp), keeping no [N, M] intermediate; elsewhere composed of ordinary ops. Without
 // `with_value`, v is left undefined and not computed (training reads grad v only; for m = 2, v's logarithm
 // was the costliest part of the pass).
+//
+// SELF PAIRS. Where an evaluation code and a quadrature code are one sample (the corrupted batch evaluated
+// against quadrature points drawn from it), the pair's term of grad v, (z_i - z_j) g1, is identically zero:
+// z_i and z_j are the same function of the parameters. Computed, it is 0 times g1(eps^2) = 1 / (|S^(m-1)|
+// eps^m), which is 7,000 for m = 32 and eps = 1 and overflows f32 at eps = 0.01; and where the two codes were
+// computed apart, their rounding difference times that factor outweighed every other pair (the MNIST
+// Poisson run's flux was that noise). `self_pair[i] = j` names such a pair (-1: none; empty: no pairs), and
+// its term is left out of grad v and out of every derivative of it, which is eq. 10 exactly. v keeps the
+// pair's G_eps(0) s_j / M, as written, taken at r = 0 whatever the two codes' rounding.
 GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, const Tensor& s_quad, double eps,
-                                 bool with_value = true);
+                                 bool with_value = true, const std::vector<int64_t>& self_pair = {});
 
 // The M quadrature points of eq. 10: rows of a batch, their codes and their sources.
 struct PoissonQuadrature {
@@ -150,6 +159,9 @@ struct PoissonQuadrature {
 // and their weights when options.estimator is "importance".
 PoissonQuadrature poisson_quadrature(Autoencoder& model, const Tensor& batch, const PoissonOptions& options,
                                      Generator& gen);
+// The self pairs (green_quadrature) of the batch the quadrature rows were drawn from: entry b is j where
+// rows[j] = b, else -1.
+std::vector<int64_t> self_pairs(const PoissonQuadrature& quadrature, int64_t batch_rows);
 
 // v and grad v at evaluation samples (eq. 10 plus the chain rule above).
 struct PoissonPotential {
@@ -159,13 +171,16 @@ struct PoissonPotential {
   Tensor grad_z;  // grad_z v at f(x) (eq. 10): [N, m]
   Tensor grad_x;  // grad_x v(f(x)) = J_f(x)^T grad_z v: x's shape
 };
-// Differentiable with respect to phi when options.source.create_graph (the default).
+// Differentiable with respect to phi when options.source.create_graph (the default). `self_pair` names the
+// evaluation samples that are quadrature points (green_quadrature; self_pairs above when x_eval is the batch
+// the quadrature was drawn from).
 PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const PoissonQuadrature& quadrature,
-                                   const PoissonOptions& options);
-// The same for any potential over codes: `potential` maps codes [N, m] to v [N] and grad_z v [N, m].
-using CodePotential = std::function<std::pair<Tensor, Tensor>(const Tensor& z)>;
+                                   const PoissonOptions& options, const std::vector<int64_t>& self_pair = {});
+// The same for any potential over codes: `potential` maps codes [N, m] and their self pairs to v [N] and
+// grad_z v [N, m] (a fitted potential, smooth at every pair, ignores the pairs).
+using CodePotential = std::function<std::pair<Tensor, Tensor>(const Tensor& z, const std::vector<int64_t>& self_pair)>;
 PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const CodePotential& potential,
-                                   bool create_graph);
+                                   bool create_graph, const std::vector<int64_t>& self_pair = {});
 
 // ---- The terms of L_Pois (eq. 7, 9, 13) ---------------------------------------------------------------
 // n(x) = (Pi(x) - x) / (||Pi(x) - x|| + eps) per sample (eq. 7), from the corruption's displacement

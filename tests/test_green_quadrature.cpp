@@ -4,6 +4,8 @@
 // count.
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "engine/threads.h"
 #include "regularizers/poisson.h"
 #include "tests/helpers.h"
@@ -20,9 +22,24 @@ Tensor written_out(const Tensor& z, const Tensor& y, const Tensor& s, double eps
   return concat({reshape(v, {n, 1}), g}, 1);
 }
 
-Tensor fused(const Tensor& z, const Tensor& y, const Tensor& s, double eps) {
-  const GreenQuadrature q = green_quadrature(z, y, s, eps);
+Tensor fused(const Tensor& z, const Tensor& y, const Tensor& s, double eps, const std::vector<int64_t>& self = {}) {
+  const GreenQuadrature q = green_quadrature(z, y, s, eps, true, self);
   return concat({reshape(q.v, {z.size(0), 1}), q.grad}, 1);
+}
+
+// written_out with the self pairs' terms taken out of grad v, by a [N, M, 1] mask; v keeps them at r = 0.
+Tensor written_out_without(const Tensor& z, const Tensor& y, const Tensor& s, double eps,
+                           const std::vector<int64_t>& self) {
+  const int64_t n = z.size(0), m = y.size(0), k = z.size(1);
+  std::vector<double> keep(static_cast<size_t>(n * m), 1.0);
+  for (int64_t i = 0; i < n; ++i)
+    if (self[static_cast<size_t>(i)] >= 0) keep[static_cast<size_t>(i * m + self[static_cast<size_t>(i)])] = 0;
+  const Tensor mask = Tensor::from_data(keep, {n, m, 1}, z.dtype());
+  const Tensor at_zero = green_function(Tensor::zeros({1, k}, z.dtype()), Tensor::zeros({1, k}, z.dtype()), eps);
+  const Tensor kernel = where(reshape(mask, {n, m}), green_function(z, y, eps), at_zero);
+  const Tensor v = matmul(kernel, reshape(s, {m, 1})) / static_cast<double>(m);
+  const Tensor g = sum(green_gradient(z, y, eps) * mask * reshape(s, {1, m, 1}), {1}) / static_cast<double>(m);
+  return concat({reshape(v, {n, 1}), g}, 1);
 }
 
 }  // namespace
@@ -183,4 +200,100 @@ TEST_CASE("green_quadrature: mismatched inputs are refused by name") {
                     doctest::Contains("differ in dtype"));
   CHECK_THROWS_WITH(green_quadrature(z, y, test::input({3}, 53), -1.0),
                     doctest::Contains("eps must be >= 0"));
+}
+
+TEST_CASE("green_quadrature: a self pair's term leaves grad v and its derivatives, and v keeps it") {
+  const std::vector<int64_t> self = {-1, 2, 0, -1, 3};  // rows 1, 2, 4 are quadrature points 2, 0, 3
+  for (int64_t k : {1, 2, 3, 5, 10}) {                  // fixed-width loops (k <= 4) and the general ones
+    CAPTURE(k);
+    const Tensor z = test::input({5, k}, 31, -1, 1);
+    const Tensor y = test::input({4, k}, 32, -1, 1);
+    const Tensor s = test::input({4}, 33, 0.1, 2);
+    const Tensor a = fused(z, y, s, 0.3, self), b = written_out_without(z, y, s, 0.3, self);
+    CHECK(test::max_abs_diff(a, b) < 1e-12 * max(abs(b)).item());
+    CHECK(test::max_abs_diff(a, fused(z, y, s, 0.3)) > 1e-3 * max(abs(b)).item());  // the pairs did count
+    const Tensor alone = green_quadrature(z, y, s, 0.3, /*with_value=*/false, self).grad;
+    CHECK(test::max_abs_diff(alone, slice(b, 1, 1, k + 1)) < 1e-12 * max(abs(b)).item());
+    const Tensor w = test::input({5, k + 1}, 34).detach();
+    const std::vector<Tensor> ga = grad({sum(a * w)}, {z, y, s});
+    const std::vector<Tensor> gb = grad({sum(b * w)}, {z, y, s}, {}, {.retain_graph = true});
+    const std::vector<Tensor> gc = grad({sum(alone * slice(w, 1, 1, k + 1))}, {z, y, s});
+    const std::vector<Tensor> gd = grad({sum(slice(b, 1, 1, k + 1) * slice(w, 1, 1, k + 1))}, {z, y, s});
+    for (size_t i = 0; i < 3; ++i) {
+      CAPTURE(i);
+      CHECK(test::max_abs_diff(ga[i], gb[i]) < 1e-11 * std::max(1.0, max(abs(gb[i])).item()));
+      CHECK(test::max_abs_diff(gc[i], gd[i]) < 1e-11 * std::max(1.0, max(abs(gd[i])).item()));
+    }
+  }
+}
+
+TEST_CASE("green_quadrature: gradcheck and gradgradcheck in f64 with self pairs") {
+  const std::vector<int64_t> self = {1, -1, 0, 2};
+  for (int64_t k : {2, 5}) {
+    for (bool with_value : {true, false}) {
+      CAPTURE(k);
+      CAPTURE(with_value);
+      const Tensor z = test::input({4, k}, 41, -1, 1);
+      const Tensor y = test::input({3, k}, 42, -1, 1);
+      const Tensor s = test::input({3}, 43, 0.1, 2);
+      const Function f = [&](const std::vector<Tensor>& in) {
+        return with_value ? fused(in[0], in[1], in[2], 0.2, self)
+                          : green_quadrature(in[0], in[1], in[2], 0.2, false, self).grad;
+      };
+      const auto first = gradcheck(f, {z, y, s});
+      CHECK_MESSAGE(first.ok, first.message);
+      const auto second = gradgradcheck(f, {z, y, s});
+      CHECK_MESSAGE(second.ok, second.message);
+    }
+  }
+}
+
+TEST_CASE("green_quadrature: where the codes are the quadrature points, leaving the self pairs out changes no "
+          "derivative") {
+  // z_i - z_i is 0 as a function of the codes, so its term's derivatives cancel: the total derivative through
+  // shared codes is the same with the pairs computed (finite here: eps 0.3) and with them left out.
+  std::vector<int64_t> self(6);
+  for (int64_t i = 0; i < 6; ++i) self[static_cast<size_t>(i)] = i;
+  for (int64_t k : {2, 5}) {
+    CAPTURE(k);
+    const Tensor u = test::input({6, k}, 51, -1, 1);
+    const Tensor s = test::input({6}, 52, 0.1, 2);
+    const Tensor w = test::input({6, k}, 53).detach();
+    const Tensor with = green_quadrature(u, u, s, 0.3, false, self).grad;
+    const Tensor computed = green_quadrature(u, u, s, 0.3, false).grad;
+    CHECK(test::max_abs_diff(with, computed) < 1e-12 * max(abs(computed)).item());
+    const std::vector<Tensor> ga = grad({sum(with * w)}, {u, s}, {}, {.create_graph = true});
+    const std::vector<Tensor> gb = grad({sum(computed * w)}, {u, s}, {}, {.create_graph = true});
+    for (size_t i = 0; i < 2; ++i) CHECK(test::max_abs_diff(ga[i], gb[i]) < 1e-10 * max(abs(gb[i])).item());
+    // And the second order, through the rule of the fused backward.
+    const Tensor ha = grad(sum(square(ga[0])), u), hb = grad(sum(square(gb[0])), u);
+    CHECK(test::max_abs_diff(ha, hb) < 1e-9 * max(abs(hb)).item());
+  }
+}
+
+TEST_CASE("green_quadrature: 32-wide f32 codes at eps 0.01 stay finite with their self pairs named") {
+  // g1(eps^2) = 1 / (|S^31| eps^32) is about 7e67: beyond f32. Distinct codes in [-1, 1]^32 lie far apart.
+  Generator gen(7);
+  const Tensor u = (Tensor::rand({40, 32}, gen) * 2.0 - 1.0).requires_grad_();
+  const Tensor s = Tensor::rand({40}, gen) + 0.5;
+  std::vector<int64_t> self(40);
+  for (int64_t i = 0; i < 40; ++i) self[static_cast<size_t>(i)] = i;
+  const Tensor computed = green_quadrature(u, u, s, 1e-2, false).grad;
+  CHECK_FALSE(std::isfinite(sum(computed).item()));  // 0 times infinity on the diagonal
+  const Tensor named = green_quadrature(u, u, s, 1e-2, false, self).grad;
+  const Tensor ref = green_quadrature(u.detach().to(DType::f64), u.detach().to(DType::f64), s.to(DType::f64), 1e-2,
+                                      false, self)
+                         .grad;
+  REQUIRE(std::isfinite(sum(named).item()));
+  CHECK(test::max_abs_diff(named.to(DType::f64), ref) < 1e-4 * max(abs(ref)).item());
+  const Tensor du = grad(sum(named), u);
+  CHECK(std::isfinite(sum(du).item()));
+}
+
+TEST_CASE("green_quadrature: a self pair list of the wrong length or naming no quadrature point is refused") {
+  const Tensor z = test::input({2, 2}, 61), y = test::input({3, 2}, 62), s = test::input({3}, 63, 0.1, 2);
+  CHECK_THROWS_WITH(green_quadrature(z, y, s, 0.1, true, {0}),
+                    doctest::Contains("expected one self pair per evaluation code (2), got 1"));
+  CHECK_THROWS_WITH(green_quadrature(z, y, s, 0.1, true, {0, 3}),
+                    doctest::Contains("self pair 3 is not a quadrature point (0..2) or -1"));
 }

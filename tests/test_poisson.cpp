@@ -271,6 +271,60 @@ TEST_CASE("Poisson regularizer: grad v at the corrupted batch from the source's 
   }
 }
 
+TEST_CASE("Poisson regularizer: in f32 with 32-wide codes every source route gives the f64 loss and gradient") {
+  // The corrupted batch is the quadrature set, so each corrupted code meets itself in eq. 10, where
+  // g1(eps^2) = 1 / (|S^31| eps^32) is 2e45 at eps = 0.05, beyond f32: the pair's 0 times that was NaN, and
+  // where the batch was encoded a second time (the gram, forward and loop routes) the two codes' rounding
+  // difference times that factor was all of grad v. The pair's term is left out (green_quadrature's self
+  // pairs), so every route gives the f64 numbers.
+  AutoencoderConfig c;
+  c.input_shape = {12};
+  c.hidden = {10};
+  c.code_dim = 32;
+  c.activation = "tanh";
+  c.code_activation = "tanh";
+  c.dtype = DType::f64;
+  c.seed = 5;
+  Autoencoder ref(c);
+  c.dtype = DType::f32;
+  Autoencoder ae(c);  // the same seed: the same weights, rounded to f32
+  for (size_t i = 0; i < ref.parameters().size(); ++i)
+    REQUIRE(test::max_abs_diff(ae.parameters()[i].to(DType::f64), ref.parameters()[i]) < 1e-6);
+  Generator data_gen(9);
+  const Tensor x = Tensor::rand({24, 12}, data_gen, DType::f64) * 4.0 - 2.0;
+  PoissonOptions o;
+  o.eps = 0.05;
+  o.corruption = "noise:1.0";  // clean and corrupted codes far enough apart for f32 at this eps
+  o.quadrature_points = 24;
+  o.source.method = "exact";
+  o.kde_bandwidth = 1.0;
+  auto run = [&](Autoencoder& model, const Tensor& batch, const char* route) {
+    PoissonOptions r = o;
+    r.source.route = route;
+    Generator gen(4);
+    const PoissonTerms t = poisson_regularizer(model, batch, r, gen);
+    std::vector<double> out = {t.loss.item(), t.flux.item(), t.coupling.item()};
+    for (const Tensor& g : grad({t.loss}, model.parameters())) {
+      const std::vector<double> v = g.to_vector();
+      out.insert(out.end(), v.begin(), v.end());
+    }
+    return out;
+  };
+  const std::vector<double> want = run(ref, x, "reverse");
+  double size = 0;
+  for (size_t i = 3; i < want.size(); ++i) size = std::max(size, std::abs(want[i]));
+  REQUIRE(size > 0);
+  for (const char* route : {"reverse", "gram", "forward", "loop"}) {
+    CAPTURE(std::string(route));
+    const std::vector<double> got = run(ae, x.to(DType::f32), route);
+    CHECK(got[0] == doctest::Approx(want[0]).epsilon(1e-3));  // L_Pois
+    CHECK(got[1] == doctest::Approx(want[1]).epsilon(1e-3));  // flux
+    double diff = 0;
+    for (size_t i = 3; i < want.size(); ++i) diff = std::max(diff, std::abs(got[i] - want[i]));
+    CHECK(diff < 1e-3 * size);
+  }
+}
+
 TEST_CASE("Poisson importance weights: 1 / q(z_j) of a Gaussian kernel density, its bandwidth, named refusals") {
   // Four 1-D codes in two clusters and h = 0.5: q(z_j) = (1/4) sum_k exp(-(z_j - z_k)^2 / (2 h^2)) / sqrt(2 pi h^2).
   const std::vector<double> codes = {0.0, 0.2, 3.0, 3.3};
