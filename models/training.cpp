@@ -59,6 +59,14 @@ Dataset normalized(const Dataset& d, const Normalizer& nz) {
 
 bool finite(double v) { return std::isfinite(v); }
 
+// The first of `grads` holding a NaN or an Inf (0 times each element sums to 0 unless one is not finite), or
+// -1: one reduction per tensor, on any device.
+int64_t first_nonfinite(const std::vector<Tensor>& grads) {
+  for (size_t i = 0; i < grads.size(); ++i)
+    if (!finite(sum(grads[i] * 0.0).item())) return static_cast<int64_t>(i);
+  return -1;
+}
+
 }  // namespace
 
 
@@ -179,8 +187,12 @@ EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_
         for (const std::string& kind : l.skipped) ++r.skipped_steps[kind];
       }
     }
-    if (!finite(loss)) {
-      // Replay the same step with anomaly mode on: the first op that makes a NaN or Inf names itself.
+    // A finite loss can still have a non-finite gradient (an overflow in a backward rule), which the
+    // optimizer would spread into every weight and the next batch's loss would blame on its first op.
+    const int64_t bad_grad = finite(loss) ? first_nonfinite(grads) : -1;
+    if (!finite(loss) || bad_grad >= 0) {
+      // Replay the same step with anomaly mode on: the first op, forward or backward, that makes a NaN or Inf
+      // names itself.
       std::string culprit = "no op produced it in a replay";
       try {
         AnomalyModeGuard anomaly;
@@ -189,8 +201,11 @@ EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_
       } catch (const Error& e) {
         culprit = e.what();
       }
-      fail("training: the loss became " + std::to_string(loss) + " at epoch " + std::to_string(r.epoch) + ", batch " +
-           std::to_string(i + 1) + ": " + culprit);
+      const std::string what = bad_grad >= 0 ? "the gradient of " + model_->named_parameters()[bad_grad].first +
+                                                   " became non-finite (loss " + std::to_string(loss) + ")"
+                                             : "the loss became " + std::to_string(loss);
+      fail("training: " + what + " at epoch " + std::to_string(r.epoch) + ", batch " + std::to_string(i + 1) +
+           ": " + culprit);
     }
     if (clip > 0) clip_grad_norm(grads, clip);
     optimizer_->step(grads);

@@ -182,6 +182,30 @@ TEST_CASE("a NaN in training is reported with the op that made it") {
   CHECK_THROWS_WITH_AS(t.train_epoch(), doctest::Contains("at epoch 1, batch 1: anomaly"), Error);
 }
 
+TEST_CASE("an Inf made by a backward rule under a finite loss is reported with that rule, before the step") {
+  // sqrt(0) is 0, its derivative 1 / (2 sqrt(0)) is not: the loss stays finite and the gradient does not.
+  json config = small_config();
+  config["regularizer"] = json::array({{{"kind", "sqrt-at-zero"}}});
+  Trainer t(config, [](const json&) {
+    return ExtraLoss([](Autoencoder& model, const Tensor&, Generator&) {
+      const Tensor w = model.parameters()[0];
+      return sqrt(sum(w * 0.0)) * 1e-3;
+    });
+  });
+  const std::vector<double> before = flat_parameters(t);
+  std::string message;
+  try {
+    t.train_epoch();
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CAPTURE(message);
+  CHECK(message.find("the gradient of encoder.") != std::string::npos);
+  CHECK(message.find("became non-finite (loss ") != std::string::npos);
+  CHECK(message.find("at epoch 1, batch 1: in the backward of 'sqrt': anomaly") != std::string::npos);
+  CHECK(flat_parameters(t) == before);  // no step was taken with it
+}
+
 namespace {
 
 // Trains every config shipped in configs/<folder>, with `overrides`, for `epochs` epochs and hands each
