@@ -1,5 +1,6 @@
 // The cases of `gradgrad bench jacobian` (bench/jacobian_bench.h) and one case's measurement.
 #include <algorithm>
+#include <cmath>
 
 #include "bench/jacobian_bench.h"
 #include "bench/timing.h"
@@ -88,6 +89,7 @@ Tensor case_loss(const JacobianCase& c, Autoencoder& model, const Tensor& x, Gen
   }
   if (c.poisson()) {
     PoissonOptions o;
+    o.eps = default_kernel_eps(model.config().code_dim, model.config().dtype);  // 1e-2 overflows f32 for k >= 17
     if (c.method == "poisson-hutchinson") o.source.method = "hutchinson";  // s_phi from one probe
     return poisson_objective(model, x, o, gen).total;
   }
@@ -167,6 +169,11 @@ json run_jacobian_case(const JacobianCase& c) {
     backend.synchronize();  // the step's kernels are done before a timer stops (a no-op on the CPU)
   };
   json out = bench::time_training_step(step, c.repeats, c.warmup);
+  // A step whose loss or weights overflowed times NaN arithmetic, not the method (a NaN weight reaches the
+  // last step's loss).
+  GG_CHECK(std::isfinite(loss_value), "bench jacobian: " + c.size + " " + c.method + ": the loss became " +
+                                          std::to_string(loss_value) + " after " +
+                                          std::to_string(c.warmup + c.repeats) + " steps");
   const double rss_peak = bench::peak_rss_kb() / 1024.0;
   out.update({{"rss_start_mb", rss_start}, {"rss_peak_mb", rss_peak}, {"rss_growth_mb", rss_peak - rss_start},
               {"rss_reset", reset}, {"tensor_peak_mb", backend.peak_bytes() / 1048576.0}, {"loss", loss_value}});

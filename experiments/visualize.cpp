@@ -48,6 +48,8 @@ RunSamples load_run_samples(const std::string& run, int64_t samples) {
   r.x = subset(test, first).x.to(r.trainer->model().config().dtype);
   const json* term = find_regularizer_term(r.trainer->config(), "poisson");
   r.options = term ? term->get<PoissonOptions>() : PoissonOptions{};
+  const AutoencoderConfig& model = r.trainer->model().config();
+  if (!term) r.options.eps = default_kernel_eps(model.code_dim, model.dtype);
   r.options.source.create_graph = false;
   return r;
 }

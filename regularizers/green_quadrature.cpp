@@ -42,7 +42,8 @@ using ConstColumn = Eigen::Map<const Column<T>>;
 template <class T>
 struct Radial {
   int64_t k;
-  T inv_area;  // 1 / |S^(k-1)|
+  T inv_area;      // 1 / |S^(k-1)|, for k <= 8
+  T log_inv_area;  // its log, for k > 8
 
   // g1 = r2^(-k/2) / |S^(k-1)|: integer powers of inv (times one rsqrt for odd k) up to k = 8, exp/log above;
   // written into `out` without temporaries.
@@ -57,8 +58,8 @@ struct Radial {
       else
         out = inv * inv_area;
       for (int64_t p = k % 2 ? 0 : 1; p < k / 2; ++p) out *= inv;
-    } else {
-      out = (r2.log() * static_cast<T>(-0.5 * static_cast<double>(k))).exp() * inv_area;
+    } else {  // 1 / |S^(k-1)| inside the exp: it is 3e55 for k = 128, beyond f32 on its own
+      out = (r2.log() * static_cast<T>(-0.5 * static_cast<double>(k)) + log_inv_area).exp();
     }
   }
   // g0 = G, given g1.
@@ -75,6 +76,11 @@ struct Radial {
     out = g1 * inv * static_cast<T>(-0.5 * static_cast<double>(k));
   }
 };
+
+template <class T>
+Radial<T> radial_for(int64_t k) {
+  return {k, static_cast<T>(1.0 / unit_sphere_area(k)), static_cast<T>(-log_unit_sphere_area(k))};
+}
 
 // Rows split across threads by the CPU backend's balanced loop, so that each chunk holds at least
 // kPairsPerThread pair-coordinates (about the cost of one vectorised transcendental per element: loops.h's
@@ -208,7 +214,7 @@ void forward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, T* out,
     });
     return;
   }
-  const Radial<T> radial{sz.k, inv_area};
+  const Radial<T> radial = radial_for<T>(sz.k);
   const ConstColumn<T> src(s, sz.m);
   for_row_blocks(sz.n, sz.m * sz.k, [&](int64_t begin, int64_t end) {
     Column<T> r2(sz.m), inv(sz.m), g0(sz.m), g1(sz.m), ws(sz.m);
@@ -250,7 +256,7 @@ void backward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, const 
                      bool want_quad) {
   const int64_t n = sz.n, m = sz.m, k = sz.k;
   if (n == 0 || m == 0) return;
-  const Radial<T> radial{k, static_cast<T>(1.0 / unit_sphere_area(k))};
+  const Radial<T> radial = radial_for<T>(k);
   const T scale = static_cast<T>(sz.scale), eps2 = static_cast<T>(sz.eps2);
   const std::vector<T> y_cols = columns_of(y, m, k);
   const ConstColumn<T> src(s, m);

@@ -34,13 +34,16 @@ inline Tensor g0_of_r2(const Tensor& r2, int64_t k) {
   if (k == 1) return sqrt(r2) * 0.5;                              // |r| / 2
   if (k == 2) return log(r2) * (1.0 / (4.0 * std::numbers::pi));  // (1 / 2 pi) log r
   const double kd = static_cast<double>(k);
-  return pow(r2, scalar_like(0.5 * (2.0 - kd), r2)) * (-1.0 / ((kd - 2.0) * unit_sphere_area(k)));
+  if (k <= 8) return pow(r2, scalar_like(0.5 * (2.0 - kd), r2)) * (-1.0 / ((kd - 2.0) * unit_sphere_area(k)));
+  return -exp(log(r2) * (0.5 * (2.0 - kd)) - (log_unit_sphere_area(k) + std::log(kd - 2.0)));  // as g1 below
 }
 
 // g1, the radial factor of grad G: grad_{z_i} G = (z_i - z_j) g1, g1 = 1 / (|S^(k-1)| r^k).
 inline Tensor g1_of_r2(const Tensor& r2, int64_t k) {
   const double kd = static_cast<double>(k);
-  return pow(r2, scalar_like(-0.5 * kd, r2)) * (1.0 / unit_sphere_area(k));
+  if (k <= 8) return pow(r2, scalar_like(-0.5 * kd, r2)) * (1.0 / unit_sphere_area(k));
+  // 1 / |S^(k-1)| inside the exp: it is 3e55 for k = 128, beyond f32 on its own, and r2^(-k/2) can underflow.
+  return exp(log(r2) * (-0.5 * kd) - log_unit_sphere_area(k));
 }
 
 // g2 = d g1 / d r2 = -(k / 2) g1 / r2, so that the Hessian of G is g1 I + 2 g2 (z_i - z_j)(z_i - z_j)^T.

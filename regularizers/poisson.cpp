@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <numbers>
@@ -88,6 +90,23 @@ double unit_sphere_area(int64_t m) {
   GG_CHECK(m >= 1, "unit_sphere_area: dimension must be >= 1, got " + std::to_string(m));
   const double h = 0.5 * static_cast<double>(m);
   return 2.0 * std::pow(std::numbers::pi, h) / std::tgamma(h);
+}
+
+double log_unit_sphere_area(int64_t m) {
+  GG_CHECK(m >= 1, "log_unit_sphere_area: dimension must be >= 1, got " + std::to_string(m));
+  const double h = 0.5 * static_cast<double>(m);
+  return std::log(2.0) + h * std::log(std::numbers::pi) - std::lgamma(h);
+}
+
+double smallest_kernel_eps(int64_t m, DType dtype) {
+  const double log_area = log_unit_sphere_area(m);
+  const double log_max = std::log(dtype == DType::f32 ? static_cast<double>(std::numeric_limits<float>::max())
+                                                      : std::numeric_limits<double>::max());
+  return std::exp((-log_area - log_max) / static_cast<double>(m));  // 1 / (|S| eps^m) = max
+}
+
+double default_kernel_eps(int64_t m, DType dtype) {
+  return std::max(PoissonOptions{}.eps, 2.0 * smallest_kernel_eps(m, dtype));
 }
 
 namespace {
@@ -391,6 +410,21 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
                                  Generator& gen, const ScoreFn& score, RitzPotential* ritz, bool values) {
   validate(options);
   GG_CHECK(x.defined() && x.dim() >= 2 && x.size(0) >= 1, "poisson_regularizer: expected a non-empty batch [B, ...]");
+  if (options.estimator != "ritz") {  // eq. 10's kernel (a fitted v_theta has none)
+    const int64_t m = model.config().code_dim;
+    const DType dtype = model.config().dtype;
+    const double smallest = smallest_kernel_eps(m, dtype);
+    if (options.eps < smallest) {
+      char text[400];
+      std::snprintf(text, sizeof text,
+                    "regularizer.eps: %g is below %.3g, the smallest at which eq. 10's kernel stays finite for "
+                    "%lld-wide codes in %s: grad G's factor 1 / (|S^%lld| eps^%lld) where two codes meet (a "
+                    "sample and its corrupted copy) is beyond %s's range",
+                    options.eps, smallest, static_cast<long long>(m), dtype_name(dtype),
+                    static_cast<long long>(m - 1), static_cast<long long>(m), dtype_name(dtype));
+      fail(text);
+    }
+  }
   const Tensor data = x.detach();
   PoissonTerms t;
   // Pi(x) and the corruption-driven normal n(x) (eq. 7).

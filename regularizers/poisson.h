@@ -94,6 +94,15 @@ void from_json(const nlohmann::json& j, PoissonOptions& o);
 // ---- Green's function of the Laplacian (eq. 5, regularized as in eq. 10) -------------------------------
 // |S^(m-1)| = 2 pi^(m/2) / Gamma(m/2), the area of the unit sphere in R^m (|S^0| = 2, |S^1| = 2 pi).
 double unit_sphere_area(int64_t m);
+// log |S^(m-1)|, finite for every m (|S^(m-1)| itself leaves f32 above m = 100 and f64 above m = 340).
+double log_unit_sphere_area(int64_t m);
+// The smallest eps at which grad G_eps's radial factor at r = 0, g1(eps^2) = 1 / (|S^(m-1)| eps^m), is finite in
+// `dtype`. Below it, two codes nearer than eps (a sample and its corrupted copy, say) overflow: about 0.08 for
+// m = 32 and 1.4 for m = 128 in f32. The Poisson regularizer refuses an eps below it (regularizer.eps).
+double smallest_kernel_eps(int64_t m, DType dtype);
+// The eps used where no config names one (bench rows, visualize on a run without a Poisson term): the default
+// 1e-2, made for 2-D codes, or twice smallest_kernel_eps where that is larger (0.17 for m = 32 in f32).
+double default_kernel_eps(int64_t m, DType dtype);
 // G_eps(z_i, z_j) = -Phi(r_eps), r_eps = sqrt(||z_i - z_j||^2 + eps^2): [N, M] for zi [N, m], zj [M, m]
 // (same dtype). Laplace_z G = delta when eps = 0. Differentiable in both arguments.
 Tensor green_function(const Tensor& zi, const Tensor& zj, double eps = 1e-2);

@@ -297,3 +297,20 @@ TEST_CASE("green_quadrature: a self pair list of the wrong length or naming no q
   CHECK_THROWS_WITH(green_quadrature(z, y, s, 0.1, true, {0, 3}),
                     doctest::Contains("self pair 3 is not a quadrature point (0..2) or -1"));
 }
+
+TEST_CASE("green_quadrature and green_gradient: 128-wide f32 codes, whose 1 / |S^127| = 3e55 is beyond f32 alone") {
+  Generator gen(8);
+  const Tensor z = Tensor::rand({6, 128}, gen) * 0.4 - 0.2;  // r2 = r^2 + eps^2 near 4: g1 near 1
+  const Tensor y = Tensor::rand({5, 128}, gen) * 0.4 - 0.2;
+  const Tensor s = Tensor::rand({5}, gen) + 0.5;
+  const double eps = 2.0;
+  auto f64 = [](const Tensor& t) { return t.to(DType::f64); };
+  const Tensor want = fused(f64(z), f64(y), f64(s), eps);
+  REQUIRE(max(abs(want)).item() > 1e-3);
+  REQUIRE(max(abs(want)).item() < 1e3);
+  CHECK(test::max_abs_diff(f64(fused(z, y, s, eps)), want) < 1e-4 * max(abs(want)).item());
+  const Tensor g64 = green_gradient(f64(z), f64(y), eps), g32 = green_gradient(z, y, eps);
+  CHECK(test::max_abs_diff(f64(g32), g64) < 1e-4 * max(abs(g64)).item());
+  const Tensor v64 = green_function(f64(z), f64(y), eps), v32 = green_function(z, y, eps);
+  CHECK(test::max_abs_diff(f64(v32), v64) < 1e-4 * max(abs(v64)).item());
+}

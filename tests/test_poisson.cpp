@@ -273,9 +273,9 @@ TEST_CASE("Poisson regularizer: grad v at the corrupted batch from the source's 
 
 TEST_CASE("Poisson regularizer: in f32 with 32-wide codes every source route gives the f64 loss and gradient") {
   // The corrupted batch is the quadrature set, so each corrupted code meets itself in eq. 10, where
-  // g1(eps^2) = 1 / (|S^31| eps^32) is 2e45 at eps = 0.05, beyond f32: the pair's 0 times that was NaN, and
-  // where the batch was encoded a second time (the gram, forward and loop routes) the two codes' rounding
-  // difference times that factor was all of grad v. The pair's term is left out (green_quadrature's self
+  // g1(eps^2) = 1 / (|S^31| eps^32) is 7e35 at eps = 0.1 and its derivative's factor beyond f32: the pair's 0
+  // times that was NaN, and where the batch was encoded a second time (the gram, forward and loop routes) the
+  // two codes' rounding difference times that factor was all of grad v. The pair's term is left out (green_quadrature's self
   // pairs), so every route gives the f64 numbers.
   AutoencoderConfig c;
   c.input_shape = {12};
@@ -293,7 +293,7 @@ TEST_CASE("Poisson regularizer: in f32 with 32-wide codes every source route giv
   Generator data_gen(9);
   const Tensor x = Tensor::rand({24, 12}, data_gen, DType::f64) * 4.0 - 2.0;
   PoissonOptions o;
-  o.eps = 0.05;
+  o.eps = 0.1;
   o.corruption = "noise:1.0";  // clean and corrupted codes far enough apart for f32 at this eps
   o.quadrature_points = 24;
   o.source.method = "exact";
@@ -323,6 +323,28 @@ TEST_CASE("Poisson regularizer: in f32 with 32-wide codes every source route giv
     for (size_t i = 3; i < want.size(); ++i) diff = std::max(diff, std::abs(got[i] - want[i]));
     CHECK(diff < 1e-3 * size);
   }
+}
+
+TEST_CASE("Poisson regularizer: an eps at which the kernel overflows the codes' dtype is refused, naming the key") {
+  CHECK(smallest_kernel_eps(2, DType::f32) == doctest::Approx(1.0 / std::sqrt(2 * std::numbers::pi * 3.4028235e38)));
+  // 1 / (|S^31| eps^32) = f32's largest value at the smallest eps.
+  const double e32 = smallest_kernel_eps(32, DType::f32);
+  CHECK(1.0 / (unit_sphere_area(32) * std::pow(e32, 32)) == doctest::Approx(3.4028235e38).epsilon(1e-6));
+  CHECK(e32 == doctest::Approx(0.0825).epsilon(1e-2));
+  CHECK(smallest_kernel_eps(128, DType::f32) == doctest::Approx(1.36).epsilon(1e-2));
+  CHECK(smallest_kernel_eps(32, DType::f64) < 1e-8);
+  AutoencoderConfig c = tiny_config(32);
+  c.dtype = DType::f32;
+  Autoencoder ae(c);
+  PoissonOptions o = small_options();
+  o.eps = 0.05;
+  Generator gen(1);
+  CHECK_THROWS_WITH_AS(poisson_regularizer(ae, moons(8, 3).to(DType::f32), o, gen),
+                       doctest::Contains("regularizer.eps: 0.05 is below 0.0825, the smallest at which eq. 10's "
+                                         "kernel stays finite for 32-wide codes in f32"),
+                       Error);
+  o.eps = 0.1;
+  CHECK(std::isfinite(poisson_regularizer(ae, moons(8, 3).to(DType::f32), o, gen).loss.item()));
 }
 
 TEST_CASE("Poisson importance weights: 1 / q(z_j) of a Gaussian kernel density, its bandwidth, named refusals") {
