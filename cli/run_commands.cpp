@@ -92,6 +92,15 @@ Action add_visualize(CLI::App& app, const std::string& command) {
       ->delimiter(',')
       ->check(CLI::IsMember({"paper", "importance", "ritz"}))
       ->capture_default_str();
+  c.sub
+      ->add_option("--gradient-noise", o.gradient_noise,
+                   "draws: how much noise each source's probes add to lambda L_Pois's gradient (0: none)")
+      ->check(at_least(0))
+      ->capture_default_str();
+  c.sub->add_option("--noise-sources", o.noise_sources, "sources of s_phi to compare, each METHOD[:PROBES]")
+      ->delimiter(',')
+      ->type_name("METHOD[:PROBES],...")
+      ->capture_default_str();
   add_seed_option(*c.sub, o.seed);
   return c.action(command, visualize_experiment, [](const VisualizeResult& r) {
     if (r.metrics.contains("sweep")) {
@@ -103,11 +112,27 @@ Action add_visualize(CLI::App& app, const std::string& command) {
                     row["v_se"].get<double>(), row["grad_v"].get<double>(), row["grad_v_se"].get<double>());
       return;
     }
-    for (const auto& [spec, m] : r.metrics.items())
+    for (const auto& [spec, m] : r.metrics.items()) {
+      if (spec == "gradient_noise") continue;
       std::printf("%-14s s %.4g -> %.4g   v %.4g -> %.4g   |grad v| %.4g -> %.4g   L_Pois %.4g\n", spec.c_str(),
                   m["s_clean"].get<double>(), m["s_corrupted"].get<double>(), m["v_clean"].get<double>(),
                   m["v_corrupted"].get<double>(), m["grad_v_clean"].get<double>(), m["grad_v_corrupted"].get<double>(),
                   m["L_pois_eq9"].get<double>());
+    }
+    if (!r.metrics.contains("gradient_noise")) return;
+    const nlohmann::json& n = r.metrics["gradient_noise"];
+    const double own = n["sources"][0]["variance"].get<double>();
+    std::printf("lambda L_Pois's gradient over %lld draws (eps %g):\n", n["draws"].get<long long>(),
+                n["eps"].get<double>());
+    for (const auto& row : n["sources"])
+      std::printf("  %-14s ||mean||^2 %.3e   variance %.3e   paired difference %.3e (%.1f%% of %s's variance)\n",
+                  row["source"].get<std::string>().c_str(), row["mean_sq"].get<double>(),
+                  row["variance"].get<double>(), row["paired_difference"].get<double>(),
+                  own > 0 ? 100 * row["paired_difference"].get<double>() / own : 0.0,
+                  n["sources"][0]["source"].get<std::string>().c_str());
+    std::printf("  the run's objective over batches: ||mean||^2 %.3e   variance %.3e\n",
+                n["objective_over_batches"]["mean_sq"].get<double>(),
+                n["objective_over_batches"]["variance"].get<double>());
   });
 }
 

@@ -191,8 +191,100 @@ VisualizeResult visualize_experiment(const VisualizeOptions& o, const std::strin
                          {"flux_eq7", t.flux.item()},          {"coupling_eq13", t.coupling.item()},
                          {"L_pois_eq9", t.loss.item()}};
   }
+  if (o.gradient_noise > 0)
+    res.metrics["gradient_noise"] =
+        poisson_gradient_noise(*loaded.trainer, base, o.gradient_noise, o.noise_sources, o.seed);
   write_json(out + "/metrics.json", res.metrics);
   return res;
+}
+
+namespace {
+
+// Every parameter's gradient of `loss`, end to end in f64.
+std::vector<double> flat_gradient(const Tensor& loss, const std::vector<Tensor>& params) {
+  std::vector<double> out;
+  for (const Tensor& g : grad({loss}, params)) {
+    const std::vector<double> v = g.to_vector();
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  return out;
+}
+
+// ||mean||^2 and the summed per-coordinate variance (n - 1 in the denominator) of n gradients.
+json spread_of(const std::vector<std::vector<double>>& g) {
+  const size_t n = g.size(), p = g[0].size();
+  std::vector<double> mean(p, 0.0);
+  for (const auto& a : g)
+    for (size_t i = 0; i < p; ++i) mean[i] += a[i] / static_cast<double>(n);
+  double sq = 0, var = 0;
+  for (size_t i = 0; i < p; ++i) sq += mean[i] * mean[i];
+  for (const auto& a : g)
+    for (size_t i = 0; i < p; ++i) var += (a[i] - mean[i]) * (a[i] - mean[i]) / static_cast<double>(n - 1);
+  return {{"mean_sq", sq}, {"variance", var}};
+}
+
+}  // namespace
+
+json poisson_gradient_noise(Trainer& trainer, const PoissonOptions& options, int64_t draws,
+                            const std::vector<std::string>& sources, uint64_t seed) {
+  GG_CHECK(draws >= 2, "visualize: --gradient-noise needs at least 2 draws, got " + std::to_string(draws));
+  GG_CHECK(!sources.empty(), "visualize: --noise-sources is empty");
+  Autoencoder& model = trainer.model();
+  const std::vector<Tensor> params = model.parameters();
+  const int64_t batch = trainer.config()["training"]["batch_size"].get<int64_t>();
+  const Dataset& test = trainer.test_set();
+  const Dataset& train = trainer.train_set();
+  GG_CHECK(train.size() >= draws * batch, "visualize: --gradient-noise " + std::to_string(draws) + " needs " +
+                                              std::to_string(draws * batch) + " training samples, the run has " +
+                                              std::to_string(train.size()));
+  std::vector<int64_t> first;
+  for (int64_t i = 0; i < std::min(batch, test.size()); ++i) first.push_back(i);
+  const Tensor x = subset(test, first).x.to(model.config().dtype);
+  json out = {{"draws", draws}, {"batch", x.size(0)}, {"lambda", options.lambda}, {"eps", options.eps},
+              {"sources", json::array()}};
+  ProgressBar bar("gradient noise", static_cast<int64_t>(sources.size()) * draws + draws, 1);
+  int64_t done = 0;
+  std::vector<std::vector<double>> reference;  // the first source's gradients, draw by draw
+  for (const std::string& spec : sources) {
+    PoissonOptions o = options;
+    const size_t colon = spec.find(':');
+    o.source.method = spec.substr(0, colon);
+    if (colon != std::string::npos) o.source.probes = std::stoll(spec.substr(colon + 1));
+    o.source.create_graph = true;
+    validate(o);
+    std::vector<std::vector<double>> g;
+    for (int64_t d = 0; d < draws; ++d) {
+      Generator gen(seed + 1000 + static_cast<uint64_t>(d));  // the same draws for every source
+      const PoissonTerms t = poisson_regularizer(model, x, o, gen, {}, nullptr, false);
+      g.push_back(flat_gradient(t.loss * o.lambda, params));
+      bar.update(++done, spec);
+    }
+    json row = spread_of(g);
+    row["source"] = spec;
+    if (reference.empty()) {
+      reference = g;
+      row["paired_difference"] = 0.0;
+    } else {
+      double paired = 0;
+      for (int64_t d = 0; d < draws; ++d)
+        for (size_t i = 0; i < g[d].size(); ++i)
+          paired += (g[d][i] - reference[d][i]) * (g[d][i] - reference[d][i]) / static_cast<double>(draws);
+      row["paired_difference"] = paired;
+    }
+    out["sources"].push_back(row);
+  }
+  // The run's own objective over `draws` training batches: the noise of minibatch SGD itself.
+  const BatchSampler batches(train, batch, false, seed);
+  std::vector<std::vector<double>> g;
+  for (int64_t d = 0; d < draws; ++d) {
+    Generator gen(seed + 2000 + static_cast<uint64_t>(d));
+    const Tensor xb = batches.batch(0, d).x.to(model.config().dtype);
+    g.push_back(flat_gradient(trainer.batch_loss(xb, gen).total, params));
+    bar.update(++done, "objective");
+  }
+  bar.finish("done");
+  out["objective_over_batches"] = spread_of(g);
+  return out;
 }
 
 }  // namespace gg

@@ -9,12 +9,23 @@
 // of v and each corruption kind at sweep_points strengths from lo to hi, the means over the samples of
 // s_phi, v and ||grad v|| at the corrupted inputs, with their standard errors: sweep.csv, and metrics.json's
 // "sweep". The Ritz estimator there is the box one (ritz.h), fitted afresh at each strength.
+//
+// With gradient_noise = N draws, how much noise the Poisson step's random draws put into the gradient of
+// lambda L_Pois, at one batch of the run's batch size (the first test samples) and the run's model: for each
+// source of s_phi in noise_sources, over N draws of the corruption, the quadrature rows and the probes, made
+// with the same seeds for every source (so the corruption and rows are paired and only the probes differ),
+// ||mean g||^2, the summed per-coordinate variance, and the paired E||g_source - g_first||^2 against the
+// first source; beside them the run's own objective's gradient over N training batches (the minibatch
+// noise SGD already has). metrics.json's "gradient_noise".
 #pragma once
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "models/training.h"
+#include "regularizers/poisson.h"
 
 namespace gg {
 
@@ -26,6 +37,8 @@ struct VisualizeOptions {
   std::vector<std::string> compare;  // more runs, side by side in the sweep
   std::vector<std::string> estimators = {"paper", "importance", "ritz"};  // the sweep's estimators of v
   int64_t samples = 512;                                          // the first test samples
+  int64_t gradient_noise = 0;  // draws of the gradient-noise measurement (0: none)
+  std::vector<std::string> noise_sources = {"exact", "hutchinson:1", "hutchinson:4"};  // METHOD[:PROBES]
   uint64_t seed = 0;
   std::string command;                                            // recorded in run.json
 };
@@ -41,5 +54,9 @@ struct VisualizeResult {
 std::vector<std::string> sweep_specs(const std::string& range, int64_t points);
 
 VisualizeResult visualize_experiment(const VisualizeOptions& options, const std::string& out_dir);
+
+// The gradient-noise measurement above for a loaded run, with `options` its Poisson term's (or the defaults).
+nlohmann::json poisson_gradient_noise(Trainer& trainer, const PoissonOptions& options, int64_t draws,
+                                      const std::vector<std::string>& sources, uint64_t seed);
 
 }  // namespace gg

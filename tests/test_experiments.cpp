@@ -135,6 +135,33 @@ TEST_CASE("visualize_experiment: per corruption, both conditions of every sample
   CHECK(read_json_file(tmp / "viz/run.json")["kind"] == "visualize");
 }
 
+TEST_CASE("visualize_experiment --gradient-noise: each source's gradient spread, paired against the first") {
+  TempDir tmp;
+  VisualizeOptions o = options_on_tiny_run<VisualizeOptions>(tmp);  // main.json's Poisson term, batch 64
+  o.samples = 64;
+  o.corruptions = {"noise:0.1"};
+  o.gradient_noise = 4;
+  o.noise_sources = {"exact", "hutchinson:1", "hutchinson:64"};
+  const VisualizeResult r = visualize_experiment(o, tmp / "viz");
+  const nlohmann::json& n = r.metrics["gradient_noise"];
+  CHECK(n == read_json_file(tmp / "viz/metrics.json")["gradient_noise"]);
+  CHECK(n["draws"] == 4);
+  CHECK(n["batch"] == 64);
+  REQUIRE(n["sources"].size() == 3);
+  CHECK(n["sources"][0]["paired_difference"].get<double>() == 0.0);
+  const double one = n["sources"][1]["paired_difference"], many = n["sources"][2]["paired_difference"];
+  CHECK(one > 0);
+  CHECK(many < one / 4);  // 64 probes: the source's noise shrinks with their number
+  for (const auto& row : n["sources"]) {
+    CHECK(row["mean_sq"].get<double>() > 0);
+    CHECK(row["variance"].get<double>() > 0);
+  }
+  CHECK(n["objective_over_batches"]["variance"].get<double>() > 0);
+  o.gradient_noise = 5;  // 5 batches of 64 from 256 training samples
+  CHECK_THROWS_WITH_AS(visualize_experiment(o, tmp / "viz2"),
+                       doctest::Contains("--gradient-noise 5 needs 320 training samples, the run has 256"), Error);
+}
+
 TEST_CASE(
     "visualize_experiment with a sweep: s, v and |grad v| per run, estimator and strength, with errors") {
   TempDir tmp;
