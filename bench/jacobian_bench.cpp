@@ -151,6 +151,9 @@ json make_rows(const std::vector<JacobianCase>& cases, const std::vector<json>& 
       row["gflop"] = flops / 1e9;
       row["floor_ms"] = flops / floor_gflops / 1e6;
       row["x_floor"] = ms / (flops / floor_gflops / 1e6);
+    } else {
+      const ContractivePlan p = contractive_cost(c.model, c.batch, poisson_case_options(c).source).plan;
+      row["plan"] = "s: " + p.method + (p.route.empty() ? "" : "/" + p.route);
     }
     const json p = peer_case(c.peer);
     if (!p.is_null() && !p.contains("error")) {
@@ -183,7 +186,7 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
                          int threads, bool peer_asked, const json& machine, const json& libtorch) {
   std::string t;
   char line[512];
-  std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10s %19s %9s %6s %7s %8s %8s %8s %7s | %10s %9s %7s %-16s %8s %7s %11s | %11s %7s\n",
+  std::snprintf(line, sizeof line, "%-8s %-14s %-21s %10s %19s %9s %6s %7s %8s %8s %8s %7s | %10s %9s %7s %-16s %8s %7s %11s | %11s %7s\n",
                 "size", "method", "plan", "median ms", "min-max ms", "p90 ms", "faults", "x plain", "RSS+ MB", "tens. MB",
                 "GFLOP", "x floor", "torch ms", "p90 ms", "x plain", "torch way", "RSS+ MB", "speedup", "spread",
                 "libtorch ms", "speedup");
@@ -202,7 +205,7 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
     const json torch = row.value("torch", json::object());
     const std::string ratio_spread =
         row.contains("speedup_min") ? fmt("%.2f", row["speedup_min"].get<double>()) + "-" + fmt("%.2f", row["speedup_max"].get<double>()) : "-";
-    std::snprintf(line, sizeof line, "%-8s %-14s %-18s %10.3f %19s %9s %6s %7s %8.1f %8.1f %8s %7s | %10s %9s %7s %-16s %8s %7s %11s | %11s %7s\n",
+    std::snprintf(line, sizeof line, "%-8s %-14s %-21s %10.3f %19s %9s %6s %7s %8.1f %8.1f %8s %7s | %10s %9s %7s %-16s %8s %7s %11s | %11s %7s\n",
                   size.c_str(), method.c_str(), row.value("plan", std::string()).c_str(), o["median_ms"].get<double>(),
                   spread.c_str(), opt(o, "p90_ms", "%.3f").c_str(), opt(o, "faults_per_step", "%.0f").c_str(),
                   opt(row, "ratio_to_plain", "%.2f").c_str(), o["rss_growth_mb"].get<double>(),

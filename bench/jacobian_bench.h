@@ -15,9 +15,10 @@
 //   hutchinson-1, hutchinson-4   Hutchinson's estimate with k Rademacher probes (the cost model's route)
 //   closed-form, plain-1layer    a one-layer sigmoid encoder d -> m (same input and code widths; decoder
 //                                m -> d), with Rifai et al.'s formula, and that model's plain step
-//   poisson                      poisson_objective, default options (no PyTorch counterpart)
-//   poisson-hutchinson           the same with s_phi from one Hutchinson probe (source.method "hutchinson"):
-//                                the step's cost beside its source (mlp sizes' default source is exact)
+//   poisson                      poisson_objective, default options (no PyTorch counterpart), eps from
+//                                default_kernel_eps; its plan column names the source auto picks (one
+//                                probe above 8-wide codes: poisson_source_defaults)
+//   poisson-exact                the same with the exact s_phi (source.method "exact"): what exactness costs
 //
 // Sizes: toy (AE 2-64-2-64-2, batch 256), mlp32 (784-512-32, batch 128), mlp128 (784-512-128, batch 128),
 // conv (Table 3 of paper 002: width 32, code 32, relu, batch 64, at most 5 repeats), and the exact penalty's
@@ -64,6 +65,7 @@
 
 #include "models/autoencoder.h"
 #include "regularizers/contractive.h"
+#include "regularizers/poisson.h"
 
 namespace gg {
 
@@ -84,9 +86,11 @@ struct JacobianCase {
   std::string peer;      // the peer's case key ("" = no counterpart)
   std::string peer_method;
   int64_t probes = 0;
-  // The Poisson regularizer's rows ("poisson", "poisson-hutchinson"): no peer, no FLOP model.
+  // The Poisson regularizer's rows ("poisson", "poisson-exact"): no peer, no FLOP model.
   bool poisson() const { return method.rfind("poisson", 0) == 0; }
 };
+// The options of a Poisson row's step.
+PoissonOptions poisson_case_options(const JacobianCase& c);
 // The rows of the given groups (unknown names are refused); --quick drops the slowest and shortens scaling.
 std::vector<JacobianCase> jacobian_cases(const std::set<std::string>& groups, bool quick, int repeats, int warmup,
                                          Device device = Device::cpu());

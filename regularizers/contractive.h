@@ -42,7 +42,9 @@
 //      affordable; below it the exact value is cheap enough to be worth having without noise.
 // An explicit method with route "auto" picks the cheapest of that method's routes the same way.
 // With the MNIST MLP 784-512-32 (B = 128) auto picks exact/gram; with code 128, hutchinson/reverse; for
-// the toy 2-64-2 encoder exact/reverse; for a 2-input encoder with an 8-wide code exact/forward.
+// the toy 2-64-2 encoder exact/reverse; for a 2-input encoder with an 8-wide code exact/forward. The Poisson
+// step's source sets auto_max_width to 8 (poisson_source_defaults in poisson.h), so there the 784-512-32 MLP
+// takes hutchinson/reverse.
 #pragma once
 
 #include <nlohmann/json_fwd.hpp>

@@ -65,12 +65,14 @@ void validate(const PoissonOptions& o) {
   validate(o.ritz, "regularizer.ritz");
 }
 
+// Every key but "source", which is read over poisson_source_defaults() rather than PenaltyOptions' own.
 GG_CONFIG_FIELDS(PoissonOptions, lambda, eps, quadrature_points, corruption, normal_eps, quadrature, gradient,
-                 score, kde_bandwidth, reconstruction, source, estimator, density_bandwidth, ritz)
+                 score, kde_bandwidth, reconstruction, estimator, density_bandwidth, ritz)
 
 void to_json(nlohmann::json& j, const PoissonOptions& o) {
   j = {{"kind", "poisson"}};
   write_fields(j, o);
+  j["source"] = o.source;
 }
 
 void from_json(const nlohmann::json& j, PoissonOptions& out) {
@@ -79,6 +81,15 @@ void from_json(const nlohmann::json& j, PoissonOptions& out) {
   std::string kind = "poisson";
   r.read_choice("kind", kind, {"poisson"});
   read_fields(r, o);
+  nlohmann::json source;
+  if (r.read("source", source)) {
+    if (source.is_object()) {  // the keys it names over the Poisson step's defaults
+      nlohmann::json merged = o.source;
+      merged.update(source);
+      source = merged;
+    }
+    with_config_path(config_path(r.path(), "source"), [&] { o.source = source.get<PenaltyOptions>(); });
+  }
   r.done();
   validate(o);
   out = o;

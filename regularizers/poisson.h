@@ -58,6 +58,19 @@
 namespace gg {
 
 // ---- Options ------------------------------------------------------------------------------------------
+// How the Poisson step computes s_phi by default: PenaltyOptions' own (method auto), except that auto takes
+// one Hutchinson probe wherever the code is wider than 8 and the probe is cheaper (auto_max_width 8, where
+// the contractive penalty's is 64). Eq. 10 is a Monte-Carlo sum already, and over 16 paired draws one probe
+// added 0.4-5% of its own draw-to-draw gradient variance on five MNIST models with 8- to 32-wide codes, but
+// 180% on two moons' 2-wide codes (`gradgrad visualize --gradient-noise`, docs/poisson.md). A config's
+// "source" object overrides these key by key.
+constexpr int64_t kPoissonSourceAutoMaxWidth = 8;
+inline PenaltyOptions poisson_source_defaults() {
+  PenaltyOptions p;
+  p.auto_max_width = kPoissonSourceAutoMaxWidth;
+  return p;
+}
+
 struct PoissonOptions {
   double lambda = 0.1;                   // weight of L_Pois in the objective (eq. 8), >= 0
   double eps = 1e-2;                     // Green-function regularization r_eps = sqrt(r^2 + eps^2) (eq. 10), >= 0
@@ -70,8 +83,8 @@ struct PoissonOptions {
                                          // batch, bandwidth kde_bandwidth) or "none" (no coupling term)
   double kde_bandwidth = 0.2;            // > 0
   std::string reconstruction = "corrupted";  // eq. 2: reconstruct x from g(f(Pi(x))) ("corrupted") or from x ("clean")
-  PenaltyOptions source;                 // how s_phi is computed (eq. 3); source.create_graph = false makes
-                                         // every term a plain value (for visualization)
+  PenaltyOptions source = poisson_source_defaults();  // how s_phi is computed (eq. 3); source.create_graph =
+                                                      // false makes every term a plain value (visualization)
   std::string estimator = "paper";       // the potential: "paper" (eq. 10 as written: the potential of q s, q
                                          // the quadrature codes' density), "importance" (each s_j weighted by
                                          // 1 / q(z_j), estimated by inverse_density_weights: the potential of

@@ -490,6 +490,31 @@ TEST_CASE("Poisson objective: two short trainings on two moons that differ only 
 
 // ---- Options --------------------------------------------------------------------------------------------------
 
+TEST_CASE("Poisson options: the source's auto takes one probe above 8-wide codes, and a config's source object "
+          "overrides that key by key") {
+  CHECK(PoissonOptions{}.source.auto_max_width == 8);
+  CHECK(PenaltyOptions{}.auto_max_width == 64);  // the contractive penalty keeps its own
+  auto parse = [](const char* text) { return nlohmann::json::parse(text).get<PoissonOptions>(); };
+  CHECK(parse(R"({"source": {"method": "auto"}})").source.auto_max_width == 8);
+  CHECK(parse(R"({"source": {"probes": 4}})").source.auto_max_width == 8);
+  CHECK(parse(R"({"source": {"probes": 4}})").source.probes == 4);
+  CHECK(parse(R"({"source": {"auto_max_width": 64}})").source.auto_max_width == 64);
+  CHECK(parse(R"({})").source.auto_max_width == 8);
+  // What auto resolves to: MNIST's 784-512-32 MLP (B = 128) takes one probe for the Poisson step and the
+  // exact Gram route for the contractive penalty; an 8-wide code and two moons' 2-wide one stay exact.
+  AutoencoderConfig mnist;
+  mnist.input_shape = {784};
+  mnist.hidden = {512};
+  mnist.code_dim = 32;
+  mnist.activation = "tanh";
+  mnist.code_activation = "tanh";
+  CHECK(contractive_cost(mnist, 128, PoissonOptions{}.source).plan.method == "hutchinson");
+  CHECK(contractive_cost(mnist, 128, PenaltyOptions{}).plan.method == "exact");
+  mnist.code_dim = 8;
+  CHECK(contractive_cost(mnist, 128, PoissonOptions{}.source).plan.method == "exact");
+  CHECK(contractive_cost(tiny_config(2), 128, PoissonOptions{}.source).plan.method == "exact");
+}
+
 TEST_CASE("Poisson options: JSON round trip and refusals naming the key") {
   PoissonOptions o;
   o.lambda = 0.5;
