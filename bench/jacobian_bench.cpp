@@ -186,10 +186,12 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
                          int threads, bool peer_asked, const json& machine, const json& libtorch) {
   std::string t;
   char line[512];
-  std::snprintf(line, sizeof line, "%-8s %-14s %-21s %10s %19s %9s %6s %7s %8s %8s %8s %7s | %10s %9s %7s %-16s %8s %7s %11s | %11s %7s\n",
-                "size", "method", "plan", "median ms", "min-max ms", "p90 ms", "faults", "x plain", "RSS+ MB", "tens. MB",
-                "GFLOP", "x floor", "torch ms", "p90 ms", "x plain", "torch way", "RSS+ MB", "speedup", "spread",
-                "libtorch ms", "speedup");
+  std::snprintf(
+      line, sizeof line,
+      "%-8s %-14s %-21s %10s %19s %9s %6s %7s %8s %8s %8s %7s | %10s %9s %7s %-16s %8s %7s %11s | %11s %7s\n",
+      "size", "method", "plan", "median ms", "min-max ms", "p90 ms", "faults", "x plain", "RSS+ MB",
+      "tens. MB", "GFLOP", "x floor", "torch ms", "p90 ms", "x plain", "torch way", "RSS+ MB", "speedup",
+      "spread", "libtorch ms", "speedup");
   t += line;
   auto opt = [](const json& j, const char* key, const char* f) {
     return j.contains(key) ? fmt(f, j[key].get<double>()) : std::string("-");
@@ -205,15 +207,18 @@ std::string format_table(const json& rows, const json& gemm, const json& peer, c
     const json torch = row.value("torch", json::object());
     const std::string ratio_spread =
         row.contains("speedup_min") ? fmt("%.2f", row["speedup_min"].get<double>()) + "-" + fmt("%.2f", row["speedup_max"].get<double>()) : "-";
-    std::snprintf(line, sizeof line, "%-8s %-14s %-21s %10.3f %19s %9s %6s %7s %8.1f %8.1f %8s %7s | %10s %9s %7s %-16s %8s %7s %11s | %11s %7s\n",
-                  size.c_str(), method.c_str(), row.value("plan", std::string()).c_str(), o["median_ms"].get<double>(),
-                  spread.c_str(), opt(o, "p90_ms", "%.3f").c_str(), opt(o, "faults_per_step", "%.0f").c_str(),
-                  opt(row, "ratio_to_plain", "%.2f").c_str(), o["rss_growth_mb"].get<double>(),
-                  o["tensor_peak_mb"].get<double>(), opt(row, "gflop", "%.3f").c_str(),
-                  opt(row, "x_floor", "%.1f").c_str(), opt(torch, "median_ms", "%.3f").c_str(),
-                  opt(torch, "p90_ms", "%.3f").c_str(), opt(torch, "ratio_to_plain", "%.2f").c_str(),
-                  torch.value("way", std::string("-")).c_str(), opt(torch, "rss_growth_mb", "%.1f").c_str(),
-                  opt(row, "speedup", "%.2fx").c_str(), ratio_spread.c_str(),
+    std::snprintf(line, sizeof line,
+                  "%-8s %-14s %-21s %10.3f %19s %9s %6s %7s %8.1f %8.1f %8s %7s | %10s %9s %7s %-16s %8s %7s "
+                  "%11s | %11s %7s\n",
+                  size.c_str(), method.c_str(), row.value("plan", std::string()).c_str(),
+                  o["median_ms"].get<double>(), spread.c_str(), opt(o, "p90_ms", "%.3f").c_str(),
+                  opt(o, "faults_per_step", "%.0f").c_str(), opt(row, "ratio_to_plain", "%.2f").c_str(),
+                  o["rss_growth_mb"].get<double>(), o["tensor_peak_mb"].get<double>(),
+                  opt(row, "gflop", "%.3f").c_str(), opt(row, "x_floor", "%.1f").c_str(),
+                  opt(torch, "median_ms", "%.3f").c_str(), opt(torch, "p90_ms", "%.3f").c_str(),
+                  opt(torch, "ratio_to_plain", "%.2f").c_str(), torch.value("way", std::string("-")).c_str(),
+                  opt(torch, "rss_growth_mb", "%.1f").c_str(), opt(row, "speedup", "%.2fx").c_str(),
+                  ratio_spread.c_str(),
                   opt(row.value("libtorch", json::object()), "median_ms", "%.3f").c_str(),
                   opt(row, "speedup_libtorch", "%.2fx").c_str());
     t += line;

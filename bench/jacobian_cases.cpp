@@ -105,8 +105,8 @@ std::vector<JacobianCase> jacobian_cases(const std::set<std::string>& groups, bo
     GG_CHECK(std::count(jacobian_bench_groups().begin(), jacobian_bench_groups().end(), g),
              "bench jacobian: unknown case group '" + g + "' (known: toy, mlp32, mlp128, conv, scale-m, scale-batch)");
   std::vector<JacobianCase> cases;
-  const std::vector<std::string> mlp = {"plain",        "weight-decay", "exact-loop",        "exact-reverse",
-                                        "exact-gram",   "hutchinson-1", "hutchinson-4",      "closed-form",
+  const std::vector<std::string> mlp = {"plain",        "weight-decay", "exact-loop",   "exact-reverse",
+                                        "exact-gram",   "hutchinson-1", "hutchinson-4", "closed-form",
                                         "plain-1layer", "poisson",      "poisson-exact"};
   if (groups.count("toy")) {
     std::vector<std::string> toy = mlp;

@@ -125,11 +125,12 @@ Action add_visualize(CLI::App& app, const std::string& command) {
     std::printf("lambda L_Pois's gradient over %lld draws (eps %g):\n", n["draws"].get<long long>(),
                 n["eps"].get<double>());
     for (const auto& row : n["sources"])
-      std::printf("  %-14s ||mean||^2 %.3e   variance %.3e   paired difference %.3e (%.1f%% of %s's variance)\n",
-                  row["source"].get<std::string>().c_str(), row["mean_sq"].get<double>(),
-                  row["variance"].get<double>(), row["paired_difference"].get<double>(),
-                  own > 0 ? 100 * row["paired_difference"].get<double>() / own : 0.0,
-                  n["sources"][0]["source"].get<std::string>().c_str());
+      std::printf(
+          "  %-14s ||mean||^2 %.3e   variance %.3e   paired difference %.3e (%.1f%% of %s's variance)\n",
+          row["source"].get<std::string>().c_str(), row["mean_sq"].get<double>(),
+          row["variance"].get<double>(), row["paired_difference"].get<double>(),
+          own > 0 ? 100 * row["paired_difference"].get<double>() / own : 0.0,
+          n["sources"][0]["source"].get<std::string>().c_str());
     std::printf("  the run's objective over batches: ||mean||^2 %.3e   variance %.3e\n",
                 n["objective_over_batches"]["mean_sq"].get<double>(),
                 n["objective_over_batches"]["variance"].get<double>());

@@ -235,12 +235,16 @@ json poisson_gradient_noise(Trainer& trainer, const PoissonOptions& options, int
   const Dataset& test = trainer.test_set();
   const Dataset& train = trainer.train_set();
   GG_CHECK(train.size() >= draws * batch, "visualize: --gradient-noise " + std::to_string(draws) + " needs " +
-                                              std::to_string(draws * batch) + " training samples, the run has " +
+                                              std::to_string(draws * batch) +
+                                              " training samples, the run has " +
                                               std::to_string(train.size()));
   std::vector<int64_t> first;
   for (int64_t i = 0; i < std::min(batch, test.size()); ++i) first.push_back(i);
   const Tensor x = subset(test, first).x.to(model.config().dtype);
-  json out = {{"draws", draws}, {"batch", x.size(0)}, {"lambda", options.lambda}, {"eps", options.eps},
+  json out = {{"draws", draws},
+              {"batch", x.size(0)},
+              {"lambda", options.lambda},
+              {"eps", options.eps},
               {"sources", json::array()}};
   ProgressBar bar("gradient noise", static_cast<int64_t>(sources.size()) * draws + draws, 1);
   int64_t done = 0;

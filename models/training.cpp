@@ -201,9 +201,10 @@ EpochRecord Trainer::train_epoch(const std::function<void(int64_t, double)>& on_
       } catch (const Error& e) {
         culprit = e.what();
       }
-      const std::string what = bad_grad >= 0 ? "the gradient of " + model_->named_parameters()[bad_grad].first +
-                                                   " became non-finite (loss " + std::to_string(loss) + ")"
-                                             : "the loss became " + std::to_string(loss);
+      const std::string what = bad_grad >= 0
+                                   ? "the gradient of " + model_->named_parameters()[bad_grad].first +
+                                         " became non-finite (loss " + std::to_string(loss) + ")"
+                                   : "the loss became " + std::to_string(loss);
       fail("training: " + what + " at epoch " + std::to_string(r.epoch) + ", batch " + std::to_string(i + 1) +
            ": " + culprit);
     }

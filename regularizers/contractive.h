@@ -7,8 +7,8 @@
 // encoder; d for the whole map D o E), H the first Linear layer's width (mlp encoders).
 //
 //   exact        the whole per-sample Jacobian J_b (m x d) by route reverse, forward, gram (mlp encoders
-//                only: through the first Linear layer) or loop (benchmarks; never picked by auto), computed by
-//                jacobian_sq (jacobian_penalty.h, where the routes are described)
+//                only: through the first Linear layer) or loop (benchmarks; never picked by auto), computed
+//                by jacobian_sq (jacobian_penalty.h, where the routes are described)
 //   hutchinson   Hutchinson's estimate with k probes, route reverse or gram (jacobian_penalty.h)
 //   closed_form  Rifai et al. 2011's formula for a one-layer sigmoid encoder h = sigmoid(W x + b):
 //                s = sum_i (h_i (1 - h_i))^2 sum_j W_ij^2. Applies to arch "mlp", hidden [], code_activation
@@ -22,8 +22,9 @@
 // Cost model (contractive_cost; FLOPs of one training step's penalty part, forward and backward, on top of
 // the plain reconstruction step 3 B (F_enc + F_dec)). F is one sample's forward FLOPs through the map (the
 // encoder, or encoder and decoder) from the model's layer widths (2 in out per Linear, 2 C_in C_out 9 H_out
-// W_out per 3x3 conv), F_rest the same without the first Linear layer (d -> H). A batched backward pass of P cotangents costs about P B F (input
-// gradients only), and the loss's backward through that recorded pass twice as much again, hence 3 P B F:
+// W_out per 3x3 conv), F_rest the same without the first Linear layer (d -> H). A batched backward pass of P
+// cotangents costs about P B F (input gradients only), and the loss's backward through that recorded pass
+// twice as much again, hence 3 P B F:
 //
 //   reverse      3 m B F
 //   forward      3 (d + 2) B F          (a 1-wide recorded pass and its backward, then d columns)

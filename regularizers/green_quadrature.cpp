@@ -107,7 +107,8 @@ std::vector<T> columns_of(const T* x, int64_t rows, int64_t cols, int64_t first 
 struct Sizes {
   int64_t n, m, k;  // evaluation codes, quadrature codes, code width
   double eps2, scale;
-  const int64_t* self_pair = nullptr;  // [N]: the quadrature point that is row i's own sample, or -1 (poisson.h)
+  const int64_t* self_pair =
+      nullptr;  // [N]: the quadrature point that is row i's own sample, or -1 (poisson.h)
   int64_t self_of(int64_t i) const { return self_pair ? self_pair[i] : -1; }
 };
 
@@ -154,8 +155,8 @@ void fixed_gradient_row(const T* zi, const T* y_cols, const T* s, int64_t m, int
 // Backward level 2 for one row when the cotangent has no part on v (a_i = 0, so t_ij = 2 g2 <c_i, d_ij>):
 // writes dL/dz_i (without the 1/M) to dz, and adds row i's terms of dL/dz_j and dL/ds_j to acc ([K + 1, M]).
 template <class T, int K>
-void fixed_backward_row(const T* zi, const T* ci, const T* y_cols, const T* s, int64_t m, int64_t self, T eps2,
-                        T inv_area, T* dz, T* acc) {
+void fixed_backward_row(const T* zi, const T* ci, const T* y_cols, const T* s, int64_t m, int64_t self,
+                        T eps2, T inv_area, T* dz, T* acc) {
   T b0 = 0, b1 = 0, b2 = 0, b3 = 0, sg1 = 0;
 #pragma omp simd reduction(+ : b0, b1, b2, b3, sg1)
   for (int64_t j = 0; j < m; ++j) {
@@ -350,7 +351,11 @@ void backward_kernel(const Sizes& sz, const T* z, const T* y, const T* s, const 
 bool fused_here(const Tensor& t) { return t.device().kind == Device::Kind::cpu; }
 
 Sizes sizes_of(const Tensor& z, const Tensor& y, double eps, const std::vector<int64_t>& self_pair) {
-  return {z.size(0), y.size(0),      z.size(1), eps * eps, 1.0 / static_cast<double>(y.size(0)),
+  return {z.size(0),
+          y.size(0),
+          z.size(1),
+          eps * eps,
+          1.0 / static_cast<double>(y.size(0)),
           self_pair.empty() ? nullptr : self_pair.data()};
 }
 
@@ -360,7 +365,8 @@ Tensor self_pair_mask(const std::vector<int64_t>& self_pair, const Tensor& z, in
   const int64_t n = z.size(0);
   std::vector<double> mask(static_cast<size_t>(n * m), 0.0);
   for (int64_t i = 0; i < n; ++i)
-    if (self_pair[static_cast<size_t>(i)] >= 0) mask[static_cast<size_t>(i * m + self_pair[static_cast<size_t>(i)])] = 1;
+    if (self_pair[static_cast<size_t>(i)] >= 0)
+      mask[static_cast<size_t>(i * m + self_pair[static_cast<size_t>(i)])] = 1;
   return Tensor::from_data(mask, {n, m}, z.dtype(), z.device());
 }
 
@@ -402,7 +408,8 @@ Tensor backward_composite(const Tensor& z, const Tensor& y, const Tensor& s, con
 
 // Level 2: fused on the CPU, its rule level 3.
 Tensor green_quadrature_backward(const Tensor& z, const Tensor& y, const Tensor& s, const Tensor& g,
-                                 double eps, const std::vector<int64_t>& self_pair, bool want_z, bool want_quad) {
+                                 double eps, const std::vector<int64_t>& self_pair, bool want_z,
+                                 bool want_quad) {
   const Sizes sz = sizes_of(z, y, eps, self_pair);
   Tensor out = Tensor::zeros({sz.n * sz.k + sz.m * sz.k + sz.m}, z.dtype(), z.device());
   if (z.dtype() == DType::f32)
@@ -496,11 +503,12 @@ GreenQuadrature green_quadrature(const Tensor& z_eval, const Tensor& z_quad, con
            "green_quadrature: expected one self pair per evaluation code (" + std::to_string(n) + "), got " +
                std::to_string(self_pair.size()));
   for (const int64_t j : self_pair)
-    GG_CHECK(j >= -1 && j < m, "green_quadrature: self pair " + std::to_string(j) + " is not a quadrature point (0.." +
-                                   std::to_string(m - 1) + ") or -1");
+    GG_CHECK(j >= -1 && j < m, "green_quadrature: self pair " + std::to_string(j) +
+                                   " is not a quadrature point (0.." + std::to_string(m - 1) + ") or -1");
   GreenQuadrature out;
   if (fused_here(z_eval)) {
-    const Tensor packed = green_quadrature_packed(z_eval, z_quad, s_quad, eps, with_value, self_pair);  // [N, k (+ 1)]
+    const Tensor packed =
+        green_quadrature_packed(z_eval, z_quad, s_quad, eps, with_value, self_pair);  // [N, k (+ 1)]
     if (!with_value) {
       out.grad = packed;
       return out;

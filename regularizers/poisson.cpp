@@ -301,8 +301,9 @@ std::vector<int64_t> self_pairs(const PoissonQuadrature& quadrature, int64_t bat
   return self;
 }
 
-PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const PoissonQuadrature& quadrature,
-                                   const PoissonOptions& options, const std::vector<int64_t>& self_pair) {
+PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval,
+                                   const PoissonQuadrature& quadrature, const PoissonOptions& options,
+                                   const std::vector<int64_t>& self_pair) {
   const CodePotential eq10 = [&](const Tensor& z, const std::vector<int64_t>& self) {
     const GreenQuadrature g =
         green_quadrature(z, quadrature.z, quadrature.weighted_s(), options.eps, true, self);  // eq. 10
@@ -339,8 +340,9 @@ namespace {
 // are the two calls'; a toy-sized step records half the ops for them.
 // `self_a` and `self_b` are each batch's self pairs (empty: none).
 std::pair<PoissonPotential, PoissonPotential> poisson_potentials(Autoencoder& model, const Tensor& a,
-                                                                 const Tensor& b, const CodePotential& potential,
-                                                                 bool create, const std::vector<int64_t>& self_a,
+                                                                 const Tensor& b,
+                                                                 const CodePotential& potential, bool create,
+                                                                 const std::vector<int64_t>& self_a,
                                                                  const std::vector<int64_t>& self_b) {
   const int64_t na = a.size(0), n = na + b.size(0);
   std::vector<int64_t> self;
@@ -427,12 +429,13 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
     const double smallest = smallest_kernel_eps(m, dtype);
     if (options.eps < smallest) {
       char text[400];
-      std::snprintf(text, sizeof text,
-                    "regularizer.eps: %g is below %.3g, the smallest at which eq. 10's kernel stays finite for "
-                    "%lld-wide codes in %s: grad G's factor 1 / (|S^%lld| eps^%lld) where two codes meet (a "
-                    "sample and its corrupted copy) is beyond %s's range",
-                    options.eps, smallest, static_cast<long long>(m), dtype_name(dtype),
-                    static_cast<long long>(m - 1), static_cast<long long>(m), dtype_name(dtype));
+      std::snprintf(
+          text, sizeof text,
+          "regularizer.eps: %g is below %.3g, the smallest at which eq. 10's kernel stays finite for "
+          "%lld-wide codes in %s: grad G's factor 1 / (|S^%lld| eps^%lld) where two codes meet (a "
+          "sample and its corrupted copy) is beyond %s's range",
+          options.eps, smallest, static_cast<long long>(m), dtype_name(dtype), static_cast<long long>(m - 1),
+          static_cast<long long>(m), dtype_name(dtype));
       fail(text);
     }
   }

@@ -109,9 +109,9 @@ void from_json(const nlohmann::json& j, PoissonOptions& o);
 double unit_sphere_area(int64_t m);
 // log |S^(m-1)|, finite for every m (|S^(m-1)| itself leaves f32 above m = 100 and f64 above m = 340).
 double log_unit_sphere_area(int64_t m);
-// The smallest eps at which grad G_eps's radial factor at r = 0, g1(eps^2) = 1 / (|S^(m-1)| eps^m), is finite in
-// `dtype`. Below it, two codes nearer than eps (a sample and its corrupted copy, say) overflow: about 0.08 for
-// m = 32 and 1.4 for m = 128 in f32. The Poisson regularizer refuses an eps below it (regularizer.eps).
+// The smallest eps at which grad G_eps's radial factor at r = 0, g1(eps^2) = 1 / (|S^(m-1)| eps^m), is finite
+// in `dtype`. Below it, two codes nearer than eps (a sample and its corrupted copy, say) overflow: about 0.08
+// for m = 32 and 1.4 for m = 128 in f32. The Poisson regularizer refuses an eps below it (regularizer.eps).
 double smallest_kernel_eps(int64_t m, DType dtype);
 // The eps used where no config names one (bench rows, visualize on a run without a Poisson term): the default
 // 1e-2, made for 2-D codes, or twice smallest_kernel_eps where that is larger (0.17 for m = 32 in f32).
@@ -147,10 +147,10 @@ struct GreenQuadrature {
   Tensor grad;  // grad_z v(z_i) ~ (1/M) sum_j grad G_eps(z_i, z_j) s_j: [N, m]
 };
 // Eq. 10 for evaluation codes z_eval [N, m], quadrature codes z_quad [M, m] and sources s_quad [M];
-// differentiable in all three, to every order. On the CPU one fused pass over the pairs, with a fused backward
-// (green_quadrature.cpp), keeping no [N, M] intermediate; elsewhere composed of ordinary ops. Without
-// `with_value`, v is left undefined and not computed (training reads grad v only; for m = 2, v's logarithm
-// was the costliest part of the pass).
+// differentiable in all three, to every order. On the CPU one fused pass over the pairs, with a fused
+// backward (green_quadrature.cpp), keeping no [N, M] intermediate; elsewhere composed of ordinary ops.
+// Without `with_value`, v is left undefined and not computed (training reads grad v only; for m = 2, v's
+// logarithm was the costliest part of the pass).
 //
 // SELF PAIRS. Where an evaluation code and a quadrature code are one sample (the corrupted batch evaluated
 // against quadrature points drawn from it), the pair's term of grad v, (z_i - z_j) g1, is identically zero:
@@ -196,11 +196,13 @@ struct PoissonPotential {
 // Differentiable with respect to phi when options.source.create_graph (the default). `self_pair` names the
 // evaluation samples that are quadrature points (green_quadrature; self_pairs above when x_eval is the batch
 // the quadrature was drawn from).
-PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const PoissonQuadrature& quadrature,
-                                   const PoissonOptions& options, const std::vector<int64_t>& self_pair = {});
+PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval,
+                                   const PoissonQuadrature& quadrature, const PoissonOptions& options,
+                                   const std::vector<int64_t>& self_pair = {});
 // The same for any potential over codes: `potential` maps codes [N, m] and their self pairs to v [N] and
 // grad_z v [N, m] (a fitted potential, smooth at every pair, ignores the pairs).
-using CodePotential = std::function<std::pair<Tensor, Tensor>(const Tensor& z, const std::vector<int64_t>& self_pair)>;
+using CodePotential =
+    std::function<std::pair<Tensor, Tensor>(const Tensor& z, const std::vector<int64_t>& self_pair)>;
 PoissonPotential poisson_potential(Autoencoder& model, const Tensor& x_eval, const CodePotential& potential,
                                    bool create_graph, const std::vector<int64_t>& self_pair = {});
 

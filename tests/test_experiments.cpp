@@ -159,7 +159,8 @@ TEST_CASE("visualize_experiment --gradient-noise: each source's gradient spread,
   CHECK(n["objective_over_batches"]["variance"].get<double>() > 0);
   o.gradient_noise = 5;  // 5 batches of 64 from 256 training samples
   CHECK_THROWS_WITH_AS(visualize_experiment(o, tmp / "viz2"),
-                       doctest::Contains("--gradient-noise 5 needs 320 training samples, the run has 256"), Error);
+                       doctest::Contains("--gradient-noise 5 needs 320 training samples, the run has 256"),
+                       Error);
 }
 
 TEST_CASE(

@@ -22,7 +22,8 @@ Tensor written_out(const Tensor& z, const Tensor& y, const Tensor& s, double eps
   return concat({reshape(v, {n, 1}), g}, 1);
 }
 
-Tensor fused(const Tensor& z, const Tensor& y, const Tensor& s, double eps, const std::vector<int64_t>& self = {}) {
+Tensor fused(const Tensor& z, const Tensor& y, const Tensor& s, double eps,
+             const std::vector<int64_t>& self = {}) {
   const GreenQuadrature q = green_quadrature(z, y, s, eps, true, self);
   return concat({reshape(q.v, {z.size(0), 1}), q.grad}, 1);
 }
@@ -33,12 +34,15 @@ Tensor written_out_without(const Tensor& z, const Tensor& y, const Tensor& s, do
   const int64_t n = z.size(0), m = y.size(0), k = z.size(1);
   std::vector<double> keep(static_cast<size_t>(n * m), 1.0);
   for (int64_t i = 0; i < n; ++i)
-    if (self[static_cast<size_t>(i)] >= 0) keep[static_cast<size_t>(i * m + self[static_cast<size_t>(i)])] = 0;
+    if (self[static_cast<size_t>(i)] >= 0)
+      keep[static_cast<size_t>(i * m + self[static_cast<size_t>(i)])] = 0;
   const Tensor mask = Tensor::from_data(keep, {n, m, 1}, z.dtype());
-  const Tensor at_zero = green_function(Tensor::zeros({1, k}, z.dtype()), Tensor::zeros({1, k}, z.dtype()), eps);
+  const Tensor at_zero =
+      green_function(Tensor::zeros({1, k}, z.dtype()), Tensor::zeros({1, k}, z.dtype()), eps);
   const Tensor kernel = where(reshape(mask, {n, m}), green_function(z, y, eps), at_zero);
   const Tensor v = matmul(kernel, reshape(s, {m, 1})) / static_cast<double>(m);
-  const Tensor g = sum(green_gradient(z, y, eps) * mask * reshape(s, {1, m, 1}), {1}) / static_cast<double>(m);
+  const Tensor g =
+      sum(green_gradient(z, y, eps) * mask * reshape(s, {1, m, 1}), {1}) / static_cast<double>(m);
   return concat({reshape(v, {n, 1}), g}, 1);
 }
 
@@ -248,8 +252,9 @@ TEST_CASE("green_quadrature: gradcheck and gradgradcheck in f64 with self pairs"
   }
 }
 
-TEST_CASE("green_quadrature: where the codes are the quadrature points, leaving the self pairs out changes no "
-          "derivative") {
+TEST_CASE(
+    "green_quadrature: where the codes are the quadrature points, leaving the self pairs out changes no "
+    "derivative") {
   // z_i - z_i is 0 as a function of the codes, so its term's derivatives cancel: the total derivative through
   // shared codes is the same with the pairs computed (finite here: eps 0.3) and with them left out.
   std::vector<int64_t> self(6);
@@ -281,8 +286,8 @@ TEST_CASE("green_quadrature: 32-wide f32 codes at eps 0.01 stay finite with thei
   const Tensor computed = green_quadrature(u, u, s, 1e-2, false).grad;
   CHECK_FALSE(std::isfinite(sum(computed).item()));  // 0 times infinity on the diagonal
   const Tensor named = green_quadrature(u, u, s, 1e-2, false, self).grad;
-  const Tensor ref = green_quadrature(u.detach().to(DType::f64), u.detach().to(DType::f64), s.to(DType::f64), 1e-2,
-                                      false, self)
+  const Tensor ref = green_quadrature(u.detach().to(DType::f64), u.detach().to(DType::f64), s.to(DType::f64),
+                                      1e-2, false, self)
                          .grad;
   REQUIRE(std::isfinite(sum(named).item()));
   CHECK(test::max_abs_diff(named.to(DType::f64), ref) < 1e-4 * max(abs(ref)).item());
@@ -298,7 +303,8 @@ TEST_CASE("green_quadrature: a self pair list of the wrong length or naming no q
                     doctest::Contains("self pair 3 is not a quadrature point (0..2) or -1"));
 }
 
-TEST_CASE("green_quadrature and green_gradient: 128-wide f32 codes, whose 1 / |S^127| = 3e55 is beyond f32 alone") {
+TEST_CASE(
+    "green_quadrature and green_gradient: 128-wide f32 codes, whose 1 / |S^127| = 3e55 is beyond f32 alone") {
   Generator gen(8);
   const Tensor z = Tensor::rand({6, 128}, gen) * 0.4 - 0.2;  // r2 = r^2 + eps^2 near 4: g1 near 1
   const Tensor y = Tensor::rand({5, 128}, gen) * 0.4 - 0.2;

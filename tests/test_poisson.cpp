@@ -271,12 +271,13 @@ TEST_CASE("Poisson regularizer: grad v at the corrupted batch from the source's 
   }
 }
 
-TEST_CASE("Poisson regularizer: in f32 with 32-wide codes every source route gives the f64 loss and gradient") {
+TEST_CASE(
+    "Poisson regularizer: in f32 with 32-wide codes every source route gives the f64 loss and gradient") {
   // The corrupted batch is the quadrature set, so each corrupted code meets itself in eq. 10, where
   // g1(eps^2) = 1 / (|S^31| eps^32) is 7e35 at eps = 0.1 and its derivative's factor beyond f32: the pair's 0
   // times that was NaN, and where the batch was encoded a second time (the gram, forward and loop routes) the
-  // two codes' rounding difference times that factor was all of grad v. The pair's term is left out (green_quadrature's self
-  // pairs), so every route gives the f64 numbers.
+  // two codes' rounding difference times that factor was all of grad v. The pair's term is left out
+  // (green_quadrature's self pairs), so every route gives the f64 numbers.
   AutoencoderConfig c;
   c.input_shape = {12};
   c.hidden = {10};
@@ -325,8 +326,10 @@ TEST_CASE("Poisson regularizer: in f32 with 32-wide codes every source route giv
   }
 }
 
-TEST_CASE("Poisson regularizer: an eps at which the kernel overflows the codes' dtype is refused, naming the key") {
-  CHECK(smallest_kernel_eps(2, DType::f32) == doctest::Approx(1.0 / std::sqrt(2 * std::numbers::pi * 3.4028235e38)));
+TEST_CASE(
+    "Poisson regularizer: an eps at which the kernel overflows the codes' dtype is refused, naming the key") {
+  CHECK(smallest_kernel_eps(2, DType::f32) ==
+        doctest::Approx(1.0 / std::sqrt(2 * std::numbers::pi * 3.4028235e38)));
   // 1 / (|S^31| eps^32) = f32's largest value at the smallest eps.
   const double e32 = smallest_kernel_eps(32, DType::f32);
   CHECK(1.0 / (unit_sphere_area(32) * std::pow(e32, 32)) == doctest::Approx(3.4028235e38).epsilon(1e-6));
@@ -339,10 +342,11 @@ TEST_CASE("Poisson regularizer: an eps at which the kernel overflows the codes' 
   PoissonOptions o = small_options();
   o.eps = 0.05;
   Generator gen(1);
-  CHECK_THROWS_WITH_AS(poisson_regularizer(ae, moons(8, 3).to(DType::f32), o, gen),
-                       doctest::Contains("regularizer.eps: 0.05 is below 0.0825, the smallest at which eq. 10's "
-                                         "kernel stays finite for 32-wide codes in f32"),
-                       Error);
+  CHECK_THROWS_WITH_AS(
+      poisson_regularizer(ae, moons(8, 3).to(DType::f32), o, gen),
+      doctest::Contains("regularizer.eps: 0.05 is below 0.0825, the smallest at which eq. 10's "
+                        "kernel stays finite for 32-wide codes in f32"),
+      Error);
   o.eps = 0.1;
   CHECK(std::isfinite(poisson_regularizer(ae, moons(8, 3).to(DType::f32), o, gen).loss.item()));
 }
@@ -490,8 +494,9 @@ TEST_CASE("Poisson objective: two short trainings on two moons that differ only 
 
 // ---- Options --------------------------------------------------------------------------------------------------
 
-TEST_CASE("Poisson options: the source's auto takes one probe above 8-wide codes, and a config's source object "
-          "overrides that key by key") {
+TEST_CASE(
+    "Poisson options: the source's auto takes one probe above 8-wide codes, and a config's source object "
+    "overrides that key by key") {
   CHECK(PoissonOptions{}.source.auto_max_width == 8);
   CHECK(PenaltyOptions{}.auto_max_width == 64);  // the contractive penalty keeps its own
   auto parse = [](const char* text) { return nlohmann::json::parse(text).get<PoissonOptions>(); };
