@@ -38,6 +38,17 @@ Tensor moons(int64_t n, uint64_t seed) {
   return two_moons(ToyOptions{.n = n, .noise = 0.1, .seed = seed}).x.to(DType::f64);
 }
 
+// An f32 tanh MLP autoencoder d -> h -> k with tanh codes (the bench's MNIST models are 784 -> 512 -> k).
+AutoencoderConfig tanh_mlp(int64_t d, int64_t h, int64_t k) {
+  AutoencoderConfig c;
+  c.input_shape = {d};
+  c.hidden = {h};
+  c.code_dim = k;
+  c.activation = "tanh";
+  c.code_activation = "tanh";
+  return c;
+}
+
 PoissonOptions small_options() {
   PoissonOptions o;
   o.quadrature_points = 5;
@@ -278,12 +289,7 @@ TEST_CASE(
   // times that was NaN, and where the batch was encoded a second time (the gram, forward and loop routes) the
   // two codes' rounding difference times that factor was all of grad v. The pair's term is left out
   // (green_quadrature's self pairs), so every route gives the f64 numbers.
-  AutoencoderConfig c;
-  c.input_shape = {12};
-  c.hidden = {10};
-  c.code_dim = 32;
-  c.activation = "tanh";
-  c.code_activation = "tanh";
+  AutoencoderConfig c = tanh_mlp(12, 10, 32);
   c.dtype = DType::f64;
   c.seed = 5;
   Autoencoder ref(c);
@@ -507,12 +513,7 @@ TEST_CASE(
   CHECK(parse(R"({})").source.auto_max_width == 8);
   // What auto resolves to: MNIST's 784-512-32 MLP (B = 128) takes one probe for the Poisson step and the
   // exact Gram route for the contractive penalty; an 8-wide code and two moons' 2-wide one stay exact.
-  AutoencoderConfig mnist;
-  mnist.input_shape = {784};
-  mnist.hidden = {512};
-  mnist.code_dim = 32;
-  mnist.activation = "tanh";
-  mnist.code_activation = "tanh";
+  AutoencoderConfig mnist = tanh_mlp(784, 512, 32);
   CHECK(contractive_cost(mnist, 128, PoissonOptions{}.source).plan.method == "hutchinson");
   CHECK(contractive_cost(mnist, 128, PenaltyOptions{}).plan.method == "exact");
   mnist.code_dim = 8;
