@@ -134,3 +134,25 @@ TEST_CASE("jvp, vjp and hvp against closed forms") {
   Tensor hv = hvp(q, {x}, {v})[0];
   CHECK(max_abs_diff(hv, matmul(bm + transpose(bm), v) * 0.5) < 1e-12);
 }
+
+TEST_CASE("mul keeps each input only for the other's gradient, so relu's rule does not keep the cotangent") {
+  // relu's rule is g * mask; recorded for a double backward, keeping g as well as g * mask held every layer's
+  // cotangents twice (the conv penalty's peak: 352 MB, 232 MB without).
+  Generator gen(3);
+  const Tensor w = Tensor::randn({5}, gen, DType::f64).requires_grad_();
+  const Tensor mask = gt(Tensor::randn({5}, gen, DType::f64), Tensor::zeros({5}, DType::f64));
+  Tensor y;
+  std::weak_ptr<TensorImpl> g_impl;
+  {
+    const Tensor g = w * 3.0;
+    g_impl = g.impl();
+    y = g * mask;
+  }
+  CHECK(g_impl.expired());  // y's node kept the mask alone
+  CHECK(test::max_abs_diff(grad(sum(y), w), mask * 3.0) == 0.0);
+  // With both sides requiring grad, both are kept and both gradients come out.
+  const Tensor u = Tensor::randn({5}, gen, DType::f64).requires_grad_();
+  const std::vector<Tensor> both = grad({sum(w * u)}, {w, u});
+  CHECK(test::max_abs_diff(both[0], u.detach()) == 0.0);
+  CHECK(test::max_abs_diff(both[1], w.detach()) == 0.0);
+}

@@ -20,6 +20,8 @@ Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, Saves saves, Bac
   if (is_comparison(op)) return out;  // a step function: no gradient flows
   std::vector<Tensor> saved;
   if (detail::saves_inputs(saves)) saved = {a, b};
+  if (saves == Saves::each_for_other)
+    saved = {b.requires_grad() ? a : Tensor(), a.requires_grad() ? b : Tensor()};
   return record(name, out, {a, b}, std::move(rule), std::move(saved), detail::saves_output(saves));
 }
 
@@ -36,7 +38,9 @@ Tensor sub(const Tensor& a, const Tensor& b) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  return binary_op(BinaryOp::mul, a, b, Saves::inputs, [](BackwardContext& c, const Tensor& g) {
+  // Each input is kept only for the other's gradient: relu's rule g * mask, recorded for a double backward,
+  // would otherwise keep the cotangent g alive beside its product.
+  return binary_op(BinaryOp::mul, a, b, Saves::each_for_other, [](BackwardContext& c, const Tensor& g) {
     std::vector<Tensor> r(2);
     if (c.needs(0)) r[0] = g * c.saved(1);
     if (c.needs(1)) r[1] = g * c.saved(0);

@@ -25,7 +25,8 @@ inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
 
 // What an elementwise primitive's rule reads back besides the incoming gradient: its inputs, its output,
 // both, or nothing (unary_op and binary_op save accordingly).
-enum class Saves : uint8_t { nothing, inputs, output, inputs_and_output };
+// each_for_other: a binary op's input i is kept only when the other requires grad (mul: d(ab)/da = b).
+enum class Saves : uint8_t { nothing, inputs, output, inputs_and_output, each_for_other };
 inline bool saves_inputs(Saves s) { return s == Saves::inputs || s == Saves::inputs_and_output; }
 inline bool saves_output(Saves s) { return s == Saves::output || s == Saves::inputs_and_output; }
 
