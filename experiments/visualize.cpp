@@ -223,6 +223,24 @@ json spread_of(const std::vector<std::vector<double>>& g) {
   return {{"mean_sq", sq}, {"variance", var}};
 }
 
+// `options` with the source a --noise-sources entry names, METHOD[:PROBES]; an Error naming the entry.
+PoissonOptions with_source(const PoissonOptions& options, const std::string& spec) {
+  PoissonOptions o = options;
+  const size_t colon = spec.find(':');
+  o.source.method = spec.substr(0, colon);
+  if (colon != std::string::npos) {
+    const std::string probes = spec.substr(colon + 1);
+    char* end = nullptr;
+    const long long p = std::strtoll(probes.c_str(), &end, 10);
+    GG_CHECK(!probes.empty() && *end == '\0' && p >= 1,
+             "visualize: --noise-sources: '" + spec + "' is not METHOD[:PROBES] with PROBES >= 1");
+    o.source.probes = p;
+  }
+  o.source.create_graph = true;
+  validate(o.source, "--noise-sources '" + spec + "' source");
+  return o;
+}
+
 }  // namespace
 
 json poisson_gradient_noise(Trainer& trainer, const PoissonOptions& options, int64_t draws,
@@ -248,14 +266,12 @@ json poisson_gradient_noise(Trainer& trainer, const PoissonOptions& options, int
               {"sources", json::array()}};
   ProgressBar bar("gradient noise", static_cast<int64_t>(sources.size()) * draws + draws, 1);
   int64_t done = 0;
+  std::vector<PoissonOptions> each;  // every entry checked before the first draw
+  for (const std::string& spec : sources) each.push_back(with_source(options, spec));
   std::vector<std::vector<double>> reference;  // the first source's gradients, draw by draw
-  for (const std::string& spec : sources) {
-    PoissonOptions o = options;
-    const size_t colon = spec.find(':');
-    o.source.method = spec.substr(0, colon);
-    if (colon != std::string::npos) o.source.probes = std::stoll(spec.substr(colon + 1));
-    o.source.create_graph = true;
-    validate(o);
+  for (size_t k = 0; k < sources.size(); ++k) {
+    const std::string& spec = sources[k];
+    const PoissonOptions& o = each[k];
     std::vector<std::vector<double>> g;
     for (int64_t d = 0; d < draws; ++d) {
       Generator gen(seed + 1000 + static_cast<uint64_t>(d));  // the same draws for every source

@@ -157,6 +157,13 @@ TEST_CASE("visualize_experiment --gradient-noise: each source's gradient spread,
     CHECK(row["variance"].get<double>() > 0);
   }
   CHECK(n["objective_over_batches"]["variance"].get<double>() > 0);
+  o.noise_sources = {"exact", "hutchinson:x"};
+  CHECK_THROWS_WITH_AS(visualize_experiment(o, tmp / "viz3"),
+                       doctest::Contains("--noise-sources: 'hutchinson:x' is not METHOD[:PROBES]"), Error);
+  o.noise_sources = {"magic"};
+  CHECK_THROWS_WITH_AS(visualize_experiment(o, tmp / "viz3"), doctest::Contains("--noise-sources 'magic'"),
+                       Error);
+  o.noise_sources = {"exact"};
   o.gradient_noise = 5;  // 5 batches of 64 from 256 training samples
   CHECK_THROWS_WITH_AS(visualize_experiment(o, tmp / "viz2"),
                        doctest::Contains("--gradient-noise 5 needs 320 training samples, the run has 256"),
