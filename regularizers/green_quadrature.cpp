@@ -107,8 +107,8 @@ std::vector<T> columns_of(const T* x, int64_t rows, int64_t cols, int64_t first 
 struct Sizes {
   int64_t n, m, k;  // evaluation codes, quadrature codes, code width
   double eps2, scale;
-  const int64_t* self_pair =
-      nullptr;  // [N]: the quadrature point that is row i's own sample, or -1 (poisson.h)
+  // [N]: the quadrature point that is row i's own sample, or -1 (poisson.h's self pairs); null: none
+  const int64_t* self_pair = nullptr;
   int64_t self_of(int64_t i) const { return self_pair ? self_pair[i] : -1; }
 };
 

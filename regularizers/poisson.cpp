@@ -116,6 +116,25 @@ double smallest_kernel_eps(int64_t m, DType dtype) {
   return std::exp((-log_area - log_max) / static_cast<double>(m));  // 1 / (|S| eps^m) = max
 }
 
+namespace {
+
+// Refuses an eps below smallest_kernel_eps for the model's codes, naming the key, the bound and why.
+void check_kernel_eps(double eps, int64_t m, DType dtype) {
+  const double smallest = smallest_kernel_eps(m, dtype);
+  if (eps >= smallest) return;
+  char text[400];
+  std::snprintf(
+      text, sizeof text,
+      "regularizer.eps: %g is below %.3g, the smallest at which eq. 10's kernel stays finite for "
+      "%lld-wide codes in %s: grad G's factor 1 / (|S^%lld| eps^%lld) where two codes meet (a sample "
+      "and its corrupted copy) is beyond %s's range",
+      eps, smallest, static_cast<long long>(m), dtype_name(dtype), static_cast<long long>(m - 1),
+      static_cast<long long>(m), dtype_name(dtype));
+  fail(text);
+}
+
+}  // namespace
+
 double default_kernel_eps(int64_t m, DType dtype) {
   return std::max(PoissonOptions{}.eps, 2.0 * smallest_kernel_eps(m, dtype));
 }
@@ -423,22 +442,8 @@ PoissonTerms poisson_regularizer(Autoencoder& model, const Tensor& x, const Pois
                                  Generator& gen, const ScoreFn& score, RitzPotential* ritz, bool values) {
   validate(options);
   GG_CHECK(x.defined() && x.dim() >= 2 && x.size(0) >= 1, "poisson_regularizer: expected a non-empty batch [B, ...]");
-  if (options.estimator != "ritz") {  // eq. 10's kernel (a fitted v_theta has none)
-    const int64_t m = model.config().code_dim;
-    const DType dtype = model.config().dtype;
-    const double smallest = smallest_kernel_eps(m, dtype);
-    if (options.eps < smallest) {
-      char text[400];
-      std::snprintf(
-          text, sizeof text,
-          "regularizer.eps: %g is below %.3g, the smallest at which eq. 10's kernel stays finite for "
-          "%lld-wide codes in %s: grad G's factor 1 / (|S^%lld| eps^%lld) where two codes meet (a "
-          "sample and its corrupted copy) is beyond %s's range",
-          options.eps, smallest, static_cast<long long>(m), dtype_name(dtype), static_cast<long long>(m - 1),
-          static_cast<long long>(m), dtype_name(dtype));
-      fail(text);
-    }
-  }
+  if (options.estimator != "ritz")  // eq. 10's kernel (a fitted v_theta has none)
+    check_kernel_eps(options.eps, model.config().code_dim, model.config().dtype);
   const Tensor data = x.detach();
   PoissonTerms t;
   // Pi(x) and the corruption-driven normal n(x) (eq. 7).
