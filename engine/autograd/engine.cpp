@@ -119,7 +119,7 @@ std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<T
       any |= need[i];
     }
     if (!any) continue;
-    BackwardContext ctx{*node, need, lead};
+    BackwardContext ctx{*node, need, lead, retain};
     std::vector<Tensor> in_grads;
     try {
       in_grads = node->rule(ctx, g);

@@ -36,6 +36,7 @@ void check_finite(const Tensor& t, const char* op) {
 
 void Node::release() {
   saved.clear();
+  derived.clear();
   rule = nullptr;
   out_storage.reset();
   released = true;

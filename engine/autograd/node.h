@@ -42,6 +42,7 @@ struct Node : std::enable_shared_from_this<Node> {
   const char* op = "";
   std::vector<Edge> inputs;
   std::vector<Tensor> saved;
+  std::vector<Tensor> derived;  // what the rule made from `saved` for later passes (BackwardContext::derived)
   BackwardRule rule;
   // The output is kept without its grad_fn (that would be a cycle) and handed back with it by output().
   std::shared_ptr<Storage> out_storage;
@@ -55,13 +56,32 @@ struct Node : std::enable_shared_from_this<Node> {
   void release();
 };
 
+// The incoming gradient is the engine's only handle to it, dropped when the rule returns, so a rule may
+// hand it to an op that consumes it (mul_consuming): the gradient's buffer then holds the result, and a
+// backward pass through m cotangents keeps one buffer of their size where it would keep two.
 struct BackwardContext {
   Node& node;
   const std::vector<bool>& need;
   int64_t lead;  // leading cotangent-batch axes in the incoming gradient
+  bool keeps_graph = true;  // the pass keeps this node's saved tensors for a later pass (retain_graph)
 
   bool needs(size_t i) const { return need[i]; }
   const Tensor& saved(size_t i) const { return node.saved[i]; }
+  // Frees saved(i) now rather than when the rule returns, unless the graph is kept: a rule that has read
+  // saved(i) for the last time calls it before it allocates its largest result, so that the two are
+  // never held together. saved(i) must not be read afterwards.
+  void drop_saved(size_t i) {
+    if (!keeps_graph) node.saved[i] = Tensor();
+  }
+  // A tensor without history that the rule computes from its saved ones (relu's mask), made on the first
+  // pass and kept beside them: a kept graph that is differentiated again and again (the exact penalty's
+  // loop over m code units) then holds one, not one per pass.
+  template <class Make>
+  Tensor derived(size_t i, Make&& make) {
+    if (i >= node.derived.size()) node.derived.resize(i + 1);
+    if (!node.derived[i].defined()) node.derived[i] = make();
+    return node.derived[i];
+  }
   // The op's output as a tensor with history (grad_fn = this node).
   Tensor output() const;
   const Shape& input_shape(size_t i) const { return node.inputs[i].shape; }

@@ -1,5 +1,6 @@
 // Binary elementwise primitives with NumPy broadcasting. Rules return gradients in the broadcast shape;
 // the engine sums them back to each input's shape (sum_to), so no rule repeats that logic.
+#include "engine/autograd/autograd.h"
 #include "engine/ops/op_helpers.h"
 
 namespace gg {
@@ -9,12 +10,14 @@ namespace {
 using detail::Saves;
 
 // Runs the kernel and records the op; `rule` sees what `saves` names: the inputs as saved(0) and saved(1),
-// the output as output().
-Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, Saves saves, BackwardRule rule) {
+// the output as output(). With `into_a` the output is written over a's elements (same shape: each element
+// is read before it is written).
+Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b, Saves saves, BackwardRule rule,
+                 bool into_a = false) {
   const char* name = op_name(op);
   detail::check_compatible(name, a, b);
   Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = detail::empty_like_shape(a, shape);
+  Tensor out = into_a ? alias_of(a, shape) : detail::empty_like_shape(a, shape);
   detail::backend_of(a).binary(op, a.dtype(), shape, a.raw(), broadcast_strides(a.shape(), shape), b.raw(),
                                broadcast_strides(b.shape(), shape), out.raw());
   if (is_comparison(op)) return out;  // a step function: no gradient flows
@@ -37,15 +40,35 @@ Tensor sub(const Tensor& a, const Tensor& b) {
                    [](BackwardContext&, const Tensor& g) { return std::vector{g, -g}; });
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
-  // Each input is kept only for the other's gradient: relu's rule g * mask, recorded for a double backward,
-  // would otherwise keep the cotangent g alive beside its product.
-  return binary_op(BinaryOp::mul, a, b, Saves::each_for_other, [](BackwardContext& c, const Tensor& g) {
-    std::vector<Tensor> r(2);
-    if (c.needs(0)) r[0] = g * c.saved(1);
-    if (c.needs(1)) r[1] = g * c.saved(0);
-    return r;
-  });
+namespace {
+
+// Each input is kept only for the other's gradient: relu's rule g * mask, recorded for a double backward,
+// would otherwise keep the cotangent g alive beside its product.
+Tensor mul_op(const Tensor& a, const Tensor& b, bool into_a) {
+  return binary_op(
+      BinaryOp::mul, a, b, Saves::each_for_other,
+      [](BackwardContext& c, const Tensor& g) {
+        std::vector<Tensor> r(2);
+        if (c.needs(1)) r[1] = g * c.saved(0);
+        if (c.needs(0)) r[0] = mul_consuming(g, c.saved(1));  // g's last use
+        return r;
+      },
+      into_a);
+}
+
+}  // namespace
+
+Tensor mul(const Tensor& a, const Tensor& b) { return mul_op(a, b, false); }
+
+Tensor mul_consuming(const Tensor& a, const Tensor& b) {
+  // a's buffer is free to take when this handle is its only one (no view, no saved copy, no other handle
+  // of the caller's), it has the product's shape, and the op will not save a for its own rule: mul keeps
+  // a only when b requires grad and a graph is recorded.
+  const bool sole = a.defined() && a.impl().use_count() == 1 && a.impl()->storage.use_count() == 1;
+  const bool saves_a = grad_enabled() && b.requires_grad();
+  const bool into_a = sole && !saves_a && b.defined() && a.dtype() == b.dtype() && a.device() == b.device() &&
+                      broadcast_shapes(a.shape(), b.shape(), "mul") == a.shape();
+  return mul_op(a, b, into_a);
 }
 
 Tensor div(const Tensor& a, const Tensor& b) {

@@ -211,11 +211,13 @@ Tensor conv(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding) {
       [&] { return detail::conv2d_by_columns(x, w, stride, padding); });
   return record("conv2d", out, {x, w},
                 [stride, padding](BackwardContext& ctx, const Tensor& gy) {
-                  const Tensor &x = ctx.saved(0), &w = ctx.saved(1);
+                  const Tensor& w = ctx.saved(1);
+                  const int64_t h = ctx.saved(0).size(-2), wd = ctx.saved(0).size(-1);
                   std::vector<Tensor> r(2);
-                  if (ctx.needs(0)) r[0] = transposed_conv(gy, w, x.size(-2), x.size(-1), stride, padding);
                   if (ctx.needs(1))
-                    r[1] = weight_grad_for(gy, x, true, ctx.lead, ctx.input_shape(1), stride, padding);
+                    r[1] = weight_grad_for(gy, ctx.saved(0), true, ctx.lead, ctx.input_shape(1), stride, padding);
+                  ctx.drop_saved(0);  // see the transposed convolution's rule
+                  if (ctx.needs(0)) r[0] = transposed_conv(gy, w, h, wd, stride, padding);
                   return r;
                 },
                 {x, w});
@@ -250,11 +252,15 @@ Tensor transposed_conv(const Tensor& y, const Tensor& w, int64_t h, int64_t wd, 
       [&] { return detail::conv_transpose2d_by_columns(y, w, h, wd, stride, padding); });
   return record("conv_transpose2d", out, {y, w},
                 [stride, padding](BackwardContext& ctx, const Tensor& gx) {
-                  const Tensor &y = ctx.saved(0), &w = ctx.saved(1);
+                  const Tensor& w = ctx.saved(1);
                   std::vector<Tensor> r(2);
-                  if (ctx.needs(0)) r[0] = conv(gx, w, stride, padding);
                   if (ctx.needs(1))
-                    r[1] = weight_grad_for(y, gx, false, ctx.lead, ctx.input_shape(1), stride, padding);
+                    r[1] = weight_grad_for(ctx.saved(0), gx, false, ctx.lead, ctx.input_shape(1), stride, padding);
+                  // The weight's gradient was y's last use. In a double backward, y is a cotangent of the first
+                  // pass ([m, B, 32, 16, 16] at Table 3's first layer) and r[0] is as large: freeing y first
+                  // keeps one of them, not both.
+                  ctx.drop_saved(0);
+                  if (ctx.needs(0)) r[0] = conv(gx, w, stride, padding);
                   return r;
                 },
                 {y, w});

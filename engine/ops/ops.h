@@ -22,6 +22,11 @@ GG_BINARY_OPS(GG_DECLARE_BINARY)
 #undef GG_DECLARE_UNARY
 #undef GG_DECLARE_BINARY
 
+// a * b for an `a` that the caller drops unread afterwards (a backward rule's incoming gradient, see
+// BackwardContext): the product is written into a's buffer when no other handle, view or saved copy holds
+// it and a has the product's shape; otherwise it is mul(a, b). The same value and graph either way.
+Tensor mul_consuming(const Tensor& a, const Tensor& b);
+
 // cond ? a : b elementwise, broadcasting all three; cond is nonzero/zero (select.cpp).
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 

@@ -64,7 +64,8 @@ Tensor sigmoid(const Tensor& x) {
 Tensor relu(const Tensor& x) {
   // The step function x > 0 has zero derivative, so the rule's own gradient is the mask again.
   return unary_op(UnaryOp::relu, x, Saves::inputs, [](BackwardContext& c, const Tensor& g) {
-    return std::vector{g * gt(c.saved(0), scalar_like(0.0, c.saved(0)))};
+    const Tensor mask = c.derived(0, [&] { return gt(c.saved(0), scalar_like(0.0, c.saved(0))); });
+    return std::vector{mul_consuming(g, mask)};
   });
 }
 
