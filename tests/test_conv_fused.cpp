@@ -228,3 +228,54 @@ TEST_CASE("leading axes that broadcast against each other: the fused conv2d equa
   CHECK_THROWS_WITH_AS(conv2d(x, input({3, 4, 4, 2, 3, 3}, 58), {}, 2, 1),
                        doctest::Contains("conv2d: the leading axes of"), Error);
 }
+
+TEST_CASE("conv2d_with_weight_grad gives the bits of conv2d and conv2d_weight_grad, also written over dy") {
+  // The double backward's last pass takes both at every layer (engine/ops/conv.cpp); the backend fuses them
+  // where the weight's gradient is summed over chunks (more than 16 MB of columns): here 150 samples of
+  // 32 channels, 16 x 16 -> 8 x 8, in f64 (22 MB of columns).
+  Generator gen(21);
+  const int64_t n = 150, c = 32, o = 24, hw = 16;
+  const Tensor x = Tensor::randn({n, c, hw, hw}, gen, DType::f64);
+  const Tensor w = Tensor::randn({o, c, 3, 3}, gen, DType::f64);
+  const Tensor dy = Tensor::randn({n, o, 8, 8}, gen, DType::f64);
+  const Tensor y_expected = conv2d(x, w, {}, 2, 1);
+  const Tensor dw_expected = conv2d_weight_grad(dy, x, 3, 3, 2, 1);
+  const ConvBatch b{.g = ConvGeometry{n, c, hw, hw, 3, 3, 2, 1}, .out_channels = o};
+  Backend& cpu = backend_for(Device::cpu());
+  const Tensor y = Tensor::empty(y_expected.shape(), DType::f64), dw = Tensor::empty(w.shape(), DType::f64);
+  REQUIRE(cpu.conv2d_with_weight_grad(DType::f64, b, x.raw(), w.raw(), dy.raw(), y.raw(), dw.raw()));
+  CHECK(gg::test::max_abs_diff(y, y_expected) == 0.0);
+  CHECK(gg::test::max_abs_diff(dw, dw_expected) == 0.0);
+  // y written over dy, each chunk of dy read first
+  const Tensor over = dy.clone(), dw_over = Tensor::empty(w.shape(), DType::f64);
+  REQUIRE(cpu.conv2d_with_weight_grad(DType::f64, b, x.raw(), w.raw(), over.raw(), over.raw(), dw_over.raw()));
+  CHECK(gg::test::max_abs_diff(over, y_expected) == 0.0);
+  CHECK(gg::test::max_abs_diff(dw_over, dw_expected) == 0.0);
+  // Below 16 MB of columns the weight's gradient is one product over the batch: declined.
+  const ConvBatch small{.g = ConvGeometry{4, c, hw, hw, 3, 3, 2, 1}, .out_channels = o};
+  CHECK_FALSE(cpu.conv2d_with_weight_grad(DType::f64, small, x.raw(), w.raw(), dy.raw(), y.raw(), dw.raw()));
+}
+
+TEST_CASE("a double backward through conv nets gives the same bits with its last pass fused or not") {
+  // Without a graph recorded, the transposed convolutions' rules take both gradients from one pass (and
+  // write the input's gradient over their saved cotangent when the graph is not kept); recording a graph
+  // runs the two rules apart. All three ways give the same bits.
+  Generator gen(23);
+  const Tensor x = Tensor::rand({6, 1, 16, 16}, gen, DType::f64).requires_grad_();
+  const Tensor w1 = (Tensor::randn({32, 1, 3, 3}, gen, DType::f64) * 0.3).requires_grad_();
+  const Tensor w2 = (Tensor::randn({16, 32, 3, 3}, gen, DType::f64) * 0.1).requires_grad_();
+  const Tensor z = flatten(relu(conv2d(relu(conv2d(x, w1, {}, 2, 1)), w2, {}, 2, 1)));  // [6, 256]
+  const int64_t m = z.size(1);
+  GradOptions batched;
+  batched.create_graph = true;
+  batched.batch_axes = 1;
+  const Tensor cotangents = expand(reshape(eye(m, DType::f64), {m, 1, m}), {m, 6, m}).clone();
+  const Tensor penalty = sum(square(grad(z, x, cotangents, batched)));  // layer 2: 1536 samples, 57 MB of columns
+  const std::vector<Tensor> kept = grad({penalty}, {w1, w2}, {}, {.retain_graph = true});
+  const std::vector<Tensor> recorded = grad({penalty}, {w1, w2}, {}, {.create_graph = true});
+  const std::vector<Tensor> last = grad({penalty}, {w1, w2});
+  for (size_t i = 0; i < 2; ++i) {
+    CHECK(gg::test::max_abs_diff(kept[i], recorded[i]) == 0.0);
+    CHECK(gg::test::max_abs_diff(last[i], recorded[i]) == 0.0);
+  }
+}

@@ -132,6 +132,14 @@ class Backend {
   virtual bool conv2d_weight_grad(DType t, const ConvBatch& b, const void* y, const void* x, void* w) {
     return false;
   }
+  // conv2d of x into y and conv2d_weight_grad of (dy, x) into dw, from one im2col of x: the transposed
+  // convolution's two gradients, which a double backward takes together at every layer. The same bits as
+  // the two kernels; false where the backend does not fuse them (then the caller runs those two). y may be
+  // dy itself: each chunk of samples of dy is read before that chunk of y is written.
+  virtual bool conv2d_with_weight_grad(DType t, const ConvBatch& b, const void* x, const void* w, const void* dy,
+                                       void* y, void* dw) {
+    return false;
+  }
 };
 
 // The kernel entries of Backend as a backend's class declares them: one list, so that an entry added to

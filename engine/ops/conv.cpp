@@ -223,6 +223,35 @@ Tensor conv(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding) {
                 {x, w});
 }
 
+// The transposed convolution's two gradients, conv(gx, w) and the weight's gradient from (y, gx), with y
+// its saved input, from one pass over gx's columns, when no graph is recorded (the last backward of a
+// double backward, where every layer takes both) and the backend fuses them: into r, returning true.
+// False where the separate rules must run: a graph recorded, cotangent axes, a weight with leading axes,
+// or the backend declining. conv(gx, w) has y's shape; when the node's handle is y's only one and the
+// graph is not kept, it is written over y, chunk by chunk as each chunk of y has been read, so that the
+// pass holds one of the two (at Table 3's first layer, 64 MB each).
+bool fused_conv_and_weight_grad(BackwardContext& ctx, const Tensor& gx, int64_t stride, int64_t padding,
+                                std::vector<Tensor>& r) {
+  const Tensor &y = ctx.saved(0), &w = ctx.saved(1);
+  if (grad_enabled() || ctx.lead != 0 || w.dim() != 4 || gx.dim() < 4 || y.dim() != gx.dim() ||
+      leading(gx, 3) != leading(y, 3) || gx.size(-3) != w.size(-3) || y.size(-3) != w.size(-4) ||
+      gx.dtype() != w.dtype() || y.dtype() != w.dtype() || gx.device() != w.device() || y.device() != w.device() ||
+      gx.numel() == 0 || w.numel() == 0)
+    return false;
+  const int64_t n = shape_numel(leading(gx, 3)), c = w.size(-3), o = w.size(-4), kh = w.size(-2), kw = w.size(-1);
+  const ConvGeometry g = geometry(Shape{n, c, gx.size(-2), gx.size(-1)}, kh, kw, stride, padding, "conv2d");
+  if (g.out_h() != y.size(-2) || g.out_w() != y.size(-1)) return false;
+  const bool over_y = !ctx.keeps_graph && y.impl().use_count() == 1 && y.impl()->storage.use_count() == 1;
+  Tensor out = over_y ? alias_of(y, y.shape()) : detail::empty_like_shape(gx, y.shape());
+  Tensor dw = detail::empty_like_shape(w, w.shape());
+  const ConvBatch b{.g = g, .out_channels = o};
+  if (!detail::backend_of(gx).conv2d_with_weight_grad(gx.dtype(), b, gx.raw(), w.raw(), y.raw(), out.raw(),
+                                                      dw.raw()))
+    return false;
+  r = {out, dw};
+  return true;
+}
+
 // y [..., N, O, Ho, Wo] with w [..., O, C, kh, kw] -> x [..., N, C, h, wd].
 Tensor transposed_conv(const Tensor& y, const Tensor& w, int64_t h, int64_t wd, int64_t stride,
                        int64_t padding) {
@@ -254,6 +283,8 @@ Tensor transposed_conv(const Tensor& y, const Tensor& w, int64_t h, int64_t wd, 
                 [stride, padding](BackwardContext& ctx, const Tensor& gx) {
                   const Tensor& w = ctx.saved(1);
                   std::vector<Tensor> r(2);
+                  if (ctx.needs(0) && ctx.needs(1) && fused_conv_and_weight_grad(ctx, gx, stride, padding, r))
+                    return r;
                   if (ctx.needs(1))
                     r[1] = weight_grad_for(ctx.saved(0), gx, false, ctx.lead, ctx.input_shape(1), stride, padding);
                   // The weight's gradient was y's last use. In a double backward, y is a cotangent of the first

@@ -273,12 +273,60 @@ bool conv_transpose2d_kernel(Backend& be, const ConvBatch& b, const T* y, const 
 constexpr int64_t kWholeBatchColumnBytes = int64_t{16} << 20;
 
 template <class T>
+bool whole_batch_weight_grad(const ConvBatch& b) {
+  const ConvGeometry& g = b.g;
+  return b.lead == 1 &&
+         g.channels * g.kernel_h * g.kernel_w * g.batch * g.out_h() * g.out_w() * int64_t(sizeof(T)) <=
+             kWholeBatchColumnBytes;
+}
+
+// The weight's gradient over chunks: chunks are summed in a fixed order within each of `groups` runs per
+// entry, and the runs' partial sums in run order after: the same numbers whichever thread takes which
+// run, and however many run them. `chunk(l, c, thread, acc, beta)` adds chunk c of entry l into acc
+// (beta 0: the run's first chunk overwrites it).
+template <class T, class Chunk>
+void weight_grad_over_runs(Backend& be, const ConvBatch& b, const Chunked<T>& k, T* w, Chunk&& chunk) {
+  const int64_t o = b.out_channels, r = k.r;
+  const int64_t threads = omp_get_max_threads();  // that work is cut for (kChunksPerThread)
+  const int64_t per_entry = k.ch.per_entry;
+  const int64_t groups = std::min(per_entry, std::max<int64_t>(1, (threads * kChunksPerThread) / b.lead));
+  Scratch partial(be, groups > 1 ? size_t(b.lead * groups * o * r) * sizeof(T) : 0);
+  for_each_chunk(b.lead, groups, [&](int64_t l, int64_t run, int64_t thread) {
+    T* acc = groups == 1 ? w + l * b.w_stride : static_cast<T*>(partial.p) + (l * groups + run) * o * r;
+    const int64_t c0 = per_entry * run / groups, c1 = per_entry * (run + 1) / groups;
+    for (int64_t c = c0; c < c1; ++c) chunk(l, c, thread, acc, c == c0 ? T(0) : T(1));
+  });
+  if (groups == 1) return;
+  const T* parts = static_cast<const T*>(partial.p);
+  parallel_for(
+      b.lead * o * r,
+      [&](int64_t eb, int64_t ee) {
+        for (int64_t e = eb; e < ee; ++e) {
+          const int64_t l = e / (o * r), i = e % (o * r);
+          T sum = parts[l * groups * o * r + i];
+          for (int64_t run = 1; run < groups; ++run) sum += parts[(l * groups + run) * o * r + i];
+          w[l * b.w_stride + i] = sum;
+        }
+      },
+      kMemoryBoundGrain);
+}
+
+// One chunk's share of the weight's gradient: acc = beta acc + dy_chunk @ cols^T, with the chunk's columns
+// already in k.columns(thread); k.side(thread) is overwritten.
+template <class T>
+void add_chunk_weight_grad(const ConvBatch& b, const Chunked<T>& k, const T* dy, int64_t l, int64_t c,
+                           int64_t thread, T* acc, T beta) {
+  const int64_t o = b.out_channels, p = k.p, n0 = k.first(c), s = k.count(c);
+  to_side_by_side(dy + l * b.y_stride + n0 * o * p, k.side(thread), s, o, p, s * p);
+  gemm_strided<T>(k.side(thread), k.columns(thread), acc, o, k.r, s * p, false, true, s * p, s * p, k.r, beta);
+}
+
+template <class T>
 bool conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, const T* x, T* w) {
   const ConvGeometry& g = b.g;
   const int64_t o = b.out_channels, r = g.channels * g.kernel_h * g.kernel_w, p = g.out_h() * g.out_w();
-  const int64_t hw = g.height * g.width, chw = g.channels * hw, kk = g.kernel_h * g.kernel_w;
-  const int64_t threads = omp_get_max_threads();  // that work is cut for (kChunksPerThread)
-  if (b.lead == 1 && r * g.batch * p * int64_t(sizeof(T)) <= kWholeBatchColumnBytes) {
+  const int64_t hw = g.height * g.width, kk = g.kernel_h * g.kernel_w;
+  if (whole_batch_weight_grad<T>(b)) {
     const int64_t np = g.batch * p;
     Scratch scratch(be, size_t((r + o) * np) * sizeof(T));
     T* cols = static_cast<T*>(scratch.p);
@@ -298,35 +346,35 @@ bool conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
   }
   const Chunked<T> k(be, b);
   if (!k.ok) return false;
-  // Chunks are summed in a fixed order within each of `groups` runs per entry, and the runs' partial sums
-  // in run order after: the same numbers whichever thread takes which run, and however many run them.
-  const int64_t per_entry = k.ch.per_entry;
-  const int64_t groups = std::min(per_entry, std::max<int64_t>(1, (threads * kChunksPerThread) / b.lead));
-  Scratch partial(be, groups > 1 ? size_t(b.lead * groups * o * r) * sizeof(T) : 0);
-  for_each_chunk(b.lead, groups, [&](int64_t l, int64_t run, int64_t thread) {
-    T* acc = groups == 1 ? w + l * b.w_stride : static_cast<T*>(partial.p) + (l * groups + run) * o * r;
-    const int64_t c0 = per_entry * run / groups, c1 = per_entry * (run + 1) / groups;
-    for (int64_t c = c0; c < c1; ++c) {
-      const int64_t n0 = k.first(c), s = k.count(c);
-      to_side_by_side(y + l * b.y_stride + n0 * o * p, k.side(thread), s, o, p, s * p);
-      gather_columns(g, k.sources.data(), k.ch.samples, x + l * b.x_stride + n0 * chw, k.columns(thread), s);
-      gemm_strided<T>(k.side(thread), k.columns(thread), acc, o, r, s * p, false, true, s * p, s * p, r,
-                      c == c0 ? T(0) : T(1));
-    }
+  weight_grad_over_runs<T>(be, b, k, w, [&](int64_t l, int64_t c, int64_t thread, T* acc, T beta) {
+    gather_columns(g, k.sources.data(), k.ch.samples, x + l * b.x_stride + k.first(c) * k.chw,
+                   k.columns(thread), k.count(c));
+    add_chunk_weight_grad(b, k, y, l, c, thread, acc, beta);
   });
-  if (groups == 1) return true;
-  const T* parts = static_cast<const T*>(partial.p);
-  parallel_for(
-      b.lead * o * r,
-      [&](int64_t eb, int64_t ee) {
-        for (int64_t e = eb; e < ee; ++e) {
-          const int64_t l = e / (o * r), k = e % (o * r);
-          T sum = parts[l * groups * o * r + k];
-          for (int64_t run = 1; run < groups; ++run) sum += parts[(l * groups + run) * o * r + k];
-          w[l * b.w_stride + k] = sum;
-        }
-      },
-      kMemoryBoundGrain);
+  return true;
+}
+
+// Each chunk's columns feed both products, the weight's gradient first (it reads the chunk's dy), then
+// conv2d_kernel's product for y (which may overwrite that chunk of dy), in the chunks and runs of
+// conv2d_weight_grad_kernel, so both come out with the two kernels' bits. Declined where the weight's
+// gradient would be one product over the whole batch.
+template <class T>
+bool conv2d_with_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* x, const T* w, const T* dy, T* y,
+                                    T* dw) {
+  if (b.lead != 1 || b.w_stride != 0 || whole_batch_weight_grad<T>(b)) return false;
+  const Chunked<T> k(be, b);
+  if (!k.ok) return false;
+  const int64_t o = k.o, r = k.r, p = k.p;
+  weight_grad_over_runs<T>(be, b, k, dw, [&](int64_t l, int64_t c, int64_t thread, T* acc, T beta) {
+    const int64_t n0 = k.first(c), s = k.count(c);
+    T* cols = k.columns(thread);
+    T* yc = y + l * b.y_stride + n0 * o * p;
+    gather_columns(k.g, k.sources.data(), k.ch.samples, x + l * b.x_stride + n0 * k.chw, cols, s);
+    add_chunk_weight_grad(b, k, dy, l, c, thread, acc, beta);
+    T* out = s == 1 ? yc : k.side(thread);
+    gemm_strided<T>(w, cols, out, o, s * p, r, false, false, r, s * p, s * p, T(0));
+    if (s > 1) from_side_by_side(out, yc, s, o, p, s * p);
+  });
   return true;
 }
 
@@ -362,6 +410,15 @@ bool CpuBackend::conv2d_weight_grad(DType t, const ConvBatch& b, const void* y, 
     using T = decltype(z);
     return conv2d_weight_grad_kernel<T>(*this, b, static_cast<const T*>(y), static_cast<const T*>(x),
                                         static_cast<T*>(w));
+  });
+}
+
+bool CpuBackend::conv2d_with_weight_grad(DType t, const ConvBatch& b, const void* x, const void* w, const void* dy,
+                                         void* y, void* dw) {
+  return dispatch_fused(t, [&](auto z) {
+    using T = decltype(z);
+    return conv2d_with_weight_grad_kernel<T>(*this, b, static_cast<const T*>(x), static_cast<const T*>(w),
+                                             static_cast<const T*>(dy), static_cast<T*>(y), static_cast<T*>(dw));
   });
 }
 
