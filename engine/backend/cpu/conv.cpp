@@ -116,34 +116,55 @@ ColumnSources::ColumnSources(Backend& be, const ConvGeometry& g, int64_t samples
 
 // The columns of samples [0, s) of `img` side by side, cols[c*kh*kw + r, n*P + p] (row stride s*P), through
 // a table of ColumnSources for `table_samples` >= s samples.
+// Both walk the samples a group at a time, the group's planes within kSampleGroupBytes, so that the pixels
+// they read or add into stay in L1: one sample's planes lie C*H*W apart, a multiple of 4 KB in Table 3's
+// net, so a tap walked across a whole chunk of samples hit one cache set again and again. Timed alone for
+// 2048 samples in one thread, the last layer's (128 planes of 4 x 4) col2im took 29 ms so against 5.5 ms
+// by groups, its im2col 6.0 ms against 4.0, and the other layers' im2col 25-30% less.
+constexpr int64_t kSampleGroupBytes = int64_t{16} << 10;
+
+template <class T>
+int64_t sample_group(const ConvGeometry& g) {
+  return std::max<int64_t>(1, kSampleGroupBytes / std::max<int64_t>(1, g.channels * g.height * g.width * int64_t(sizeof(T))));
+}
+
 template <class T>
 void gather_columns(const ConvGeometry& g, const int32_t* sources, int64_t table_samples, const T* img,
                     T* cols, int64_t s) {
   const int64_t kk = g.kernel_h * g.kernel_w, p = g.out_h() * g.out_w(), sp = s * p, hw = g.height * g.width;
-  for (int64_t c = 0; c < g.channels; ++c) {
-    const T* plane = img + c * hw;
-    for (int64_t r = 0; r < kk; ++r) {
-      const int32_t* from = sources + r * table_samples * p;
-      T* out = cols + (c * kk + r) * sp;
-      for (int64_t e = 0; e < sp; ++e) out[e] = from[e] >= 0 ? plane[from[e]] : T(0);
+  const int64_t group = sample_group<T>(g);
+  for (int64_t n0 = 0; n0 < s; n0 += group) {
+    const int64_t first = n0 * p, last = std::min(s, n0 + group) * p;
+    for (int64_t c = 0; c < g.channels; ++c) {
+      const T* plane = img + c * hw;
+      for (int64_t r = 0; r < kk; ++r) {
+        const int32_t* from = sources + r * table_samples * p;
+        T* out = cols + (c * kk + r) * sp;
+        for (int64_t e = first; e < last; ++e) out[e] = from[e] >= 0 ? plane[from[e]] : T(0);
+      }
     }
   }
 }
 
 // Its transpose: the columns summed back into the s samples' planes, zeroed first. Each pixel's entries are
 // added in tap order, as col2im adds them.
+
 template <class T>
 void scatter_columns(const ConvGeometry& g, const int32_t* sources, int64_t table_samples, const T* cols,
                      T* img, int64_t s) {
   const int64_t kk = g.kernel_h * g.kernel_w, p = g.out_h() * g.out_w(), sp = s * p, hw = g.height * g.width;
+  const int64_t group = sample_group<T>(g);
   std::fill(img, img + s * g.channels * hw, T(0));
-  for (int64_t c = 0; c < g.channels; ++c) {
-    T* plane = img + c * hw;
-    for (int64_t r = 0; r < kk; ++r) {
-      const int32_t* to = sources + r * table_samples * p;
-      const T* in = cols + (c * kk + r) * sp;
-      for (int64_t e = 0; e < sp; ++e)
-        if (to[e] >= 0) plane[to[e]] += in[e];
+  for (int64_t n0 = 0; n0 < s; n0 += group) {
+    const int64_t first = n0 * p, last = std::min(s, n0 + group) * p;
+    for (int64_t c = 0; c < g.channels; ++c) {
+      T* plane = img + c * hw;
+      for (int64_t r = 0; r < kk; ++r) {
+        const int32_t* to = sources + r * table_samples * p;
+        const T* in = cols + (c * kk + r) * sp;
+        for (int64_t e = first; e < last; ++e)
+          if (to[e] >= 0) plane[to[e]] += in[e];
+      }
     }
   }
 }
