@@ -77,4 +77,26 @@ inline std::vector<unsigned char> read_bytes(const std::string& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// The exact Jacobian penalty sum ||dz/dx||^2 of a two-layer conv net, recorded for a double backward: x
+// [batch, 1, 16, 16] -> conv 32 -> relu -> conv 16 -> relu -> z [batch, 256] (3 x 3, stride 2, padding 1),
+// by one batched pass with 256 one-hot cotangents, so the first layer's cotangents are [256, batch, 32, 8,
+// 8]. In f64, weights drawn from `gen`.
+struct ConvPenalty {
+  Tensor x, w1, w2, penalty;
+};
+inline ConvPenalty conv_penalty(Generator& gen, int64_t batch) {
+  ConvPenalty c;
+  c.x = Tensor::rand({batch, 1, 16, 16}, gen, DType::f64).requires_grad_();
+  c.w1 = (Tensor::randn({32, 1, 3, 3}, gen, DType::f64) * 0.3).requires_grad_();
+  c.w2 = (Tensor::randn({16, 32, 3, 3}, gen, DType::f64) * 0.1).requires_grad_();
+  const Tensor z = flatten(relu(conv2d(relu(conv2d(c.x, c.w1, {}, 2, 1)), c.w2, {}, 2, 1)));
+  const int64_t m = z.size(1);
+  const Tensor cotangents = expand(reshape(eye(m, DType::f64), {m, 1, m}), {m, batch, m}).clone();
+  GradOptions batched;
+  batched.create_graph = true;
+  batched.batch_axes = 1;
+  c.penalty = sum(square(grad(z, c.x, cotangents, batched)));
+  return c;
+}
+
 }  // namespace gg::test

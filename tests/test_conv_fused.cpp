@@ -248,7 +248,8 @@ TEST_CASE("conv2d_with_weight_grad gives the bits of conv2d and conv2d_weight_gr
   CHECK(gg::test::max_abs_diff(dw, dw_expected) == 0.0);
   // y written over dy, each chunk of dy read first
   const Tensor over = dy.clone(), dw_over = Tensor::empty(w.shape(), DType::f64);
-  REQUIRE(cpu.conv2d_with_weight_grad(DType::f64, b, x.raw(), w.raw(), over.raw(), over.raw(), dw_over.raw()));
+  REQUIRE(
+      cpu.conv2d_with_weight_grad(DType::f64, b, x.raw(), w.raw(), over.raw(), over.raw(), dw_over.raw()));
   CHECK(gg::test::max_abs_diff(over, y_expected) == 0.0);
   CHECK(gg::test::max_abs_diff(dw_over, dw_expected) == 0.0);
   // Below 16 MB of columns the weight's gradient is one product over the batch: declined.
@@ -261,16 +262,9 @@ TEST_CASE("a double backward through conv nets gives the same bits with its last
   // write the input's gradient over their saved cotangent when the graph is not kept); recording a graph
   // runs the two rules apart. All three ways give the same bits.
   Generator gen(23);
-  const Tensor x = Tensor::rand({6, 1, 16, 16}, gen, DType::f64).requires_grad_();
-  const Tensor w1 = (Tensor::randn({32, 1, 3, 3}, gen, DType::f64) * 0.3).requires_grad_();
-  const Tensor w2 = (Tensor::randn({16, 32, 3, 3}, gen, DType::f64) * 0.1).requires_grad_();
-  const Tensor z = flatten(relu(conv2d(relu(conv2d(x, w1, {}, 2, 1)), w2, {}, 2, 1)));  // [6, 256]
-  const int64_t m = z.size(1);
-  GradOptions batched;
-  batched.create_graph = true;
-  batched.batch_axes = 1;
-  const Tensor cotangents = expand(reshape(eye(m, DType::f64), {m, 1, m}), {m, 6, m}).clone();
-  const Tensor penalty = sum(square(grad(z, x, cotangents, batched)));  // layer 2: 1536 samples, 57 MB of columns
+  const test::ConvPenalty net = test::conv_penalty(gen, 6);  // layer 2: 1536 samples, 57 MB of columns
+  const Tensor& penalty = net.penalty;
+  const Tensor &w1 = net.w1, &w2 = net.w2;
   const std::vector<Tensor> kept = grad({penalty}, {w1, w2}, {}, {.retain_graph = true});
   const std::vector<Tensor> recorded = grad({penalty}, {w1, w2}, {}, {.create_graph = true});
   const std::vector<Tensor> last = grad({penalty}, {w1, w2});

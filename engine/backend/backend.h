@@ -136,8 +136,8 @@ class Backend {
   // convolution's two gradients, which a double backward takes together at every layer. The same bits as
   // the two kernels; false where the backend does not fuse them (then the caller runs those two). y may be
   // dy itself: each chunk of samples of dy is read before that chunk of y is written.
-  virtual bool conv2d_with_weight_grad(DType t, const ConvBatch& b, const void* x, const void* w, const void* dy,
-                                       void* y, void* dw) {
+  virtual bool conv2d_with_weight_grad(DType t, const ConvBatch& b, const void* x, const void* w,
+                                       const void* dy, void* y, void* dw) {
     return false;
   }
 };

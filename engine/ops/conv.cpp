@@ -215,7 +215,8 @@ Tensor conv(const Tensor& x, const Tensor& w, int64_t stride, int64_t padding) {
                   const int64_t h = ctx.saved(0).size(-2), wd = ctx.saved(0).size(-1);
                   std::vector<Tensor> r(2);
                   if (ctx.needs(1))
-                    r[1] = weight_grad_for(gy, ctx.saved(0), true, ctx.lead, ctx.input_shape(1), stride, padding);
+                    r[1] = weight_grad_for(gy, ctx.saved(0), true, ctx.lead, ctx.input_shape(1), stride,
+                                           padding);
                   ctx.drop_saved(0);  // see the transposed convolution's rule
                   if (ctx.needs(0)) r[0] = transposed_conv(gy, w, h, wd, stride, padding);
                   return r;
@@ -235,10 +236,11 @@ bool fused_conv_and_weight_grad(BackwardContext& ctx, const Tensor& gx, int64_t 
   const Tensor &y = ctx.saved(0), &w = ctx.saved(1);
   if (grad_enabled() || ctx.lead != 0 || w.dim() != 4 || gx.dim() < 4 || y.dim() != gx.dim() ||
       leading(gx, 3) != leading(y, 3) || gx.size(-3) != w.size(-3) || y.size(-3) != w.size(-4) ||
-      gx.dtype() != w.dtype() || y.dtype() != w.dtype() || gx.device() != w.device() || y.device() != w.device() ||
-      gx.numel() == 0 || w.numel() == 0)
+      gx.dtype() != w.dtype() || y.dtype() != w.dtype() || gx.device() != w.device() ||
+      y.device() != w.device() || gx.numel() == 0 || w.numel() == 0)
     return false;
-  const int64_t n = shape_numel(leading(gx, 3)), c = w.size(-3), o = w.size(-4), kh = w.size(-2), kw = w.size(-1);
+  const int64_t n = shape_numel(leading(gx, 3)), c = w.size(-3), o = w.size(-4), kh = w.size(-2),
+                kw = w.size(-1);
   const ConvGeometry g = geometry(Shape{n, c, gx.size(-2), gx.size(-1)}, kh, kw, stride, padding, "conv2d");
   if (g.out_h() != y.size(-2) || g.out_w() != y.size(-1)) return false;
   const bool over_y = !ctx.keeps_graph && y.impl().use_count() == 1 && y.impl()->storage.use_count() == 1;
@@ -286,10 +288,11 @@ Tensor transposed_conv(const Tensor& y, const Tensor& w, int64_t h, int64_t wd, 
                   if (ctx.needs(0) && ctx.needs(1) && fused_conv_and_weight_grad(ctx, gx, stride, padding, r))
                     return r;
                   if (ctx.needs(1))
-                    r[1] = weight_grad_for(ctx.saved(0), gx, false, ctx.lead, ctx.input_shape(1), stride, padding);
-                  // The weight's gradient was y's last use. In a double backward, y is a cotangent of the first
-                  // pass ([m, B, 32, 16, 16] at Table 3's first layer) and r[0] is as large: freeing y first
-                  // keeps one of them, not both.
+                    r[1] = weight_grad_for(ctx.saved(0), gx, false, ctx.lead, ctx.input_shape(1), stride,
+                                           padding);
+                  // The weight's gradient was y's last use. In a double backward, y is a cotangent of the
+                  // first pass ([m, B, 32, 16, 16] at Table 3's first layer) and r[0] is as large: freeing y
+                  // first keeps one of them, not both.
                   ctx.drop_saved(0);
                   if (ctx.needs(0)) r[0] = conv(gx, w, stride, padding);
                   return r;

@@ -125,7 +125,8 @@ constexpr int64_t kSampleGroupBytes = int64_t{16} << 10;
 
 template <class T>
 int64_t sample_group(const ConvGeometry& g) {
-  return std::max<int64_t>(1, kSampleGroupBytes / std::max<int64_t>(1, g.channels * g.height * g.width * int64_t(sizeof(T))));
+  return std::max<int64_t>(
+      1, kSampleGroupBytes / std::max<int64_t>(1, g.channels * g.height * g.width * int64_t(sizeof(T))));
 }
 
 template <class T>
@@ -339,7 +340,8 @@ void add_chunk_weight_grad(const ConvBatch& b, const Chunked<T>& k, const T* dy,
                            int64_t thread, T* acc, T beta) {
   const int64_t o = b.out_channels, p = k.p, n0 = k.first(c), s = k.count(c);
   to_side_by_side(dy + l * b.y_stride + n0 * o * p, k.side(thread), s, o, p, s * p);
-  gemm_strided<T>(k.side(thread), k.columns(thread), acc, o, k.r, s * p, false, true, s * p, s * p, k.r, beta);
+  gemm_strided<T>(k.side(thread), k.columns(thread), acc, o, k.r, s * p, false, true, s * p, s * p, k.r,
+                  beta);
 }
 
 template <class T>
@@ -380,8 +382,8 @@ bool conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
 // conv2d_weight_grad_kernel, so both come out with the two kernels' bits. Declined where the weight's
 // gradient would be one product over the whole batch.
 template <class T>
-bool conv2d_with_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* x, const T* w, const T* dy, T* y,
-                                    T* dw) {
+bool conv2d_with_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* x, const T* w, const T* dy,
+                                    T* y, T* dw) {
   if (b.lead != 1 || b.w_stride != 0 || whole_batch_weight_grad<T>(b)) return false;
   const Chunked<T> k(be, b);
   if (!k.ok) return false;
@@ -434,12 +436,13 @@ bool CpuBackend::conv2d_weight_grad(DType t, const ConvBatch& b, const void* y, 
   });
 }
 
-bool CpuBackend::conv2d_with_weight_grad(DType t, const ConvBatch& b, const void* x, const void* w, const void* dy,
-                                         void* y, void* dw) {
+bool CpuBackend::conv2d_with_weight_grad(DType t, const ConvBatch& b, const void* x, const void* w,
+                                         const void* dy, void* y, void* dw) {
   return dispatch_fused(t, [&](auto z) {
     using T = decltype(z);
     return conv2d_with_weight_grad_kernel<T>(*this, b, static_cast<const T*>(x), static_cast<const T*>(w),
-                                             static_cast<const T*>(dy), static_cast<T*>(y), static_cast<T*>(dw));
+                                             static_cast<const T*>(dy), static_cast<T*>(y),
+                                             static_cast<T*>(dw));
   });
 }
 

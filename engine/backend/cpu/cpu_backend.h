@@ -35,8 +35,8 @@ class CpuBackend final : public CachingBackend<HostMemory> {
   bool conv2d(DType t, const ConvBatch& b, const void* x, const void* w, void* y) override;
   bool conv_transpose2d(DType t, const ConvBatch& b, const void* y, const void* w, void* x) override;
   bool conv2d_weight_grad(DType t, const ConvBatch& b, const void* y, const void* x, void* w) override;
-  bool conv2d_with_weight_grad(DType t, const ConvBatch& b, const void* x, const void* w, const void* dy, void* y,
-                               void* dw) override;
+  bool conv2d_with_weight_grad(DType t, const ConvBatch& b, const void* x, const void* w, const void* dy,
+                               void* y, void* dw) override;
 };
 
 }  // namespace gg::cpu
