@@ -47,6 +47,13 @@ std::vector<OpCase> op_table() {
       {"add broadcast", two({3, 4}, {4}), b(add)},
       {"sub broadcast both", two({2, 1, 3}, {4, 3}), b(sub)},
       {"mul broadcast", two({3, 4}, {3, 1}), b(mul)},
+      // mul_consuming writes over its first operand here: a fresh product with no other handle, times a
+      // constant that needs no gradient (relu's rule). The same derivatives as mul, to every order.
+      {"mul_consuming over a fresh product", one({3, 4}),
+       [](const std::vector<Tensor>& x) {
+         const Tensor mask = Tensor::from_data({1, 0, 2, -1}, {4}, DType::f64, x[0].device());
+         return mul_consuming(x[0] * 2.0, mask);
+       }},
       {"div broadcast", two({3, 4}, {4}, 0.5, 2), b(div)},
       {"pow", two({3, 4}, {4}, 0.5, 2), b(pow)},
       {"maximum broadcast", two({3, 4}, {1, 4}, -1, 1, 0.05), b(maximum)},

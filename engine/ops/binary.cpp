@@ -61,12 +61,10 @@ Tensor mul_op(const Tensor& a, const Tensor& b, bool into_a) {
 Tensor mul(const Tensor& a, const Tensor& b) { return mul_op(a, b, false); }
 
 Tensor mul_consuming(const Tensor& a, const Tensor& b) {
-  // a's buffer is free to take when this handle is its only one (no view, no saved copy, no other handle
-  // of the caller's), it has the product's shape, and the op will not save a for its own rule: mul keeps
-  // a only when b requires grad and a graph is recorded.
-  const bool sole = a.defined() && a.impl().use_count() == 1 && a.impl()->storage.use_count() == 1;
+  // a's buffer is free to take when this handle is its only one, it has the product's shape, and the op
+  // will not save a for its own rule: mul keeps a only when b requires grad and a graph is recorded.
   const bool saves_a = grad_enabled() && b.requires_grad();
-  const bool into_a = sole && !saves_a && b.defined() && a.dtype() == b.dtype() && a.device() == b.device() &&
+  const bool into_a = detail::sole_handle(a) && !saves_a && b.defined() && a.dtype() == b.dtype() && a.device() == b.device() &&
                       broadcast_shapes(a.shape(), b.shape(), "mul") == a.shape();
   return mul_op(a, b, into_a);
 }

@@ -243,7 +243,7 @@ bool fused_conv_and_weight_grad(BackwardContext& ctx, const Tensor& gx, int64_t 
                 kw = w.size(-1);
   const ConvGeometry g = geometry(Shape{n, c, gx.size(-2), gx.size(-1)}, kh, kw, stride, padding, "conv2d");
   if (g.out_h() != y.size(-2) || g.out_w() != y.size(-1)) return false;
-  const bool over_y = !ctx.keeps_graph && y.impl().use_count() == 1 && y.impl()->storage.use_count() == 1;
+  const bool over_y = !ctx.keeps_graph && detail::sole_handle(y);  // the node's handle is y's only one
   Tensor out = over_y ? alias_of(y, y.shape()) : detail::empty_like_shape(gx, y.shape());
   Tensor dw = detail::empty_like_shape(w, w.shape());
   const ConvBatch b{.g = g, .out_channels = o};

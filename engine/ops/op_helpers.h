@@ -23,6 +23,13 @@ inline Tensor empty_like_shape(const Tensor& like, const Shape& shape) {
 
 inline Backend& backend_of(const Tensor& t) { return backend_for(t.device()); }
 
+// Whether `t` is the only handle on its buffer: no other handle, view, saved copy or saved output holds
+// it, so an op whose caller drops t unread afterwards may write its result there (mul_consuming, the
+// transposed convolution's fused rule).
+inline bool sole_handle(const Tensor& t) {
+  return t.defined() && t.impl().use_count() == 1 && t.impl()->storage.use_count() == 1;
+}
+
 // What an elementwise primitive's rule reads back besides the incoming gradient: its inputs, its output,
 // both, or nothing (unary_op and binary_op save accordingly).
 // each_for_other: a binary op's input i is kept only when the other requires grad (mul: d(ab)/da = b).

@@ -255,19 +255,32 @@ struct Chunked {
   int64_t count(int64_t c) const { return std::min(ch.samples, g.batch - first(c)); }
 };
 
+// The columns of chunk c of lead entry l of the image side x, into k.columns(thread).
+template <class T>
+void gather_chunk(const Chunked<T>& k, const ConvBatch& b, const T* x, int64_t l, int64_t c, int64_t thread) {
+  gather_columns(k.g, k.sources.data(), k.ch.samples, x + l * b.x_stride + k.first(c) * k.chw, k.columns(thread),
+                 k.count(c));
+}
+
+// Chunk c of lead entry l of the output side y = w @ the chunk's columns (already in k.columns(thread));
+// k.side(thread) is overwritten.
+template <class T>
+void chunk_product(const Chunked<T>& k, const ConvBatch& b, const T* w, T* y, int64_t l, int64_t c,
+                   int64_t thread) {
+  const int64_t o = k.o, r = k.r, p = k.p, s = k.count(c);
+  T* yc = y + l * b.y_stride + k.first(c) * o * p;
+  T* out = s == 1 ? yc : k.side(thread);
+  gemm_strided<T>(w + l * b.w_stride, k.columns(thread), out, o, s * p, r, false, false, r, s * p, s * p, T(0));
+  if (s > 1) from_side_by_side(out, yc, s, o, p, s * p);
+}
+
 template <class T>
 bool conv2d_kernel(Backend& be, const ConvBatch& b, const T* x, const T* w, T* y) {
   const Chunked<T> k(be, b);
   if (!k.ok) return false;
-  const int64_t o = k.o, r = k.r, p = k.p;
   for_each_chunk(b.lead, k.ch.per_entry, [&](int64_t l, int64_t c, int64_t thread) {
-    const int64_t n0 = k.first(c), s = k.count(c);
-    T* cols = k.columns(thread);
-    T* yc = y + l * b.y_stride + n0 * o * p;
-    gather_columns(k.g, k.sources.data(), k.ch.samples, x + l * b.x_stride + n0 * k.chw, cols, s);
-    T* out = s == 1 ? yc : k.side(thread);
-    gemm_strided<T>(w + l * b.w_stride, cols, out, o, s * p, r, false, false, r, s * p, s * p, T(0));
-    if (s > 1) from_side_by_side(out, yc, s, o, p, s * p);
+    gather_chunk(k, b, x, l, c, thread);
+    chunk_product(k, b, w, y, l, c, thread);
   });
   return true;
 }
@@ -370,8 +383,7 @@ bool conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
   const Chunked<T> k(be, b);
   if (!k.ok) return false;
   weight_grad_over_runs<T>(be, b, k, w, [&](int64_t l, int64_t c, int64_t thread, T* acc, T beta) {
-    gather_columns(g, k.sources.data(), k.ch.samples, x + l * b.x_stride + k.first(c) * k.chw,
-                   k.columns(thread), k.count(c));
+    gather_chunk(k, b, x, l, c, thread);
     add_chunk_weight_grad(b, k, y, l, c, thread, acc, beta);
   });
   return true;
@@ -387,16 +399,10 @@ bool conv2d_with_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* x,
   if (b.lead != 1 || b.w_stride != 0 || whole_batch_weight_grad<T>(b)) return false;
   const Chunked<T> k(be, b);
   if (!k.ok) return false;
-  const int64_t o = k.o, r = k.r, p = k.p;
   weight_grad_over_runs<T>(be, b, k, dw, [&](int64_t l, int64_t c, int64_t thread, T* acc, T beta) {
-    const int64_t n0 = k.first(c), s = k.count(c);
-    T* cols = k.columns(thread);
-    T* yc = y + l * b.y_stride + n0 * o * p;
-    gather_columns(k.g, k.sources.data(), k.ch.samples, x + l * b.x_stride + n0 * k.chw, cols, s);
+    gather_chunk(k, b, x, l, c, thread);
     add_chunk_weight_grad(b, k, dy, l, c, thread, acc, beta);
-    T* out = s == 1 ? yc : k.side(thread);
-    gemm_strided<T>(w, cols, out, o, s * p, r, false, false, r, s * p, s * p, T(0));
-    if (s > 1) from_side_by_side(out, yc, s, o, p, s * p);
+    chunk_product(k, b, w, y, l, c, thread);
   });
   return true;
 }
