@@ -152,6 +152,13 @@ int parallel_threads() {
   return std::clamp(cores - s.taken.load(std::memory_order_relaxed), 1, most);
 }
 
+RegionPlan plan_region(int64_t tasks, double flops) {
+  if (tasks <= 1 || omp_in_parallel()) return {1, false};
+  const int free = int(std::min<int64_t>(parallel_threads(), tasks));
+  const int all = int(std::min<int64_t>(omp_get_max_threads(), tasks));
+  return flops >= kHeldCoreRegionFlops && free < all ? RegionPlan{all, true} : RegionPlan{free, false};
+}
+
 void cap_parallel_threads(int n) {
   GG_CHECK(n >= 0, "cap_parallel_threads: expected a thread count >= 0, got " + std::to_string(n));
   g_cap = n;
@@ -165,6 +172,29 @@ void set_adaptive_threads(bool on) {
 bool adaptive_threads() {
   apply_thread_environment();
   return g_adaptive;
+}
+
+HeldCore::HeldCore(bool hold) {
+  if (!hold) return;
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
+  const int cores = CPU_COUNT(&allowed);
+  if (cores <= 1) return;
+  int pick = omp_get_thread_num() % cores;
+  int core = 0;
+  for (; core < CPU_SETSIZE; ++core)
+    if (CPU_ISSET(core, &allowed) && pick-- == 0) break;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(core, &one);
+  if (sched_setaffinity(0, sizeof one, &one) != 0) return;
+  previous_ = allowed;
+  held_ = true;
+}
+
+HeldCore::~HeldCore() {
+  if (!held_) return;
+  sched_setaffinity(0, sizeof previous_, &previous_);
 }
 
 LoadSample last_load_sample() {

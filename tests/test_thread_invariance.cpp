@@ -80,6 +80,19 @@ TEST_CASE("thread count invariance: matrix products cut into pieces, tall, wide 
   }
 }
 
+TEST_CASE("thread count invariance: regions large enough to run on every thread while cores are held") {
+  // While fewer threads than the count are free (the cap), a region of 2 GFLOP or more runs on all of them
+  // anyway, each held on a core (loops.h, plan_region): a product of 2.04 GFLOP cut into 12 pieces of 512
+  // rows, and a convolution and its weight's gradient over 1024 samples (2.4 GFLOP each), whose gradient
+  // sums 24 runs of chunks. The same bits as on one thread.
+  const Tensor a = random_normal({6144, 2600}, 16), b = random_normal({2600, 64}, 17);
+  const Tensor x = random_normal({1024, 32, 16, 16}, 18), w = random_normal({64, 32, 3, 3}, 19);
+  const Tensor y = random_normal({1024, 64, 8, 8}, 20);
+  check_same_on_any_thread_count([&] {
+    return std::vector<Tensor>{matmul(a, b), conv2d(x, w, {}, 2, 1), conv2d_weight_grad(y, x, 3, 3, 2, 1)};
+  });
+}
+
 TEST_CASE("thread count invariance: the fused convolutions, their transposes and weight gradients") {
   // Table 3's second layer (32 -> 64 channels, 3x3, stride 2) on a batch of 64, and the same with 8 batched
   // cotangents in front (the exact Jacobian penalty's backward pass), whose weight gradient sums over chunks.

@@ -1,7 +1,9 @@
 // The engine's thread count (engine/threads.h): set once, read back, and refused when negative; a large
-// product cut into pieces for the threads, which must give the uncut result; and the count a parallel region
-// starts, which follows the cores other processes leave free. The environment variable
+// product cut into pieces for the threads, which must give the uncut result; the count a parallel region
+// starts, which follows the cores other processes leave free, and the large regions that run on every
+// thread all the same, each held on a core of its own. The environment variable
 // GG_NUM_THREADS is read once per process, so test_cli.cpp checks it on the command.
+#include <omp.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -144,6 +146,82 @@ TEST_CASE("parallel_threads: one thread while other processes hold every core, a
   if (seen.others_busy < 0.4 && seen.cores >= 2) CHECK(after == 2);
   set_adaptive_threads(false);
   CHECK(parallel_threads() == 2);
+  set_adaptive_threads(true);
+  set_num_threads(before);
+}
+
+namespace {
+
+// The cores the calling thread may run on, in order.
+std::vector<int> thread_cores() {
+  cpu_set_t set;
+  REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+  std::vector<int> cores;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) cores.push_back(c);
+  return cores;
+}
+
+}  // namespace
+
+TEST_CASE("HeldCore: thread t of a region runs on the t-th core while it lives, where it was after") {
+  const std::vector<int> allowed = thread_cores();
+  std::vector<std::vector<int>> held(2), after(2);
+  std::vector<int> holds(2, -1);
+#pragma omp parallel num_threads(2)
+  {
+    const int t = omp_get_thread_num();
+    {
+      const HeldCore core(true);
+      holds[t] = core.held();
+      held[t] = thread_cores();
+    }
+    after[t] = thread_cores();
+  }
+  const int threads = holds[1] < 0 ? 1 : 2;  // OpenMP may give fewer threads than asked
+  for (int t = 0; t < threads; ++t) {
+    CAPTURE(t);
+    CHECK(after[t] == allowed);
+    if (allowed.size() < 2) {  // nothing to choose between: the thread is left as it was
+      CHECK(holds[t] == 0);
+      CHECK(held[t] == allowed);
+    } else {
+      CHECK(holds[t] == 1);
+      CHECK(held[t] == std::vector<int>{allowed[t % allowed.size()]});
+    }
+  }
+  {
+    const HeldCore none(false);
+    CHECK_FALSE(none.held());
+    CHECK(thread_cores() == allowed);
+  }
+}
+
+TEST_CASE("plan_region: while cores are held elsewhere, a region of 2 GFLOP or more runs on every thread") {
+  const int before = num_threads();
+  set_num_threads(2);
+  set_adaptive_threads(false);  // the cap stands in for the load, so that the machine's own load cannot
+  cap_parallel_threads(1);      // change the answers
+  const RegionPlan small = plan_region(16, 0.5 * kHeldCoreRegionFlops);
+  CHECK(small.threads == 1);
+  CHECK_FALSE(small.hold_cores);
+  const RegionPlan large = plan_region(16, kHeldCoreRegionFlops);
+  CHECK(large.threads == 2);
+  CHECK(large.hold_cores);
+  const RegionPlan one_task = plan_region(1, 10 * kHeldCoreRegionFlops);
+  CHECK(one_task.threads == 1);
+  CHECK_FALSE(one_task.hold_cores);
+  int nested_threads = 0;  // a region inside a region runs on its thread
+#pragma omp parallel num_threads(2)
+  {
+#pragma omp master
+    nested_threads = plan_region(16, kHeldCoreRegionFlops).threads;
+  }
+  CHECK(nested_threads == 1);
+  cap_parallel_threads(0);  // quiet: every thread, none held
+  const RegionPlan quiet = plan_region(16, kHeldCoreRegionFlops);
+  CHECK(quiet.threads == 2);
+  CHECK_FALSE(quiet.hold_cores);
   set_adaptive_threads(true);
   set_num_threads(before);
 }

@@ -215,17 +215,12 @@ Chunking chunking(const ConvBatch& b, size_t elem) {
   return {s, (g.batch + s - 1) / s};
 }
 
-// Runs f(entry, chunk, thread) over every (lead entry, chunk) pair, the threads taking pairs as they finish.
+// Runs f(entry, chunk, thread) over every (lead entry, chunk) pair, the threads taking pairs as they finish;
+// `flops` is the work of all of them (parallel_tasks).
 template <class F>
-void for_each_chunk(int64_t entries, int64_t chunks, F&& f) {
-  const int64_t tasks = entries * chunks;
-  const int threads = region_threads(tasks);
-  if (threads == 1) {
-    for (int64_t t = 0; t < tasks; ++t) f(t / chunks, t % chunks, 0);
-    return;
-  }
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (int64_t t = 0; t < tasks; ++t) f(t / chunks, t % chunks, int64_t(omp_get_thread_num()));
+void for_each_chunk(int64_t entries, int64_t chunks, double flops, F&& f) {
+  parallel_tasks(entries * chunks, flops,
+                 [&](int64_t t, int64_t thread) { f(t / chunks, t % chunks, thread); });
 }
 
 // What the three kernels share: the sizes, the chunking, each thread's scratch for one chunk's columns
@@ -250,6 +245,8 @@ struct Chunked {
         sources(be, g, ok ? ch.samples : 0) {}
   T* columns(int64_t thread) const { return static_cast<T*>(scratch.p) + thread * per_thread; }
   T* side(int64_t thread) const { return columns(thread) + r * ch.samples * p; }
+  // The work of one product per sample of every lead entry ([O, R] by [R, P]).
+  double product_flops() const { return 2.0 * double(o) * double(r) * double(p) * double(g.batch * b.lead); }
   // Samples [first, first + count) of chunk c.
   int64_t first(int64_t c) const { return c * ch.samples; }
   int64_t count(int64_t c) const { return std::min(ch.samples, g.batch - first(c)); }
@@ -278,7 +275,7 @@ template <class T>
 bool conv2d_kernel(Backend& be, const ConvBatch& b, const T* x, const T* w, T* y) {
   const Chunked<T> k(be, b);
   if (!k.ok) return false;
-  for_each_chunk(b.lead, k.ch.per_entry, [&](int64_t l, int64_t c, int64_t thread) {
+  for_each_chunk(b.lead, k.ch.per_entry, k.product_flops(), [&](int64_t l, int64_t c, int64_t thread) {
     gather_chunk(k, b, x, l, c, thread);
     chunk_product(k, b, w, y, l, c, thread);
   });
@@ -290,7 +287,7 @@ bool conv_transpose2d_kernel(Backend& be, const ConvBatch& b, const T* y, const 
   const Chunked<T> k(be, b);
   if (!k.ok) return false;
   const int64_t o = k.o, r = k.r, p = k.p;
-  for_each_chunk(b.lead, k.ch.per_entry, [&](int64_t l, int64_t c, int64_t thread) {
+  for_each_chunk(b.lead, k.ch.per_entry, k.product_flops(), [&](int64_t l, int64_t c, int64_t thread) {
     const int64_t n0 = k.first(c), s = k.count(c);
     T* cols = k.columns(thread);
     const T* yc = y + l * b.y_stride + n0 * o * p;
@@ -318,15 +315,21 @@ bool whole_batch_weight_grad(const ConvBatch& b) {
 // The weight's gradient over chunks: chunks are summed in a fixed order within each of `groups` runs per
 // entry, and the runs' partial sums in run order after: the same numbers whichever thread takes which
 // run, and however many run them. `chunk(l, c, thread, acc, beta)` adds chunk c of entry l into acc
-// (beta 0: the run's first chunk overwrites it).
+// (beta 0: the run's first chunk overwrites it); `flops` is the work of all chunks. Work that may run on a
+// held core (plan_region) is cut into kFineRunsPerThread runs per thread rather than kChunksPerThread, for
+// the reason gemm_pieces cuts large products finer (matmul.cpp).
+constexpr int64_t kFineRunsPerThread = 8;
+
 template <class T, class Chunk>
-void weight_grad_over_runs(Backend& be, const ConvBatch& b, const Chunked<T>& k, T* w, Chunk&& chunk) {
+void weight_grad_over_runs(Backend& be, const ConvBatch& b, const Chunked<T>& k, T* w, double flops,
+                           Chunk&& chunk) {
   const int64_t o = b.out_channels, r = k.r;
-  const int64_t threads = omp_get_max_threads();  // that work is cut for (kChunksPerThread)
+  const int64_t threads = omp_get_max_threads();  // that work is cut for
+  const int64_t per_thread = flops >= kHeldCoreRegionFlops ? kFineRunsPerThread : kChunksPerThread;
   const int64_t per_entry = k.ch.per_entry;
-  const int64_t groups = std::min(per_entry, std::max<int64_t>(1, (threads * kChunksPerThread) / b.lead));
+  const int64_t groups = std::min(per_entry, std::max<int64_t>(1, (threads * per_thread) / b.lead));
   Scratch partial(be, groups > 1 ? size_t(b.lead * groups * o * r) * sizeof(T) : 0);
-  for_each_chunk(b.lead, groups, [&](int64_t l, int64_t run, int64_t thread) {
+  for_each_chunk(b.lead, groups, flops, [&](int64_t l, int64_t run, int64_t thread) {
     T* acc = groups == 1 ? w + l * b.w_stride : static_cast<T*>(partial.p) + (l * groups + run) * o * r;
     const int64_t c0 = per_entry * run / groups, c1 = per_entry * (run + 1) / groups;
     for (int64_t c = c0; c < c1; ++c) chunk(l, c, thread, acc, c == c0 ? T(0) : T(1));
@@ -382,10 +385,11 @@ bool conv2d_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* y, cons
   }
   const Chunked<T> k(be, b);
   if (!k.ok) return false;
-  weight_grad_over_runs<T>(be, b, k, w, [&](int64_t l, int64_t c, int64_t thread, T* acc, T beta) {
-    gather_chunk(k, b, x, l, c, thread);
-    add_chunk_weight_grad(b, k, y, l, c, thread, acc, beta);
-  });
+  weight_grad_over_runs<T>(be, b, k, w, k.product_flops(),
+                           [&](int64_t l, int64_t c, int64_t thread, T* acc, T beta) {
+                             gather_chunk(k, b, x, l, c, thread);
+                             add_chunk_weight_grad(b, k, y, l, c, thread, acc, beta);
+                           });
   return true;
 }
 
@@ -399,11 +403,12 @@ bool conv2d_with_weight_grad_kernel(Backend& be, const ConvBatch& b, const T* x,
   if (b.lead != 1 || b.w_stride != 0 || whole_batch_weight_grad<T>(b)) return false;
   const Chunked<T> k(be, b);
   if (!k.ok) return false;
-  weight_grad_over_runs<T>(be, b, k, dw, [&](int64_t l, int64_t c, int64_t thread, T* acc, T beta) {
-    gather_chunk(k, b, x, l, c, thread);
-    add_chunk_weight_grad(b, k, dy, l, c, thread, acc, beta);
-    chunk_product(k, b, w, y, l, c, thread);
-  });
+  weight_grad_over_runs<T>(be, b, k, dw, 2 * k.product_flops(),
+                           [&](int64_t l, int64_t c, int64_t thread, T* acc, T beta) {
+                             gather_chunk(k, b, x, l, c, thread);
+                             add_chunk_weight_grad(b, k, dy, l, c, thread, acc, beta);
+                             chunk_product(k, b, w, y, l, c, thread);
+                           });
   return true;
 }
 

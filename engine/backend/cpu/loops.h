@@ -49,11 +49,24 @@ inline Blocks fixed_blocks(int64_t n, int64_t grain) {
   return {(n + step - 1) / step, step};
 }
 
-// The threads a parallel region over `tasks` pieces of work starts: one where it has one piece or would be
-// nested (OpenMP runs a nested region on one thread anyway), else as many as the load leaves cores for
-// (parallel_threads), and no more than the pieces.
-inline int region_threads(int64_t tasks) {
-  return tasks <= 1 || omp_in_parallel() ? 1 : int(std::min<int64_t>(parallel_threads(), tasks));
+// The threads a parallel region over `tasks` small pieces of work starts (engine/threads.h, plan_region).
+inline int region_threads(int64_t tasks) { return plan_region(tasks).threads; }
+
+// Calls f(task, thread) for every task in [0, tasks), the threads of plan_region taking tasks as they
+// finish; `thread` is below omp_get_max_threads(), for per-thread scratch.
+template <class F>
+void parallel_tasks(int64_t tasks, double flops, F&& f) {
+  const RegionPlan plan = plan_region(tasks, flops);
+  if (plan.threads <= 1) {
+    for (int64_t t = 0; t < tasks; ++t) f(t, int64_t{0});
+    return;
+  }
+#pragma omp parallel num_threads(plan.threads)
+  {
+    const HeldCore held(plan.hold_cores);
+#pragma omp for schedule(dynamic, 1) nowait
+    for (int64_t t = 0; t < tasks; ++t) f(t, int64_t(omp_get_thread_num()));
+  }
 }
 
 // Calls f(begin, end) over [0, n), block by block (fixed_blocks) when n is above the grain, the blocks
