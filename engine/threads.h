@@ -8,11 +8,11 @@
 // That count is what work is cut into pieces for (two pieces of a large product per thread, two chunks of a
 // convolution's batch per thread, ...); how many threads then run the pieces is decided per parallel region,
 // by parallel_threads: as many as there are cores that other processes leave free, except for the large
-// regions of plan_region below. Where another process
-// holds a core, a thread of ours on it gets half its time slices, and every region waits for that thread's
-// share: with one of two cores held, the conv net's cheaper steps had a 90th percentile up to 2.1x their
-// median. The pieces do not depend on how many threads run them, so following the load changes no result
-// (tests/test_thread_invariance.cpp); a different --threads may change the last bits, as it always has.
+// regions of plan_region below. Where another process holds a core, a thread of ours on it gets half its
+// time slices, and every region waits for that thread's share: with one of two cores held, the conv net's
+// cheaper steps had a 90th percentile up to 2.1x their median. The pieces do not depend on how many threads
+// run them, so following the load changes no result (tests/test_thread_invariance.cpp); a different --threads
+// may change the last bits, as it always has.
 #pragma once
 
 #include <sched.h>

@@ -82,14 +82,21 @@ TEST_CASE("a product large enough to be cut into pieces for the threads equals t
 
 namespace {
 
+// The cores the calling thread may run on, in order.
+std::vector<int> thread_cores() {
+  cpu_set_t set;
+  REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
+  std::vector<int> cores;
+  for (int c = 0; c < CPU_SETSIZE; ++c)
+    if (CPU_ISSET(c, &set)) cores.push_back(c);
+  return cores;
+}
+
 // Processes that spin, one pinned to each core this process may use, for as long as the object lives.
 struct SpinnersOnEveryCore {
   std::vector<pid_t> pids;
   SpinnersOnEveryCore() {
-    cpu_set_t allowed;
-    REQUIRE(sched_getaffinity(0, sizeof allowed, &allowed) == 0);
-    for (int c = 0; c < CPU_SETSIZE; ++c) {
-      if (!CPU_ISSET(c, &allowed)) continue;
+    for (int c : thread_cores()) {
       const pid_t pid = fork();
       REQUIRE(pid >= 0);
       if (pid == 0) {
@@ -149,20 +156,6 @@ TEST_CASE("parallel_threads: one thread while other processes hold every core, a
   set_adaptive_threads(true);
   set_num_threads(before);
 }
-
-namespace {
-
-// The cores the calling thread may run on, in order.
-std::vector<int> thread_cores() {
-  cpu_set_t set;
-  REQUIRE(sched_getaffinity(0, sizeof set, &set) == 0);
-  std::vector<int> cores;
-  for (int c = 0; c < CPU_SETSIZE; ++c)
-    if (CPU_ISSET(c, &set)) cores.push_back(c);
-  return cores;
-}
-
-}  // namespace
 
 TEST_CASE("HeldCore: thread t of a region runs on the t-th core while it lives, where it was after") {
   const std::vector<int> allowed = thread_cores();
